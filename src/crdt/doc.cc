@@ -1,0 +1,525 @@
+#include "crdt/doc.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "crdt/transaction.h"
+#include "crdt/updates.h"
+
+namespace tandem::crdt {
+
+namespace {
+ClientId RandomClientId() {
+  std::random_device rd;
+  return static_cast<ClientId>(static_cast<uint32_t>(rd()));
+}
+constexpr Clock kMaxClock = (Clock{1} << 53) - 1;
+}  // namespace
+
+Doc::Doc(DocOptions options)
+    : client_id_(options.client_id != 0 ? options.client_id : RandomClientId()), gc_(options.gc) {}
+
+Doc::~Doc() = default;
+
+void Doc::RegenerateClientId() { client_id_ = RandomClientId(); }
+
+const std::string* Doc::InternKey(std::string_view key) { return &*keys_.emplace(key).first; }
+
+Type* Doc::FindRoot(std::string_view name) const {
+  for (const auto& [key, type] : root_order_) {
+    if (*key == name) return type;
+  }
+  return nullptr;
+}
+
+Type* Doc::GetOrCreateRoot(std::string_view name, TypeRef ref) {
+  if (Type* t = FindRoot(name)) {
+    if (t->ref == TypeRef::kUndefined) t->ref = ref;
+    return t;
+  }
+  auto type = std::make_unique<Type>();
+  type->ref = ref;
+  type->root_name = InternKey(name);
+  root_order_.emplace_back(type->root_name, type.get());
+  root_types_.push_back(std::move(type));
+  return root_types_.back().get();
+}
+
+void Doc::OnUpdate(UpdateObserver observer, UpdateFormat format) {
+  (format == UpdateFormat::kV2 ? on_update_v2_ : on_update_v1_) = std::move(observer);
+}
+
+void Doc::EmitUpdate(Transaction& t) {
+  if (on_update_v1_) {
+    UpdateEncoderV1 e;
+    if (WriteUpdateFromTransaction(t, e)) on_update_v1_(e.Finish(), t);
+  }
+  if (on_update_v2_) {
+    UpdateEncoderV2 e;
+    if (WriteUpdateFromTransaction(t, e)) on_update_v2_(e.Finish(), t);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+namespace {
+
+// Item.write / GC.write for integrated (or not yet integrated) structs.
+void WriteItem(UpdateEncoder& e, const Item& item, uint64_t offset) {
+  if (item.is_gc) {
+    e.WriteInfo(0);
+    e.WriteLen(item.length - offset);
+    return;
+  }
+  if (item.is_skip) {
+    e.WriteInfo(10);
+    e.rest().WriteVarUint(item.length - offset);
+    return;
+  }
+  const OptionalId origin = offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
+  const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) | (origin ? 0x80 : 0) |
+                                            (item.right_origin ? 0x40 : 0) | (item.parent_sub != nullptr ? 0x20 : 0));
+  e.WriteInfo(info);
+  if (origin) e.WriteLeftId(origin.id);
+  if (item.right_origin) e.WriteRightId(item.right_origin.id);
+  if (!origin && !item.right_origin) {
+    if ((item.info & kItemParentIsId) != 0) {
+      e.WriteParentInfo(false);
+      e.WriteLeftId(item.parent_id);
+    } else if (item.parent != nullptr && item.parent->item == nullptr) {
+      e.WriteParentInfo(true);
+      e.WriteString(item.parent->root_name != nullptr ? *item.parent->root_name : std::string());
+    } else if (item.parent != nullptr) {
+      e.WriteParentInfo(false);
+      e.WriteLeftId(item.parent->item->id);
+    }
+    if (item.parent_sub != nullptr) e.WriteString(*item.parent_sub);
+  }
+  item.content.Write(e, offset);
+}
+
+void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client, Clock clock) {
+  clock = std::max(clock, structs[0]->id.clock);
+  const size_t start = StructStore::FindIndex(structs, clock);
+  e.rest().WriteVarUint(structs.size() - start);
+  e.WriteClient(client);
+  e.rest().WriteVarUint(clock);
+  const Item* first = structs[start];
+  WriteItem(e, *first, clock - first->id.clock);
+  for (size_t i = start + 1; i < structs.size(); ++i) WriteItem(e, *structs[i], 0);
+}
+
+void WriteClientsStructsFrom(UpdateEncoder& e, const std::unordered_map<ClientId, StructStore::Structs>& clients,
+                             const StateVector& sv) {
+  std::map<ClientId, Clock, std::greater<>> sm;
+  for (const auto& [client, clock] : sv) {
+    auto it = clients.find(client);
+    if (it != clients.end() && !it->second.empty() && it->second.back()->end_clock() > clock) sm[client] = clock;
+  }
+  for (const auto& [client, structs] : clients) {
+    if (!structs.empty() && sv.find(client) == sv.end()) sm[client] = 0;
+  }
+  e.rest().WriteVarUint(sm.size());
+  for (const auto& [client, clock] : sm) WriteStructs(e, clients.at(client), client, clock);
+}
+
+}  // namespace
+
+void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const StateVector& sv) {
+  WriteClientsStructsFrom(e, store.clients(), sv);
+}
+
+bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
+  bool changed = !t.delete_set.empty();
+  for (const auto& [client, clock] : t.after_state) {
+    if (t.BeforeState(client) != clock || t.before_state.find(client) == t.before_state.end()) changed = true;
+  }
+  if (!changed) return false;
+  WriteClientsStructs(e, t.doc.store(), t.before_state);
+  t.delete_set.Write(e);
+  return true;
+}
+
+std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target, UpdateFormat format) const {
+  auto encoder = MakeUpdateEncoder(format);
+  WriteClientsStructs(*encoder, store_, target);
+  DeleteSet::FromStore(store_).Write(*encoder);
+  std::vector<uint8_t> main = encoder->Finish();
+  if (!pending_ds_ && !pending_structs_) return main;
+  // Pending structs and deletes travel along (they are v2; convert for a v1 result).
+  std::vector<std::vector<uint8_t>> parts;
+  if (pending_ds_) parts.push_back(*pending_ds_);
+  if (pending_structs_) {
+    auto diff = DiffUpdate(pending_structs_->update, target, UpdateFormat::kV2);
+    if (diff.ok()) parts.push_back(std::move(diff).value());
+  }
+  if (format == UpdateFormat::kV1) {
+    for (auto& p : parts) {
+      auto v1 = ConvertUpdateFormat(p, UpdateFormat::kV2, UpdateFormat::kV1);
+      if (v1.ok()) p = std::move(v1).value();
+    }
+  }
+  std::vector<std::span<const uint8_t>> spans{main};
+  for (const auto& p : parts) spans.emplace_back(p);
+  auto merged = MergeUpdates(spans, format);
+  return merged.ok() ? std::move(merged).value() : main;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and integrating (readUpdateV2)
+
+namespace {
+
+struct ClientRefs {
+  std::vector<Item*> refs;
+  size_t i = 0;
+};
+
+struct DecodedUpdate {
+  std::map<ClientId, ClientRefs> clients;  // sorted: integration takes the highest client first
+  std::vector<std::pair<Item*, const std::string*>> root_parents;
+  std::vector<std::pair<ClientId, DeleteSet::Ranges>> deletes;  // in stream order
+};
+
+// Frees every item a failed or finished decode still owns.
+void FreeRefs(StructStore& store, std::vector<Item*>& items) {
+  for (Item* item : items) store.pool().Free(item);
+  items.clear();
+}
+
+// readClientsStructRefs + the delete set, without touching the document. On error, nothing
+// allocated survives.
+Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input_size) {
+  StructStore& store = doc.store();
+  std::vector<Item*> all;
+  lib0::Decoder& rest = d.rest();
+  const uint64_t num_clients = rest.ReadCount(2);
+  // Run-length columns let v2 describe many structs in few bytes; bound the total by the input
+  // size so a tiny update cannot make us allocate without limit.
+  const uint64_t max_structs = std::max<uint64_t>(uint64_t{1} << 16, uint64_t{64} * input_size);
+  uint64_t total_structs = 0;
+  for (uint64_t c = 0; c < num_clients && d.ok(); ++c) {
+    const uint64_t num_structs = rest.ReadVarUint();
+    total_structs += num_structs;
+    if (total_structs > max_structs) {
+      d.Fail("more structs than the update size justifies");
+      break;
+    }
+    const ClientId client = d.ReadClient();
+    Clock clock = rest.ReadVarUint();
+    if (!d.ok()) break;
+    ClientRefs& refs = out.clients[client];
+    // A repeated client group replaces the earlier one, as yjs's Map.set does.
+    refs.refs.clear();
+    refs.i = 0;
+    for (uint64_t s = 0; s < num_structs && d.ok(); ++s) {
+      // Every struct takes at least one byte somewhere; stop a huge count on exhausted input.
+      if (!rest.HasContent() && d.format() == UpdateFormat::kV1) {
+        d.Fail("unexpected end of input in structs");
+        break;
+      }
+      Item* item = store.pool().New();
+      all.push_back(item);
+      item->id = ID{client, clock};
+      const uint8_t info = d.ReadInfo();
+      const uint8_t ref = info & 0x1f;
+      if (ref == 0) {
+        item->is_gc = true;
+        item->length = d.ReadLen();
+      } else if (ref == 10) {
+        item->is_skip = true;
+        item->length = rest.ReadVarUint();
+      } else {
+        if (info & 0x80) item->origin = d.ReadLeftId();
+        if (info & 0x40) item->right_origin = d.ReadRightId();
+        if ((info & 0xc0) == 0) {
+          if (d.ReadParentInfo()) {
+            out.root_parents.emplace_back(item, doc.InternKey(d.ReadString()));
+          } else {
+            item->parent_id = d.ReadLeftId();
+            item->info |= kItemParentIsId;
+          }
+          if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());
+        }
+        if (ref > 10) {
+          d.Fail("unknown content ref " + std::to_string(ref));
+          break;
+        }
+        item->content = ReadContent(d, static_cast<ContentRef>(ref));
+        item->length = item->content.length();
+        if (item->content.countable()) item->info |= kItemCountable;
+      }
+      if (!d.ok()) break;
+      if (item->length == 0) {
+        d.Fail("zero-length struct");
+        break;
+      }
+      if (item->length > kMaxClock - clock) {
+        d.Fail("clock out of range");
+        break;
+      }
+      clock += item->length;
+      refs.refs.push_back(item);
+    }
+  }
+  if (d.ok()) {
+    const uint64_t ds_clients = rest.ReadCount(2);
+    for (uint64_t c = 0; c < ds_clients && d.ok(); ++c) {
+      d.ResetDsCurVal();
+      const ClientId client = rest.ReadVarUint();
+      const uint64_t n = rest.ReadCount(2);
+      DeleteSet::Ranges ranges;
+      ranges.reserve(n);
+      for (uint64_t k = 0; k < n && d.ok(); ++k) {
+        const Clock clock = d.ReadDsClock();
+        const uint64_t len = d.ReadDsLen();
+        if (clock > kMaxClock || len > kMaxClock) d.Fail("delete set clock out of range");
+        ranges.push_back({clock, len});
+      }
+      out.deletes.emplace_back(client, std::move(ranges));
+    }
+  }
+  if (!d.ok()) {
+    FreeRefs(store, all);
+    out.clients.clear();
+    return d.status();
+  }
+  return Status::Ok();
+}
+
+struct IntegrateResult {
+  StateVector missing;
+  std::vector<uint8_t> update;  // v2
+};
+
+// integrateStructs: integrates what it can; returns the rest (waiting for missing clients).
+std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& decoded) {
+  StructStore& store = t.doc.store();
+  auto& clients = decoded.clients;
+  std::vector<ClientId> ids;
+  for (auto& [client, refs] : clients) ids.push_back(client);  // ascending
+  std::vector<Item*> to_free;
+  std::map<ClientId, std::vector<Item*>> rest_structs;
+  StateVector missing_sv;
+  auto update_missing = [&](ClientId client, Clock clock) {
+    auto it = missing_sv.find(client);
+    if (it == missing_sv.end() || it->second > clock) missing_sv[client] = clock;
+  };
+  auto next_target = [&]() -> ClientRefs* {
+    while (!ids.empty()) {
+      ClientRefs& r = clients[ids.back()];
+      if (r.i < r.refs.size()) return &r;
+      ids.pop_back();
+    }
+    return nullptr;
+  };
+  ClientRefs* target = next_target();
+  if (target == nullptr) return std::nullopt;
+  std::vector<Item*> stack;
+  Item* head = target->refs[target->i++];
+  StateVector state;
+
+  auto add_stack_to_rest = [&]() {
+    for (Item* item : stack) {
+      const ClientId client = item->id.client;
+      auto it = clients.find(client);
+      if (it != clients.end() && !it->second.refs.empty()) {
+        ClientRefs& inapplicable = it->second;
+        --inapplicable.i;
+        rest_structs[client].assign(inapplicable.refs.begin() + static_cast<ptrdiff_t>(inapplicable.i),
+                                    inapplicable.refs.end());
+        inapplicable.refs.clear();
+        inapplicable.i = 0;
+        clients.erase(it);
+        if (target == &inapplicable) target = nullptr;
+      } else {
+        rest_structs[client] = {item};
+      }
+      ids.erase(std::remove(ids.begin(), ids.end(), client), ids.end());
+    }
+    stack.clear();
+  };
+
+  for (;;) {
+    if (!head->is_skip) {
+      auto st = state.find(head->id.client);
+      const Clock local_clock =
+          st != state.end() ? st->second : (state[head->id.client] = store.GetState(head->id.client));
+      if (local_clock < head->id.clock) {
+        stack.push_back(head);
+        update_missing(head->id.client, head->id.clock - 1);
+        add_stack_to_rest();
+      } else {
+        const uint64_t offset = local_clock - head->id.clock;
+        std::optional<ClientId> missing = GetMissing(t, head);
+        if (missing) {
+          stack.push_back(head);
+          auto it = clients.find(*missing);
+          if (it == clients.end() || it->second.i == it->second.refs.size()) {
+            update_missing(*missing, store.GetState(*missing));
+            add_stack_to_rest();
+          } else {
+            head = it->second.refs[it->second.i++];
+            continue;
+          }
+        } else if (offset == 0 || offset < head->length) {
+          Integrate(t, head, offset);
+          state[head->id.client] = head->id.clock + head->length;
+        } else {
+          to_free.push_back(head);  // already known
+        }
+      }
+    } else {
+      to_free.push_back(head);
+    }
+    if (!stack.empty()) {
+      head = stack.back();
+      stack.pop_back();
+    } else if (target != nullptr && target->i < target->refs.size()) {
+      head = target->refs[target->i++];
+    } else {
+      target = next_target();
+      if (target == nullptr) break;
+      head = target->refs[target->i++];
+    }
+  }
+  // Whatever no client group still holds was handed to rest_structs or freed above.
+  for (auto& [client, refs] : clients) {
+    for (size_t k = refs.i; k < refs.refs.size(); ++k) to_free.push_back(refs.refs[k]);
+  }
+  FreeRefs(store, to_free);
+  if (rest_structs.empty()) return std::nullopt;
+  std::unordered_map<ClientId, StructStore::Structs> rest(rest_structs.begin(), rest_structs.end());
+  UpdateEncoderV2 encoder;
+  WriteClientsStructsFrom(encoder, rest, {});
+  encoder.rest().WriteVarUint(0);  // no deletes
+  IntegrateResult result{std::move(missing_sv), encoder.Finish()};
+  for (auto& [client, items] : rest_structs) FreeRefs(store, items);
+  return result;
+}
+
+// readAndApplyDeleteSet: deletes what exists; returns the rest as a v2 update.
+std::optional<std::vector<uint8_t>> ApplyDeletes(Transaction& t,
+                                                 const std::vector<std::pair<ClientId, DeleteSet::Ranges>>& deletes) {
+  StructStore& store = t.doc.store();
+  DeleteSet unapplied;
+  for (const auto& [client, ranges] : deletes) {
+    const Clock state = store.GetState(client);
+    StructStore::Structs* structs = store.Get(client);
+    for (const DeleteItem& d : ranges) {
+      const Clock clock = d.clock;
+      const Clock clock_end = d.clock + d.len;
+      if (clock < state) {
+        if (state < clock_end) unapplied.Add(client, state, clock_end - state);
+        size_t index = StructStore::FindIndex(*structs, clock);
+        Item* s = (*structs)[index];
+        if (!s->deleted() && s->id.clock < clock) {
+          structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), SplitItem(t, s, clock - s->id.clock));
+          ++index;
+        }
+        while (index < structs->size()) {
+          s = (*structs)[index++];
+          if (s->id.clock >= clock_end) break;
+          if (!s->deleted()) {
+            if (clock_end < s->id.clock + s->length) {
+              structs->insert(structs->begin() + static_cast<ptrdiff_t>(index), SplitItem(t, s, clock_end - s->id.clock));
+            }
+            DeleteStruct(t, s);
+          }
+        }
+      } else {
+        unapplied.Add(client, clock, d.len);
+      }
+    }
+  }
+  if (unapplied.empty()) return std::nullopt;
+  UpdateEncoderV2 encoder;
+  encoder.rest().WriteVarUint(0);  // no structs
+  unapplied.Write(encoder);
+  return encoder.Finish();
+}
+
+Status ReadDeletesOnly(std::span<const uint8_t> update, std::vector<std::pair<ClientId, DeleteSet::Ranges>>& out) {
+  UpdateDecoderV2 d(update);
+  d.rest().ReadVarUint();  // zero structs
+  const uint64_t n = d.rest().ReadCount(2);
+  for (uint64_t c = 0; c < n && d.ok(); ++c) {
+    d.ResetDsCurVal();
+    const ClientId client = d.rest().ReadVarUint();
+    const uint64_t k = d.rest().ReadCount(2);
+    DeleteSet::Ranges ranges;
+    for (uint64_t j = 0; j < k && d.ok(); ++j) {
+      const Clock clock = d.ReadDsClock();
+      ranges.push_back({clock, d.ReadDsLen()});
+    }
+    out.emplace_back(client, std::move(ranges));
+  }
+  return d.status();
+}
+
+Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
+  Doc& doc = t.doc;
+  StructStore& store = doc.store();
+  for (auto& [item, key] : decoded.root_parents) item->parent = doc.GetOrCreateRoot(*key);
+  std::optional<IntegrateResult> rest = IntegrateStructs(t, decoded);
+  bool retry = false;
+  auto& pending = doc.pending_structs();
+  if (pending) {
+    for (const auto& [client, clock] : pending->missing) {
+      if (clock < store.GetState(client)) {
+        retry = true;
+        break;
+      }
+    }
+    if (rest) {
+      for (const auto& [client, clock] : rest->missing) {
+        auto it = pending->missing.find(client);
+        if (it == pending->missing.end() || it->second > clock) pending->missing[client] = clock;
+      }
+      auto merged = MergeUpdates({pending->update, rest->update}, UpdateFormat::kV2);
+      if (merged.ok()) pending->update = std::move(merged).value();
+    }
+  } else if (rest) {
+    pending = Doc::PendingStructs{std::move(rest->missing), std::move(rest->update)};
+  }
+  std::optional<std::vector<uint8_t>> ds_rest = ApplyDeletes(t, decoded.deletes);
+  auto& pending_ds = doc.pending_ds();
+  if (pending_ds) {
+    std::vector<std::pair<ClientId, DeleteSet::Ranges>> old;
+    std::optional<std::vector<uint8_t>> ds_rest2;
+    if (ReadDeletesOnly(*pending_ds, old).ok()) ds_rest2 = ApplyDeletes(t, old);
+    if (ds_rest && ds_rest2) {
+      auto merged = MergeUpdates({*ds_rest, *ds_rest2}, UpdateFormat::kV2);
+      pending_ds = merged.ok() ? std::optional(std::move(merged).value()) : ds_rest;
+    } else {
+      pending_ds = ds_rest ? std::move(ds_rest) : std::move(ds_rest2);
+    }
+  } else {
+    pending_ds = std::move(ds_rest);
+  }
+  if (retry) {
+    std::vector<uint8_t> update = std::move(pending->update);
+    pending.reset();
+    UpdateDecoderV2 d(update);
+    DecodedUpdate again;
+    TANDEM_RETURN_IF_ERROR(DecodeUpdate(doc, d, again, update.size()));
+    return ApplyDecoded(t, again);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
+  auto decoder = MakeUpdateDecoder(format, update);
+  DecodedUpdate decoded;
+  TANDEM_RETURN_IF_ERROR(DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
+  Status result;
+  Transact(
+      *this, [&](Transaction& t) { result = ApplyDecoded(t, decoded); }, /*local=*/false);
+  return result;
+}
+
+}  // namespace tandem::crdt

@@ -1,0 +1,114 @@
+#pragma once
+// A Yjs document: the struct store, root types, pending structs and deletes, and the update
+// functions of yjs `src/utils/encoding.js` (applyUpdate, encodeStateAsUpdate, ...).
+//
+// Thread-safety: none; a Doc belongs to one room strand. Applying an update is all-or-nothing:
+// the update is fully decoded and validated before the document is touched, so a rejected update
+// leaves the document as it was.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "base/result.h"
+#include "crdt/delete_set.h"
+#include "crdt/item.h"
+#include "crdt/state_vector.h"
+#include "crdt/struct_store.h"
+#include "crdt/update_codec.h"
+
+namespace tandem::crdt {
+
+struct DocOptions {
+  bool gc = true;
+  // 0 picks a random 32-bit id, as yjs does.
+  ClientId client_id = 0;
+};
+
+class Transaction;
+
+class Doc {
+ public:
+  explicit Doc(DocOptions options = {});
+  Doc(const Doc&) = delete;
+  Doc& operator=(const Doc&) = delete;
+  ~Doc();
+
+  ClientId client_id() const { return client_id_; }
+  bool gc() const { return gc_; }
+
+  // applyUpdate / applyUpdateV2. Structs whose dependencies are missing are kept pending and
+  // integrated once they arrive.
+  Status ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1);
+  Status ApplyUpdateV2(std::span<const uint8_t> update) { return ApplyUpdate(update, UpdateFormat::kV2); }
+
+  // encodeStateAsUpdate(doc, targetStateVector): everything a peer with `target` lacks, pending
+  // structs and deletes included.
+  std::vector<uint8_t> EncodeStateAsUpdate(const StateVector& target = {},
+                                           UpdateFormat format = UpdateFormat::kV1) const;
+  std::vector<uint8_t> EncodeStateAsUpdateV2(const StateVector& target = {}) const {
+    return EncodeStateAsUpdate(target, UpdateFormat::kV2);
+  }
+  StateVector GetStateVector() const { return store_.GetStateVector(); }
+  std::vector<uint8_t> EncodeStateVector() const { return crdt::EncodeStateVector(GetStateVector()); }
+
+  // Root types in the order they were first seen. A root's kind is whatever the first typed
+  // access said (GetOrCreateRoot with a ref) or kUndefined.
+  const std::vector<std::pair<const std::string*, Type*>>& roots() const { return root_order_; }
+  Type* FindRoot(std::string_view name) const;
+  Type* GetOrCreateRoot(std::string_view name, TypeRef ref = TypeRef::kUndefined);
+
+  // Called after every transaction that changed the document with the update it produced
+  // (doc.on('update') / doc.on('updateV2')). One observer per format; empty function removes.
+  using UpdateObserver = std::function<void(const std::vector<uint8_t>& update, const Transaction&)>;
+  void OnUpdate(UpdateObserver observer, UpdateFormat format = UpdateFormat::kV1);
+
+  bool has_pending() const { return pending_structs_.has_value() || pending_ds_.has_value(); }
+  // The state vector of what pending structs wait for (client -> first missing clock).
+  StateVector PendingMissing() const { return pending_structs_ ? pending_structs_->missing : StateVector{}; }
+
+  // Interns a map key; the pointer is stable for the document's lifetime.
+  const std::string* InternKey(std::string_view key);
+
+  // Internal API for the engine (transaction.cc, item.cc).
+  StructStore& store() { return store_; }
+  const StructStore& store() const { return store_; }
+
+  struct PendingStructs {
+    StateVector missing;
+    std::vector<uint8_t> update;  // v2
+  };
+  std::optional<PendingStructs>& pending_structs() { return pending_structs_; }
+  std::optional<std::vector<uint8_t>>& pending_ds() { return pending_ds_; }
+  Transaction* current_transaction() { return transaction_; }
+  void set_current_transaction(Transaction* t) { transaction_ = t; }
+  void RegenerateClientId();
+  void EmitUpdate(Transaction& t);
+
+ private:
+  StructStore store_;
+  ClientId client_id_;
+  bool gc_;
+  std::unordered_set<std::string> keys_;
+  std::vector<std::pair<const std::string*, Type*>> root_order_;
+  std::vector<std::unique_ptr<Type>> root_types_;
+  std::optional<PendingStructs> pending_structs_;
+  std::optional<std::vector<uint8_t>> pending_ds_;
+  Transaction* transaction_ = nullptr;
+  UpdateObserver on_update_v1_;
+  UpdateObserver on_update_v2_;
+};
+
+// writeStructsFromTransaction + the transaction's delete set (writeUpdateMessageFromTransaction).
+// Returns false when the transaction changed nothing.
+bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& encoder);
+// writeClientsStructs: the structs of `store` a peer with `sv` lacks.
+void WriteClientsStructs(UpdateEncoder& encoder, const StructStore& store, const StateVector& sv);
+
+}  // namespace tandem::crdt

@@ -1,0 +1,88 @@
+#pragma once
+// The struct model of yjs (`src/structs/Item.js`, `GC.js`, `src/types/AbstractType.js`):
+// an Item is a run of content with its YATA neighbours; a GC block is a run of collected
+// clocks (stored as an Item with is_gc set, so one array per client holds both); a Type is a
+// shared container (root or nested in a TypeContent).
+//
+// Thread-safety: none. A document and everything in it is touched by one thread at a time (a
+// room's strand).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "crdt/content.h"
+#include "crdt/id.h"
+
+namespace tandem::crdt {
+
+struct Item;
+
+// Type refs as written by `AbstractType._write` (ContentType).
+enum class TypeRef : uint8_t {
+  kArray = 0,
+  kMap = 1,
+  kText = 2,
+  kXmlElement = 3,
+  kXmlFragment = 4,
+  kXmlHook = 5,
+  kXmlText = 6,
+  kUndefined = 255,  // a root whose kind the bytes do not say
+};
+
+struct Type {
+  TypeRef ref = TypeRef::kUndefined;
+  std::string name;                   // XmlElement node name / XmlHook hook name
+  const std::string* root_name = nullptr;  // set for root types
+  Item* item = nullptr;               // the item whose content this is; null for roots
+  Item* start = nullptr;              // first item of the list part
+  uint64_t length = 0;                // countable, undeleted length of the list part
+  bool has_formatting = false;
+
+  // Map part: key -> the rightmost item of that key, in first-insertion order like a JS Map.
+  // Keys are interned by the document, so pointers compare as strings.
+  Item* MapGet(const std::string* key) const;
+  void MapSet(const std::string* key, Item* item);
+  void MapClear();
+  const std::vector<std::pair<const std::string*, Item*>>& map_entries() const { return map_entries_; }
+
+ private:
+  std::vector<std::pair<const std::string*, Item*>> map_entries_;
+  std::unordered_map<const std::string*, size_t> map_index_;
+};
+
+// yjs Item.info bits.
+inline constexpr uint8_t kItemKeep = 1;
+inline constexpr uint8_t kItemCountable = 2;
+inline constexpr uint8_t kItemDeleted = 4;
+inline constexpr uint8_t kItemMarker = 8;
+inline constexpr uint8_t kItemParentIsId = 16;  // parent_id is set and not yet resolved
+
+struct Item {
+  ID id;
+  uint64_t length = 0;
+  OptionalId origin;
+  OptionalId right_origin;
+  Item* left = nullptr;
+  Item* right = nullptr;
+  Type* parent = nullptr;                 // null: the parent was collected (becomes GC)
+  const std::string* parent_sub = nullptr;  // map key, or null for list items
+  ID parent_id;                           // before integration, when the parent is an item
+  Content content;
+  uint8_t info = 0;
+  bool is_gc = false;
+  bool is_skip = false;                   // only before integration (a gap in an update)
+
+  bool deleted() const { return is_gc || (info & kItemDeleted) != 0; }
+  bool countable() const { return (info & kItemCountable) != 0; }
+  bool keep() const { return (info & kItemKeep) != 0; }
+  void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
+  void MarkDeleted() { info |= kItemDeleted; }
+  ID last_id() const { return length == 1 ? id : ID{id.client, id.clock + length - 1}; }
+  Clock end_clock() const { return id.clock + length; }
+};
+
+}  // namespace tandem::crdt

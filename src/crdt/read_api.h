@@ -1,0 +1,30 @@
+#pragma once
+// Reading a document the way yjs's toJSON / toString / toDelta do, for every kind of type.
+
+#include <string>
+
+#include "crdt/doc.h"
+#include "crdt/item.h"
+#include "lib0/any.h"
+
+namespace tandem::crdt {
+
+// The kind of a root whose kind the bytes do not say: Map if it only has keyed items, Text if
+// its list holds text (strings, formats, embeds), XmlFragment if it holds XML nodes, else Array.
+TypeRef InferTypeRef(const Type& type);
+
+// yjs `type.toJSON()`: Array -> array, Map -> object, Text and XML -> their string.
+lib0::Any TypeToJson(const Type& type);
+// YText.toString(): the visible text.
+std::string TextToString(const Type& type);
+// YText.toDelta(): [{insert, attributes?}], embeds and nested types as their JSON.
+lib0::Any TextToDelta(const Type& type);
+// YXmlFragment/YXmlElement/YXmlText .toString().
+std::string XmlToString(const Type& type);
+// JS String(value) for attribute values.
+std::string JsToString(const lib0::Any& value);
+
+// {rootName: json} for every root that has content, in first-seen order.
+lib0::Any DocToJson(const Doc& doc);
+
+}  // namespace tandem::crdt

@@ -1,0 +1,69 @@
+#pragma once
+// Per-client arrays of structs ordered by clock (yjs `src/utils/StructStore.js`), with the
+// binary search yjs uses. Owns its items through a pool.
+
+#include <cstddef>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/item.h"
+#include "crdt/state_vector.h"
+
+namespace tandem::crdt {
+
+// Allocates Items in chunks and recycles freed ones.
+class ItemPool {
+ public:
+  ItemPool() = default;
+  ItemPool(const ItemPool&) = delete;
+  ItemPool& operator=(const ItemPool&) = delete;
+  ~ItemPool();
+
+  Item* New();
+  void Free(Item* item);
+  size_t live() const { return live_; }
+
+ private:
+  std::vector<std::unique_ptr<unsigned char[]>> chunks_;
+  std::vector<Item*> free_;
+  size_t used_in_chunk_ = 0;
+  size_t live_ = 0;
+  static constexpr size_t kChunkItems = 1024;
+};
+
+class StructStore {
+ public:
+  using Structs = std::vector<Item*>;
+  static constexpr size_t kNotFound = static_cast<size_t>(-1);
+
+  StructStore() = default;
+  StructStore(const StructStore&) = delete;
+  StructStore& operator=(const StructStore&) = delete;
+  ~StructStore();
+
+  Clock GetState(ClientId client) const;
+  StateVector GetStateVector() const;
+
+  Structs* Get(ClientId client);
+  const Structs* Get(ClientId client) const;
+  const std::unordered_map<ClientId, Structs>& clients() const { return clients_; }
+  std::unordered_map<ClientId, Structs>& clients() { return clients_; }
+
+  // Appends; returns false if `item` does not start at the client's current state.
+  bool Add(Item* item);
+  // Index of the struct holding `clock`, or kNotFound.
+  static size_t FindIndex(const Structs& structs, Clock clock);
+  // The struct holding `id`, or nullptr.
+  Item* Find(ID id) const;
+  // Replaces the struct starting at old->id with `replacement` and frees `old`.
+  void Replace(Item* old, Item* replacement);
+
+  ItemPool& pool() { return pool_; }
+
+ private:
+  ItemPool pool_;
+  std::unordered_map<ClientId, Structs> clients_;
+};
+
+}  // namespace tandem::crdt

@@ -1,0 +1,423 @@
+#include "crdt/transaction.h"
+
+#include <algorithm>
+
+#include "crdt/struct_store.h"
+
+namespace tandem::crdt {
+
+Transaction::Transaction(Doc& d, bool is_local)
+    : doc(d), before_state(d.store().GetStateVector()), local(is_local) {}
+
+namespace {
+
+StructStore::Structs& StructsOf(Transaction& t, ClientId client) { return *t.doc.store().Get(client); }
+
+void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
+  const Item* item = type->item;
+  if (item == nullptr || (item->id.clock < t.BeforeState(item->id.client) && !item->deleted())) {
+    t.changed[type].insert(parent_sub);
+  }
+}
+
+// Item.mergeWith / GC.mergeWith for integrated structs.
+bool MergeWith(Item* left, Item* right) {
+  if (left->is_gc || right->is_gc) {
+    if (!(left->is_gc && right->is_gc)) return false;
+    left->length += right->length;
+    return true;
+  }
+  if (right->origin && right->origin.id == left->last_id() && left->right == right &&
+      left->right_origin == right->right_origin && left->id.client == right->id.client &&
+      left->id.clock + left->length == right->id.clock && left->deleted() == right->deleted() &&
+      left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
+    if (right->keep()) left->set_keep(true);
+    left->right = right->right;
+    if (left->right != nullptr) left->right->left = left;
+    left->length += right->length;
+    return true;
+  }
+  return false;
+}
+
+// tryToMergeWithLefts: merges structs[pos] into its left neighbours while possible; returns
+// how many structs were merged away.
+size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, size_t pos) {
+  size_t i = pos;
+  for (; i > 0; --i) {
+    Item* right = structs[i];
+    Item* left = structs[i - 1];
+    if (left->deleted() != right->deleted() || left->is_gc != right->is_gc) break;
+    if (!MergeWith(left, right)) break;
+    if (!right->is_gc && right->parent_sub != nullptr && right->parent->MapGet(right->parent_sub) == right) {
+      right->parent->MapSet(right->parent_sub, left);
+    }
+  }
+  const size_t merged = pos - i;
+  if (merged > 0) {
+    for (size_t k = pos + 1 - merged; k <= pos; ++k) store.pool().Free(structs[k]);
+    structs.erase(structs.begin() + static_cast<ptrdiff_t>(pos + 1 - merged),
+                  structs.begin() + static_cast<ptrdiff_t>(pos + 1));
+  }
+  return merged;
+}
+
+// Item.gc: drops the content of a deleted item; inside a collected parent the item becomes GC.
+void GcItem(StructStore& store, Item* item, bool parent_gcd) {
+  if (auto* tc = item->content.get<TypeContent>()) {
+    Type* type = tc->type.get();
+    for (Item* child = type->start; child != nullptr;) {
+      Item* next = child->right;
+      GcItem(store, child, true);
+      child = next;
+    }
+    type->start = nullptr;
+    for (const auto& [key, last] : type->map_entries()) {
+      for (Item* child = last; child != nullptr;) {
+        Item* prev = child->left;
+        GcItem(store, child, true);
+        child = prev;
+      }
+    }
+    type->MapClear();
+  }
+  if (parent_gcd) {
+    Item* gc = store.pool().New();
+    gc->id = item->id;
+    gc->length = item->length;
+    gc->is_gc = true;
+    store.Replace(item, gc);
+  } else {
+    item->content = Content::Deleted(item->length);
+  }
+}
+
+void TryGcDeleteSet(const DeleteSet& ds, StructStore& store) {
+  for (const auto& [client, deletes] : ds.clients()) {
+    StructStore::Structs* structs = store.Get(client);
+    if (structs == nullptr) continue;
+    for (size_t di = deletes.size(); di-- > 0;) {
+      const DeleteItem& d = deletes[di];
+      const Clock end = d.clock + d.len;
+      for (size_t si = StructStore::FindIndex(*structs, d.clock); si < structs->size() && (*structs)[si]->id.clock < end;
+           ++si) {
+        Item* s = (*structs)[si];
+        if (!s->is_gc && s->deleted() && !s->keep()) GcItem(store, s, false);
+      }
+    }
+  }
+}
+
+void TryMergeDeleteSet(const DeleteSet& ds, StructStore& store) {
+  for (const auto& [client, deletes] : ds.clients()) {
+    StructStore::Structs* structs = store.Get(client);
+    if (structs == nullptr) continue;
+    for (size_t di = deletes.size(); di-- > 0;) {
+      const DeleteItem& d = deletes[di];
+      const size_t last = StructStore::FindIndex(*structs, d.clock + d.len - 1);
+      if (last == StructStore::kNotFound) continue;
+      int64_t si = static_cast<int64_t>(std::min(structs->size() - 1, last + 1));
+      while (si > 0 && (*structs)[static_cast<size_t>(si)]->id.clock >= d.clock) {
+        si -= 1 + static_cast<int64_t>(TryToMergeWithLefts(store, *structs, static_cast<size_t>(si)));
+      }
+    }
+  }
+}
+
+void Cleanup(Transaction& t) {
+  Doc& doc = t.doc;
+  StructStore& store = doc.store();
+  t.delete_set.SortAndMerge();
+  t.after_state = store.GetStateVector();
+  if (doc.gc()) TryGcDeleteSet(t.delete_set, store);
+  TryMergeDeleteSet(t.delete_set, store);
+  for (const auto& [client, clock] : t.after_state) {
+    const Clock before = t.BeforeState(client);
+    if (before == clock) continue;
+    StructStore::Structs& structs = StructsOf(t, client);
+    const size_t found = StructStore::FindIndex(structs, before);
+    const int64_t first_change = std::max<int64_t>(found == StructStore::kNotFound ? 0 : static_cast<int64_t>(found), 1);
+    for (int64_t i = static_cast<int64_t>(structs.size()) - 1; i >= first_change;) {
+      i -= 1 + static_cast<int64_t>(TryToMergeWithLefts(store, structs, static_cast<size_t>(i)));
+    }
+  }
+  for (size_t i = t.merge_structs.size(); i-- > 0;) {
+    const ID id = t.merge_structs[i];
+    StructStore::Structs& structs = StructsOf(t, id.client);
+    const size_t pos = StructStore::FindIndex(structs, id.clock);
+    if (pos == StructStore::kNotFound) continue;
+    if (pos + 1 < structs.size() && TryToMergeWithLefts(store, structs, pos + 1) > 1) continue;
+    if (pos > 0) TryToMergeWithLefts(store, structs, pos);
+  }
+  if (!t.local && StateOf(t.after_state, doc.client_id()) != t.BeforeState(doc.client_id())) {
+    doc.RegenerateClientId();  // another client is using our id
+  }
+  doc.EmitUpdate(t);
+}
+
+}  // namespace
+
+void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local) {
+  if (doc.current_transaction() != nullptr) {
+    fn(*doc.current_transaction());
+    return;
+  }
+  Transaction t(doc, local);
+  doc.set_current_transaction(&t);
+  fn(t);
+  doc.set_current_transaction(nullptr);
+  Cleanup(t);
+}
+
+void AddStruct(Transaction& t, Item* item) {
+  if (!t.doc.store().Add(item)) t.doc.store().pool().Free(item);  // not contiguous: unreachable by design
+}
+
+Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
+  Item* right = t.doc.store().pool().New();
+  right->id = ID{left->id.client, left->id.clock + diff};
+  right->left = left;
+  right->origin = ID{left->id.client, left->id.clock + diff - 1};
+  right->right = left->right;
+  right->right_origin = left->right_origin;
+  right->parent = left->parent;
+  right->parent_sub = left->parent_sub;
+  right->content = left->content.Splice(diff);
+  right->length = right->content.length();
+  right->info = right->content.countable() ? kItemCountable : 0;
+  if (left->deleted()) right->MarkDeleted();
+  if (left->keep()) right->set_keep(true);
+  left->right = right;
+  if (right->right != nullptr) right->right->left = right;
+  t.merge_structs.push_back(right->id);
+  if (right->parent_sub != nullptr && right->right == nullptr) right->parent->MapSet(right->parent_sub, right);
+  left->length = diff;
+  return right;
+}
+
+Item* GetItemCleanStart(Transaction& t, ID id) {
+  StructStore::Structs* structs = t.doc.store().Get(id.client);
+  if (structs == nullptr) return nullptr;
+  const size_t index = StructStore::FindIndex(*structs, id.clock);
+  if (index == StructStore::kNotFound) return nullptr;
+  Item* s = (*structs)[index];
+  if (s->id.clock < id.clock && !s->is_gc) {
+    Item* right = SplitItem(t, s, id.clock - s->id.clock);
+    structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), right);
+    return right;
+  }
+  return s;
+}
+
+Item* GetItemCleanEnd(Transaction& t, ID id) {
+  StructStore::Structs* structs = t.doc.store().Get(id.client);
+  if (structs == nullptr) return nullptr;
+  const size_t index = StructStore::FindIndex(*structs, id.clock);
+  if (index == StructStore::kNotFound) return nullptr;
+  Item* s = (*structs)[index];
+  if (id.clock != s->id.clock + s->length - 1 && !s->is_gc) {
+    Item* right = SplitItem(t, s, id.clock - s->id.clock + 1);
+    structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), right);
+  }
+  return s;
+}
+
+std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
+  StructStore& store = t.doc.store();
+  if (item->origin && item->origin.id.client != item->id.client &&
+      item->origin.id.clock >= store.GetState(item->origin.id.client)) {
+    return item->origin.id.client;
+  }
+  if (item->right_origin && item->right_origin.id.client != item->id.client &&
+      item->right_origin.id.clock >= store.GetState(item->right_origin.id.client)) {
+    return item->right_origin.id.client;
+  }
+  const bool parent_is_id = (item->info & kItemParentIsId) != 0;
+  if (parent_is_id && item->parent_id.client != item->id.client &&
+      item->parent_id.clock >= store.GetState(item->parent_id.client)) {
+    return item->parent_id.client;
+  }
+  // Everything is there: find the neighbours. A reference the store cannot resolve only comes
+  // from a malformed update; such an item is collected (parent = null) instead of crashing.
+  bool unresolvable = false;
+  if (item->origin) {
+    item->left = GetItemCleanEnd(t, item->origin.id);
+    if (item->left == nullptr) {
+      unresolvable = true;
+    } else {
+      item->origin = item->left->last_id();
+    }
+  }
+  if (item->right_origin) {
+    item->right = GetItemCleanStart(t, item->right_origin.id);
+    if (item->right == nullptr) {
+      unresolvable = true;
+    } else {
+      item->right_origin = item->right->id;
+    }
+  }
+  item->info &= static_cast<uint8_t>(~kItemParentIsId);
+  if (unresolvable || (item->left != nullptr && item->left->is_gc) || (item->right != nullptr && item->right->is_gc)) {
+    item->parent = nullptr;
+  } else if (parent_is_id) {
+    Item* parent_item = store.Find(item->parent_id);
+    auto* tc = parent_item == nullptr || parent_item->is_gc ? nullptr : parent_item->content.get<TypeContent>();
+    item->parent = tc == nullptr ? nullptr : tc->type.get();
+  } else if (item->parent == nullptr) {
+    if (item->left != nullptr && !item->left->is_gc) {
+      item->parent = item->left->parent;
+      item->parent_sub = item->left->parent_sub;
+    } else if (item->right != nullptr && !item->right->is_gc) {
+      item->parent = item->right->parent;
+      item->parent_sub = item->right->parent_sub;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+bool SameOrigin(const OptionalId& a, const OptionalId& b) { return a == b; }
+
+// Small set for the conflict loop; conflicts are rare and short.
+class ItemSet {
+ public:
+  void Add(const Item* i) { items_.push_back(i); }
+  bool Has(const Item* i) const { return std::find(items_.begin(), items_.end(), i) != items_.end(); }
+  void Clear() { items_.clear(); }
+
+ private:
+  std::vector<const Item*> items_;
+};
+
+void IntegrateContent(Transaction& t, Item* item) {
+  switch (item->content.ref()) {
+    case ContentRef::kDeleted:
+      t.delete_set.Add(item->id.client, item->id.clock, item->length);
+      item->MarkDeleted();
+      break;
+    case ContentRef::kType: item->content.get<TypeContent>()->type->item = item; break;
+    case ContentRef::kFormat: item->parent->has_formatting = true; break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void Integrate(Transaction& t, Item* item, uint64_t offset) {
+  StructStore& store = t.doc.store();
+  if (item->is_gc) {
+    if (offset > 0) {
+      item->id.clock += offset;
+      item->length -= offset;
+    }
+    AddStruct(t, item);
+    return;
+  }
+  if (offset > 0) {
+    item->id.clock += offset;
+    item->left = GetItemCleanEnd(t, ID{item->id.client, item->id.clock - 1});
+    item->origin = item->left->last_id();
+    item->content = item->content.Splice(offset);
+    item->length -= offset;
+  }
+  if (item->parent == nullptr) {
+    // The parent is gone (collected): keep only the clock range, as a GC struct.
+    item->is_gc = true;
+    item->content = Content::Deleted(0);
+    item->left = item->right = nullptr;
+    item->parent_sub = nullptr;
+    item->origin = item->right_origin = OptionalId();
+    item->info = 0;
+    AddStruct(t, item);
+    return;
+  }
+  Type* parent = item->parent;
+  if ((item->left == nullptr && (item->right == nullptr || item->right->left != nullptr)) ||
+      (item->left != nullptr && item->left->right != item->right)) {
+    Item* left = item->left;
+    Item* o;
+    if (left != nullptr) {
+      o = left->right;
+    } else if (item->parent_sub != nullptr) {
+      o = parent->MapGet(item->parent_sub);
+      while (o != nullptr && o->left != nullptr) o = o->left;
+    } else {
+      o = parent->start;
+    }
+    ItemSet conflicting;
+    ItemSet before_origin;
+    while (o != nullptr && o != item->right) {
+      before_origin.Add(o);
+      conflicting.Add(o);
+      if (SameOrigin(item->origin, o->origin)) {
+        if (o->id.client < item->id.client) {
+          left = o;
+          conflicting.Clear();
+        } else if (SameOrigin(item->right_origin, o->right_origin)) {
+          break;
+        }
+      } else if (o->origin && before_origin.Has(store.Find(o->origin.id))) {
+        if (!conflicting.Has(store.Find(o->origin.id))) {
+          left = o;
+          conflicting.Clear();
+        }
+      } else {
+        break;
+      }
+      o = o->right;
+    }
+    item->left = left;
+  }
+  if (item->left != nullptr) {
+    item->right = item->left->right;
+    item->left->right = item;
+  } else {
+    Item* r;
+    if (item->parent_sub != nullptr) {
+      r = parent->MapGet(item->parent_sub);
+      while (r != nullptr && r->left != nullptr) r = r->left;
+    } else {
+      r = parent->start;
+      parent->start = item;
+    }
+    item->right = r;
+  }
+  if (item->right != nullptr) {
+    item->right->left = item;
+  } else if (item->parent_sub != nullptr) {
+    parent->MapSet(item->parent_sub, item);
+    if (item->left != nullptr) DeleteStruct(t, item->left);  // the previous value of this key
+  }
+  if (item->parent_sub == nullptr && item->countable() && !item->deleted()) parent->length += item->length;
+  AddStruct(t, item);
+  IntegrateContent(t, item);
+  AddChangedType(t, parent, item->parent_sub);
+  if ((parent->item != nullptr && parent->item->deleted()) || (item->parent_sub != nullptr && item->right != nullptr)) {
+    DeleteStruct(t, item);
+  }
+}
+
+void DeleteStruct(Transaction& t, Item* item) {
+  if (item->deleted()) return;
+  Type* parent = item->parent;
+  if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length;
+  item->MarkDeleted();
+  t.delete_set.Add(item->id.client, item->id.clock, item->length);
+  AddChangedType(t, parent, item->parent_sub);
+  if (auto* tc = item->content.get<TypeContent>()) {
+    Type* type = tc->type.get();
+    auto delete_child = [&t](Item* child) {
+      if (!child->deleted()) {
+        DeleteStruct(t, child);
+      } else if (child->id.clock < t.BeforeState(child->id.client)) {
+        t.merge_structs.push_back(child->id);  // collected later; try to merge it then
+      }
+    };
+    for (Item* child = type->start; child != nullptr; child = child->right) delete_child(child);
+    for (const auto& [key, child] : type->map_entries()) delete_child(child);
+    t.changed.erase(type);
+  }
+}
+
+}  // namespace tandem::crdt
