@@ -46,15 +46,17 @@ Content Content::Splice(uint64_t offset) {
     }
     case ContentRef::kJson: {
       auto& v = get<JsonContent>()->values;
-      JsonContent right{std::vector<lib0::Any>(std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
-                                               std::make_move_iterator(v.end()))};
+      JsonContent right{std::vector<lib0::Any>(
+          std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
+          std::make_move_iterator(v.end()))};
       v.resize(offset);
       return Content(std::move(right));
     }
     case ContentRef::kAny: {
       auto& v = get<AnyContent>()->values;
-      AnyContent right{std::vector<lib0::Any>(std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
-                                              std::make_move_iterator(v.end()))};
+      AnyContent right{std::vector<lib0::Any>(
+          std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
+          std::make_move_iterator(v.end()))};
       v.resize(offset);
       return Content(std::move(right));
     }
@@ -68,15 +70,16 @@ Content Content::Splice(uint64_t offset) {
       s->utf16_len = offset;
       return Content(std::move(right));
     }
-    default:
-      return Content::Deleted(0);  // unreachable for well-formed callers
+    default: return Content::Deleted(0);  // unreachable for well-formed callers
   }
 }
 
 bool Content::MergeWith(Content& right) {
   if (ref() != right.ref()) return false;
   switch (ref()) {
-    case ContentRef::kDeleted: get<DeletedContent>()->len += right.get<DeletedContent>()->len; return true;
+    case ContentRef::kDeleted:
+      get<DeletedContent>()->len += right.get<DeletedContent>()->len;
+      return true;
     case ContentRef::kJson: {
       auto& l = get<JsonContent>()->values;
       auto& r = right.get<JsonContent>()->values;

@@ -65,8 +65,8 @@ struct DocContent {
 
 class Content {
  public:
-  using Variant = std::variant<DeletedContent, JsonContent, BinaryContent, StringContent, EmbedContent,
-                               FormatContent, TypeContent, AnyContent, DocContent>;
+  using Variant = std::variant<DeletedContent, JsonContent, BinaryContent, StringContent,
+                               EmbedContent, FormatContent, TypeContent, AnyContent, DocContent>;
 
   Content() : v_(DeletedContent{0}) {}
   template <typename T>

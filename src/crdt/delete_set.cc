@@ -9,7 +9,8 @@ namespace tandem::crdt {
 
 void DeleteSet::SortAndMerge() {
   for (auto& [client, dels] : clients_) {
-    std::sort(dels.begin(), dels.end(), [](const DeleteItem& a, const DeleteItem& b) { return a.clock < b.clock; });
+    std::sort(dels.begin(), dels.end(),
+              [](const DeleteItem& a, const DeleteItem& b) { return a.clock < b.clock; });
     size_t j = 1;
     for (size_t i = 1; i < dels.size(); ++i) {
       DeleteItem& left = dels[j - 1];

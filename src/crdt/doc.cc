@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <unordered_set>
 
 #include "crdt/transaction.h"
 #include "crdt/updates.h"
@@ -22,9 +23,13 @@ Doc::Doc(DocOptions options)
 
 Doc::~Doc() = default;
 
-void Doc::RegenerateClientId() { client_id_ = RandomClientId(); }
+void Doc::RegenerateClientId() {
+  client_id_ = RandomClientId();
+}
 
-const std::string* Doc::InternKey(std::string_view key) { return &*keys_.emplace(key).first; }
+const std::string* Doc::InternKey(std::string_view key) {
+  return &*keys_.emplace(key).first;
+}
 
 Type* Doc::FindRoot(std::string_view name) const {
   for (const auto& [key, type] : root_order_) {
@@ -78,9 +83,11 @@ void WriteItem(UpdateEncoder& e, const Item& item, uint64_t offset) {
     e.rest().WriteVarUint(item.length - offset);
     return;
   }
-  const OptionalId origin = offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
-  const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) | (origin ? 0x80 : 0) |
-                                            (item.right_origin ? 0x40 : 0) | (item.parent_sub != nullptr ? 0x20 : 0));
+  const OptionalId origin =
+      offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
+  const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) |
+                                            (origin ? 0x80 : 0) | (item.right_origin ? 0x40 : 0) |
+                                            (item.parent_sub != nullptr ? 0x20 : 0));
   e.WriteInfo(info);
   if (origin) e.WriteLeftId(origin.id);
   if (item.right_origin) e.WriteRightId(item.right_origin.id);
@@ -100,7 +107,8 @@ void WriteItem(UpdateEncoder& e, const Item& item, uint64_t offset) {
   item.content.Write(e, offset);
 }
 
-void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client, Clock clock) {
+void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client,
+                  Clock clock) {
   clock = std::max(clock, structs[0]->id.clock);
   const size_t start = StructStore::FindIndex(structs, clock);
   e.rest().WriteVarUint(structs.size() - start);
@@ -111,12 +119,14 @@ void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientI
   for (size_t i = start + 1; i < structs.size(); ++i) WriteItem(e, *structs[i], 0);
 }
 
-void WriteClientsStructsFrom(UpdateEncoder& e, const std::unordered_map<ClientId, StructStore::Structs>& clients,
+void WriteClientsStructsFrom(UpdateEncoder& e,
+                             const std::unordered_map<ClientId, StructStore::Structs>& clients,
                              const StateVector& sv) {
   std::map<ClientId, Clock, std::greater<>> sm;
   for (const auto& [client, clock] : sv) {
     auto it = clients.find(client);
-    if (it != clients.end() && !it->second.empty() && it->second.back()->end_clock() > clock) sm[client] = clock;
+    if (it != clients.end() && !it->second.empty() && it->second.back()->end_clock() > clock)
+      sm[client] = clock;
   }
   for (const auto& [client, structs] : clients) {
     if (!structs.empty() && sv.find(client) == sv.end()) sm[client] = 0;
@@ -134,7 +144,8 @@ void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const State
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
   bool changed = !t.delete_set.empty();
   for (const auto& [client, clock] : t.after_state) {
-    if (t.BeforeState(client) != clock || t.before_state.find(client) == t.before_state.end()) changed = true;
+    if (t.BeforeState(client) != clock || t.before_state.find(client) == t.before_state.end())
+      changed = true;
   }
   if (!changed) return false;
   WriteClientsStructs(e, t.doc.store(), t.before_state);
@@ -142,7 +153,8 @@ bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
   return true;
 }
 
-std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target, UpdateFormat format) const {
+std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target,
+                                              UpdateFormat format) const {
   auto encoder = MakeUpdateEncoder(format);
   WriteClientsStructs(*encoder, store_, target);
   DeleteSet::FromStore(store_).Write(*encoder);
@@ -211,8 +223,14 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
     Clock clock = rest.ReadVarUint();
     if (!d.ok()) break;
     ClientRefs& refs = out.clients[client];
-    // A repeated client group replaces the earlier one, as yjs's Map.set does.
-    refs.refs.clear();
+    if (!refs.refs.empty()) {
+      // A repeated client group replaces the earlier one, as yjs's Map.set does.
+      std::unordered_set<Item*> dropped(refs.refs.begin(), refs.refs.end());
+      std::erase_if(out.root_parents, [&](const auto& p) { return dropped.count(p.first) > 0; });
+      std::erase_if(all, [&](Item* item) { return dropped.count(item) > 0; });
+      for (Item* item : dropped) store.pool().Free(item);
+      refs.refs.clear();
+    }
     refs.i = 0;
     for (uint64_t s = 0; s < num_structs && d.ok(); ++s) {
       // Every struct takes at least one byte somewhere; stop a huge count on exhausted input.
@@ -321,6 +339,14 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   Item* head = target->refs[target->i++];
   StateVector state;
 
+  // Replacing a client's rest (as yjs's Map.set does) drops the structs it held before.
+  auto set_rest = [&](ClientId client, std::vector<Item*> items) {
+    auto& slot = rest_structs[client];
+    for (Item* old : slot) {
+      if (std::find(items.begin(), items.end(), old) == items.end()) to_free.push_back(old);
+    }
+    slot = std::move(items);
+  };
   auto add_stack_to_rest = [&]() {
     for (Item* item : stack) {
       const ClientId client = item->id.client;
@@ -328,14 +354,15 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
       if (it != clients.end() && !it->second.refs.empty()) {
         ClientRefs& inapplicable = it->second;
         --inapplicable.i;
-        rest_structs[client].assign(inapplicable.refs.begin() + static_cast<ptrdiff_t>(inapplicable.i),
-                                    inapplicable.refs.end());
+        set_rest(client, std::vector<Item*>(
+                             inapplicable.refs.begin() + static_cast<ptrdiff_t>(inapplicable.i),
+                             inapplicable.refs.end()));
         inapplicable.refs.clear();
         inapplicable.i = 0;
         clients.erase(it);
         if (target == &inapplicable) target = nullptr;
       } else {
-        rest_structs[client] = {item};
+        set_rest(client, {item});
       }
       ids.erase(std::remove(ids.begin(), ids.end(), client), ids.end());
     }
@@ -345,8 +372,9 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   for (;;) {
     if (!head->is_skip) {
       auto st = state.find(head->id.client);
-      const Clock local_clock =
-          st != state.end() ? st->second : (state[head->id.client] = store.GetState(head->id.client));
+      const Clock local_clock = st != state.end()
+                                    ? st->second
+                                    : (state[head->id.client] = store.GetState(head->id.client));
       if (local_clock < head->id.clock) {
         stack.push_back(head);
         update_missing(head->id.client, head->id.clock - 1);
@@ -401,8 +429,8 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
 }
 
 // readAndApplyDeleteSet: deletes what exists; returns the rest as a v2 update.
-std::optional<std::vector<uint8_t>> ApplyDeletes(Transaction& t,
-                                                 const std::vector<std::pair<ClientId, DeleteSet::Ranges>>& deletes) {
+std::optional<std::vector<uint8_t>> ApplyDeletes(
+    Transaction& t, const std::vector<std::pair<ClientId, DeleteSet::Ranges>>& deletes) {
   StructStore& store = t.doc.store();
   DeleteSet unapplied;
   for (const auto& [client, ranges] : deletes) {
@@ -416,7 +444,8 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(Transaction& t,
         size_t index = StructStore::FindIndex(*structs, clock);
         Item* s = (*structs)[index];
         if (!s->deleted() && s->id.clock < clock) {
-          structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), SplitItem(t, s, clock - s->id.clock));
+          structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1),
+                          SplitItem(t, s, clock - s->id.clock));
           ++index;
         }
         while (index < structs->size()) {
@@ -424,7 +453,8 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(Transaction& t,
           if (s->id.clock >= clock_end) break;
           if (!s->deleted()) {
             if (clock_end < s->id.clock + s->length) {
-              structs->insert(structs->begin() + static_cast<ptrdiff_t>(index), SplitItem(t, s, clock_end - s->id.clock));
+              structs->insert(structs->begin() + static_cast<ptrdiff_t>(index),
+                              SplitItem(t, s, clock_end - s->id.clock));
             }
             DeleteStruct(t, s);
           }
@@ -441,7 +471,8 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(Transaction& t,
   return encoder.Finish();
 }
 
-Status ReadDeletesOnly(std::span<const uint8_t> update, std::vector<std::pair<ClientId, DeleteSet::Ranges>>& out) {
+Status ReadDeletesOnly(std::span<const uint8_t> update,
+                       std::vector<std::pair<ClientId, DeleteSet::Ranges>>& out) {
   UpdateDecoderV2 d(update);
   d.rest().ReadVarUint();  // zero structs
   const uint64_t n = d.rest().ReadCount(2);
@@ -515,7 +546,8 @@ Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
 Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
   auto decoder = MakeUpdateDecoder(format, update);
   DecodedUpdate decoded;
-  TANDEM_RETURN_IF_ERROR(DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
+  TANDEM_RETURN_IF_ERROR(
+      DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
   Status result;
   Transact(
       *this, [&](Transaction& t) { result = ApplyDecoded(t, decoded); }, /*local=*/false);

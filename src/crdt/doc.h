@@ -46,7 +46,9 @@ class Doc {
   // applyUpdate / applyUpdateV2. Structs whose dependencies are missing are kept pending and
   // integrated once they arrive.
   Status ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1);
-  Status ApplyUpdateV2(std::span<const uint8_t> update) { return ApplyUpdate(update, UpdateFormat::kV2); }
+  Status ApplyUpdateV2(std::span<const uint8_t> update) {
+    return ApplyUpdate(update, UpdateFormat::kV2);
+  }
 
   // encodeStateAsUpdate(doc, targetStateVector): everything a peer with `target` lacks, pending
   // structs and deletes included.
@@ -56,7 +58,9 @@ class Doc {
     return EncodeStateAsUpdate(target, UpdateFormat::kV2);
   }
   StateVector GetStateVector() const { return store_.GetStateVector(); }
-  std::vector<uint8_t> EncodeStateVector() const { return crdt::EncodeStateVector(GetStateVector()); }
+  std::vector<uint8_t> EncodeStateVector() const {
+    return crdt::EncodeStateVector(GetStateVector());
+  }
 
   // Root types in the order they were first seen. A root's kind is whatever the first typed
   // access said (GetOrCreateRoot with a ref) or kUndefined.
@@ -66,12 +70,15 @@ class Doc {
 
   // Called after every transaction that changed the document with the update it produced
   // (doc.on('update') / doc.on('updateV2')). One observer per format; empty function removes.
-  using UpdateObserver = std::function<void(const std::vector<uint8_t>& update, const Transaction&)>;
+  using UpdateObserver =
+      std::function<void(const std::vector<uint8_t>& update, const Transaction&)>;
   void OnUpdate(UpdateObserver observer, UpdateFormat format = UpdateFormat::kV1);
 
   bool has_pending() const { return pending_structs_.has_value() || pending_ds_.has_value(); }
   // The state vector of what pending structs wait for (client -> first missing clock).
-  StateVector PendingMissing() const { return pending_structs_ ? pending_structs_->missing : StateVector{}; }
+  StateVector PendingMissing() const {
+    return pending_structs_ ? pending_structs_->missing : StateVector{};
+  }
 
   // Interns a map key; the pointer is stable for the document's lifetime.
   const std::string* InternKey(std::string_view key);

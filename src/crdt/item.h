@@ -35,11 +35,11 @@ enum class TypeRef : uint8_t {
 
 struct Type {
   TypeRef ref = TypeRef::kUndefined;
-  std::string name;                   // XmlElement node name / XmlHook hook name
+  std::string name;                        // XmlElement node name / XmlHook hook name
   const std::string* root_name = nullptr;  // set for root types
-  Item* item = nullptr;               // the item whose content this is; null for roots
-  Item* start = nullptr;              // first item of the list part
-  uint64_t length = 0;                // countable, undeleted length of the list part
+  Item* item = nullptr;                    // the item whose content this is; null for roots
+  Item* start = nullptr;                   // first item of the list part
+  uint64_t length = 0;                     // countable, undeleted length of the list part
   bool has_formatting = false;
 
   // Map part: key -> the rightmost item of that key, in first-insertion order like a JS Map.
@@ -47,7 +47,9 @@ struct Type {
   Item* MapGet(const std::string* key) const;
   void MapSet(const std::string* key, Item* item);
   void MapClear();
-  const std::vector<std::pair<const std::string*, Item*>>& map_entries() const { return map_entries_; }
+  const std::vector<std::pair<const std::string*, Item*>>& map_entries() const {
+    return map_entries_;
+  }
 
  private:
   std::vector<std::pair<const std::string*, Item*>> map_entries_;
@@ -68,13 +70,13 @@ struct Item {
   OptionalId right_origin;
   Item* left = nullptr;
   Item* right = nullptr;
-  Type* parent = nullptr;                 // null: the parent was collected (becomes GC)
+  Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
   const std::string* parent_sub = nullptr;  // map key, or null for list items
-  ID parent_id;                           // before integration, when the parent is an item
+  ID parent_id;                             // before integration, when the parent is an item
   Content content;
   uint8_t info = 0;
   bool is_gc = false;
-  bool is_skip = false;                   // only before integration (a gap in an update)
+  bool is_skip = false;  // only before integration (a gap in an update)
 
   bool deleted() const { return is_gc || (info & kItemDeleted) != 0; }
   bool countable() const { return (info & kItemCountable) != 0; }

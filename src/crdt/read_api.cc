@@ -8,7 +8,9 @@ namespace tandem::crdt {
 
 namespace {
 
-bool Visible(const Item* item) { return !item->deleted() && item->countable(); }
+bool Visible(const Item* item) {
+  return !item->deleted() && item->countable();
+}
 
 // The values ContentX.getContent() yields, converted to JSON as toJSON does.
 void AppendContentJson(const Content& c, lib0::Any::Array& out) {
@@ -69,7 +71,8 @@ lib0::Any ArrayToJson(const Type& type) {
 using Attributes = std::vector<std::pair<std::string, lib0::Any>>;
 
 void UpdateAttributes(Attributes& attrs, const FormatContent& f) {
-  auto it = std::find_if(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == f.key; });
+  auto it =
+      std::find_if(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == f.key; });
   if (f.value.is_null()) {
     if (it != attrs.end()) attrs.erase(it);
   } else if (it != attrs.end()) {
@@ -150,7 +153,8 @@ std::vector<std::pair<std::string, std::string>> ForInEntries(const lib0::Any& v
       for (const auto& [k, val] : v.as_object()) out.emplace_back(k, JsToString(val));
       break;
     case lib0::Any::Kind::kArray:
-      for (size_t i = 0; i < v.as_array().size(); ++i) out.emplace_back(std::to_string(i), JsToString(v.as_array()[i]));
+      for (size_t i = 0; i < v.as_array().size(); ++i)
+        out.emplace_back(std::to_string(i), JsToString(v.as_array()[i]));
       break;
     case lib0::Any::Kind::kString: {
       const std::string& s = v.as_string();
@@ -174,10 +178,12 @@ std::string XmlTextToString(const Type& type) {
     std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> nodes;
     for (const auto& [name, value] : op.attributes) {
       auto attrs = ForInEntries(value);
-      std::stable_sort(attrs.begin(), attrs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::stable_sort(attrs.begin(), attrs.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
       nodes.emplace_back(name, std::move(attrs));
     }
-    std::stable_sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(nodes.begin(), nodes.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [name, attrs] : nodes) {
       out += "<" + name;
       for (const auto& [k, v] : attrs) out += " " + k + "=\"" + v + "\"";
@@ -242,7 +248,8 @@ std::string JsToString(const lib0::Any& v) {
 
 TypeRef InferTypeRef(const Type& type) {
   if (type.ref != TypeRef::kUndefined) return type.ref;
-  if (type.start == nullptr) return type.map_entries().empty() ? TypeRef::kUndefined : TypeRef::kMap;
+  if (type.start == nullptr)
+    return type.map_entries().empty() ? TypeRef::kUndefined : TypeRef::kMap;
   bool xml = false;
   for (const Item* n = type.start; n != nullptr; n = n->right) {
     switch (n->content.ref()) {
@@ -251,7 +258,8 @@ TypeRef InferTypeRef(const Type& type) {
       case ContentRef::kEmbed: return TypeRef::kText;
       case ContentRef::kType: {
         const TypeRef r = n->content.get<TypeContent>()->type->ref;
-        if (r == TypeRef::kXmlElement || r == TypeRef::kXmlText || r == TypeRef::kXmlHook) xml = true;
+        if (r == TypeRef::kXmlElement || r == TypeRef::kXmlText || r == TypeRef::kXmlHook)
+          xml = true;
         break;
       }
       default: break;
@@ -263,7 +271,8 @@ TypeRef InferTypeRef(const Type& type) {
 std::string TextToString(const Type& type) {
   std::string out;
   for (const Item* n = type.start; n != nullptr; n = n->right) {
-    if (Visible(n) && n->content.ref() == ContentRef::kString) out += n->content.get<StringContent>()->utf8;
+    if (Visible(n) && n->content.ref() == ContentRef::kString)
+      out += n->content.get<StringContent>()->utf8;
   }
   return out;
 }

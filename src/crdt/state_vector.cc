@@ -6,7 +6,8 @@ namespace tandem::crdt {
 
 void WriteStateVector(lib0::Encoder& e, const StateVector& sv) {
   std::vector<std::pair<ClientId, Clock>> entries(sv.begin(), sv.end());
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   e.WriteVarUint(entries.size());
   for (const auto& [client, clock] : entries) {
     e.WriteVarUint(client);

@@ -75,7 +75,10 @@ size_t StructStore::FindIndex(const Structs& structs, Clock clock) {
   if (mid->id.clock == clock) return right;
   if (clock >= mid->end_clock()) return kNotFound;
   // Pivot the first probe on the clock distribution, as yjs findIndexSS does.
-  size_t mid_index = static_cast<size_t>((static_cast<double>(clock) / static_cast<double>(mid->end_clock() - 1 == 0 ? 1 : mid->end_clock() - 1)) * static_cast<double>(right));
+  size_t mid_index = static_cast<size_t>(
+      (static_cast<double>(clock) /
+       static_cast<double>(mid->end_clock() - 1 == 0 ? 1 : mid->end_clock() - 1)) *
+      static_cast<double>(right));
   if (mid_index > right) mid_index = right;
   while (left <= right) {
     mid = structs[mid_index];

@@ -11,7 +11,9 @@ Transaction::Transaction(Doc& d, bool is_local)
 
 namespace {
 
-StructStore::Structs& StructsOf(Transaction& t, ClientId client) { return *t.doc.store().Get(client); }
+StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
+  return *t.doc.store().Get(client);
+}
 
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
   const Item* item = type->item;
@@ -49,7 +51,8 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
     Item* left = structs[i - 1];
     if (left->deleted() != right->deleted() || left->is_gc != right->is_gc) break;
     if (!MergeWith(left, right)) break;
-    if (!right->is_gc && right->parent_sub != nullptr && right->parent->MapGet(right->parent_sub) == right) {
+    if (!right->is_gc && right->parent_sub != nullptr &&
+        right->parent->MapGet(right->parent_sub) == right) {
       right->parent->MapSet(right->parent_sub, left);
     }
   }
@@ -99,8 +102,8 @@ void TryGcDeleteSet(const DeleteSet& ds, StructStore& store) {
     for (size_t di = deletes.size(); di-- > 0;) {
       const DeleteItem& d = deletes[di];
       const Clock end = d.clock + d.len;
-      for (size_t si = StructStore::FindIndex(*structs, d.clock); si < structs->size() && (*structs)[si]->id.clock < end;
-           ++si) {
+      for (size_t si = StructStore::FindIndex(*structs, d.clock);
+           si < structs->size() && (*structs)[si]->id.clock < end; ++si) {
         Item* s = (*structs)[si];
         if (!s->is_gc && s->deleted() && !s->keep()) GcItem(store, s, false);
       }
@@ -118,7 +121,8 @@ void TryMergeDeleteSet(const DeleteSet& ds, StructStore& store) {
       if (last == StructStore::kNotFound) continue;
       int64_t si = static_cast<int64_t>(std::min(structs->size() - 1, last + 1));
       while (si > 0 && (*structs)[static_cast<size_t>(si)]->id.clock >= d.clock) {
-        si -= 1 + static_cast<int64_t>(TryToMergeWithLefts(store, *structs, static_cast<size_t>(si)));
+        si -=
+            1 + static_cast<int64_t>(TryToMergeWithLefts(store, *structs, static_cast<size_t>(si)));
       }
     }
   }
@@ -136,7 +140,8 @@ void Cleanup(Transaction& t) {
     if (before == clock) continue;
     StructStore::Structs& structs = StructsOf(t, client);
     const size_t found = StructStore::FindIndex(structs, before);
-    const int64_t first_change = std::max<int64_t>(found == StructStore::kNotFound ? 0 : static_cast<int64_t>(found), 1);
+    const int64_t first_change =
+        std::max<int64_t>(found == StructStore::kNotFound ? 0 : static_cast<int64_t>(found), 1);
     for (int64_t i = static_cast<int64_t>(structs.size()) - 1; i >= first_change;) {
       i -= 1 + static_cast<int64_t>(TryToMergeWithLefts(store, structs, static_cast<size_t>(i)));
     }
@@ -170,7 +175,8 @@ void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local)
 }
 
 void AddStruct(Transaction& t, Item* item) {
-  if (!t.doc.store().Add(item)) t.doc.store().pool().Free(item);  // not contiguous: unreachable by design
+  if (!t.doc.store().Add(item))
+    t.doc.store().pool().Free(item);  // not contiguous: unreachable by design
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
@@ -190,7 +196,8 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   left->right = right;
   if (right->right != nullptr) right->right->left = right;
   t.merge_structs.push_back(right->id);
-  if (right->parent_sub != nullptr && right->right == nullptr) right->parent->MapSet(right->parent_sub, right);
+  if (right->parent_sub != nullptr && right->right == nullptr)
+    right->parent->MapSet(right->parent_sub, right);
   left->length = diff;
   return right;
 }
@@ -257,11 +264,14 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
     }
   }
   item->info &= static_cast<uint8_t>(~kItemParentIsId);
-  if (unresolvable || (item->left != nullptr && item->left->is_gc) || (item->right != nullptr && item->right->is_gc)) {
+  if (unresolvable || (item->left != nullptr && item->left->is_gc) ||
+      (item->right != nullptr && item->right->is_gc)) {
     item->parent = nullptr;
   } else if (parent_is_id) {
     Item* parent_item = store.Find(item->parent_id);
-    auto* tc = parent_item == nullptr || parent_item->is_gc ? nullptr : parent_item->content.get<TypeContent>();
+    auto* tc = parent_item == nullptr || parent_item->is_gc
+                   ? nullptr
+                   : parent_item->content.get<TypeContent>();
     item->parent = tc == nullptr ? nullptr : tc->type.get();
   } else if (item->parent == nullptr) {
     if (item->left != nullptr && !item->left->is_gc) {
@@ -277,13 +287,17 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
 
 namespace {
 
-bool SameOrigin(const OptionalId& a, const OptionalId& b) { return a == b; }
+bool SameOrigin(const OptionalId& a, const OptionalId& b) {
+  return a == b;
+}
 
 // Small set for the conflict loop; conflicts are rare and short.
 class ItemSet {
  public:
   void Add(const Item* i) { items_.push_back(i); }
-  bool Has(const Item* i) const { return std::find(items_.begin(), items_.end(), i) != items_.end(); }
+  bool Has(const Item* i) const {
+    return std::find(items_.begin(), items_.end(), i) != items_.end();
+  }
   void Clear() { items_.clear(); }
 
  private:
@@ -389,11 +403,13 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     parent->MapSet(item->parent_sub, item);
     if (item->left != nullptr) DeleteStruct(t, item->left);  // the previous value of this key
   }
-  if (item->parent_sub == nullptr && item->countable() && !item->deleted()) parent->length += item->length;
+  if (item->parent_sub == nullptr && item->countable() && !item->deleted())
+    parent->length += item->length;
   AddStruct(t, item);
   IntegrateContent(t, item);
   AddChangedType(t, parent, item->parent_sub);
-  if ((parent->item != nullptr && parent->item->deleted()) || (item->parent_sub != nullptr && item->right != nullptr)) {
+  if ((parent->item != nullptr && parent->item->deleted()) ||
+      (item->parent_sub != nullptr && item->right != nullptr)) {
     DeleteStruct(t, item);
   }
 }

@@ -4,7 +4,9 @@
 
 namespace tandem::crdt {
 
-void UpdateEncoderV1::WriteJson(const lib0::Any& value) { rest_.WriteVarString(lib0::ToJson(value)); }
+void UpdateEncoderV1::WriteJson(const lib0::Any& value) {
+  rest_.WriteVarString(lib0::ToJson(value));
+}
 
 std::vector<uint8_t> UpdateEncoderV2::Finish() {
   lib0::Encoder out;
@@ -52,7 +54,8 @@ lib0::Decoder ReadV2Header(std::span<const uint8_t> bytes, V2Columns& c) {
 }
 }  // namespace
 
-UpdateDecoderV2::UpdateDecoderV2(std::span<const uint8_t> bytes) : UpdateDecoder(lib0::Decoder({})) {
+UpdateDecoderV2::UpdateDecoderV2(std::span<const uint8_t> bytes)
+    : UpdateDecoder(lib0::Decoder({})) {
   V2Columns c;
   rest_ = ReadV2Header(bytes, c);
   key_clock_ = std::make_unique<lib0::IntDiffOptRleDecoder>(c.cols[0]);
@@ -67,20 +70,24 @@ UpdateDecoderV2::UpdateDecoderV2(std::span<const uint8_t> bytes) : UpdateDecoder
 }
 
 bool UpdateDecoderV2::ok() const {
-  return rest_.ok() && key_clock_->decoder().ok() && client_->decoder().ok() && left_clock_->decoder().ok() &&
-         right_clock_->decoder().ok() && info_->decoder().ok() && string_->ok() &&
-         parent_info_->decoder().ok() && type_ref_->decoder().ok() && len_->decoder().ok();
+  return rest_.ok() && key_clock_->decoder().ok() && client_->decoder().ok() &&
+         left_clock_->decoder().ok() && right_clock_->decoder().ok() && info_->decoder().ok() &&
+         string_->ok() && parent_info_->decoder().ok() && type_ref_->decoder().ok() &&
+         len_->decoder().ok();
 }
 
 Status UpdateDecoderV2::status() const {
   if (!rest_.ok()) return rest_.status();
   if (!key_clock_->decoder().ok()) return key_clock_->decoder().status().WithContext("key column");
   if (!client_->decoder().ok()) return client_->decoder().status().WithContext("client column");
-  if (!left_clock_->decoder().ok()) return left_clock_->decoder().status().WithContext("left clock column");
-  if (!right_clock_->decoder().ok()) return right_clock_->decoder().status().WithContext("right clock column");
+  if (!left_clock_->decoder().ok())
+    return left_clock_->decoder().status().WithContext("left clock column");
+  if (!right_clock_->decoder().ok())
+    return right_clock_->decoder().status().WithContext("right clock column");
   if (!info_->decoder().ok()) return info_->decoder().status().WithContext("info column");
   if (!string_->ok()) return string_->status().WithContext("string column");
-  if (!parent_info_->decoder().ok()) return parent_info_->decoder().status().WithContext("parent column");
+  if (!parent_info_->decoder().ok())
+    return parent_info_->decoder().status().WithContext("parent column");
   if (!type_ref_->decoder().ok()) return type_ref_->decoder().status().WithContext("type column");
   if (!len_->decoder().ok()) return len_->decoder().status().WithContext("length column");
   return Status::Ok();
@@ -112,13 +119,15 @@ ID UpdateDecoderV2::ReadRightId() {
 
 std::string UpdateDecoderV2::ReadKey() {
   const int64_t key_clock = key_clock_->Read();
-  if (key_clock >= 0 && static_cast<uint64_t>(key_clock) < keys_.size()) return keys_[static_cast<size_t>(key_clock)];
+  if (key_clock >= 0 && static_cast<uint64_t>(key_clock) < keys_.size())
+    return keys_[static_cast<size_t>(key_clock)];
   std::string key(string_->Read());
   keys_.push_back(key);
   return key;
 }
 
-std::unique_ptr<UpdateDecoder> MakeUpdateDecoder(UpdateFormat format, std::span<const uint8_t> bytes) {
+std::unique_ptr<UpdateDecoder> MakeUpdateDecoder(UpdateFormat format,
+                                                 std::span<const uint8_t> bytes) {
   if (format == UpdateFormat::kV2) return std::make_unique<UpdateDecoderV2>(bytes);
   return std::make_unique<UpdateDecoderV1>(bytes);
 }

@@ -225,6 +225,7 @@ class UpdateDecoderV2 final : public UpdateDecoder {
   std::unique_ptr<lib0::UintOptRleDecoder> len_;
 };
 
-std::unique_ptr<UpdateDecoder> MakeUpdateDecoder(UpdateFormat format, std::span<const uint8_t> bytes);
+std::unique_ptr<UpdateDecoder> MakeUpdateDecoder(UpdateFormat format,
+                                                 std::span<const uint8_t> bytes);
 
 }  // namespace tandem::crdt

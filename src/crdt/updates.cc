@@ -26,8 +26,9 @@ void LazyStruct::Write(UpdateEncoder& e, uint64_t offset) const {
     case Kind::kItem: break;
   }
   const OptionalId o = offset > 0 ? OptionalId(ID{id.client, id.clock + offset - 1}) : origin;
-  const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(content.ref()) & 0x1f) | (o ? 0x80 : 0) |
-                                            (right_origin ? 0x40 : 0) | (has_parent_sub ? 0x20 : 0));
+  const uint8_t info =
+      static_cast<uint8_t>((static_cast<uint8_t>(content.ref()) & 0x1f) | (o ? 0x80 : 0) |
+                           (right_origin ? 0x40 : 0) | (has_parent_sub ? 0x20 : 0));
   e.WriteInfo(info);
   if (o) e.WriteLeftId(o.id);
   if (right_origin) e.WriteRightId(right_origin.id);
@@ -182,7 +183,8 @@ Status DecoderStatus(const UpdateDecoder& d, const char* what) {
 
 }  // namespace
 
-Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates, UpdateFormat format) {
+Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates,
+                           UpdateFormat format) {
   if (updates.size() == 1) {
     TANDEM_RETURN_IF_ERROR(ValidateUpdate(updates[0], format));
     return Bytes(updates[0].begin(), updates[0].end());
@@ -205,7 +207,8 @@ Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates,
       if (!d->ok()) return d->status().WithContext("merge");
     }
     // Higher clients first, then lower clocks; Skips after other structs at the same clock.
-    active.erase(std::remove_if(active.begin(), active.end(), [](LazyStructReader* r) { return r->current() == nullptr; }),
+    active.erase(std::remove_if(active.begin(), active.end(),
+                                [](LazyStructReader* r) { return r->current() == nullptr; }),
                  active.end());
     std::stable_sort(active.begin(), active.end(), [](LazyStructReader* a, LazyStructReader* b) {
       const LazyStruct& x = *a->current();
@@ -226,7 +229,8 @@ Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates,
     if (curr_write) {
       LazyStruct* curr = curr_decoder->current();
       bool iterated = false;
-      while (curr != nullptr && curr->id.clock + curr->length <= curr_write->id.clock + curr_write->length &&
+      while (curr != nullptr &&
+             curr->id.clock + curr->length <= curr_write->id.clock + curr_write->length &&
              curr->id.client >= curr_write->id.client) {
         curr = curr_decoder->Next();
         iterated = true;
@@ -278,7 +282,8 @@ Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates,
     }
     for (LazyStruct* next = curr_decoder->current();
          next != nullptr && next->id.client == first_client &&
-         next->id.clock == curr_write->id.clock + curr_write->length && next->kind != LazyStruct::Kind::kSkip;
+         next->id.clock == curr_write->id.clock + curr_write->length &&
+         next->kind != LazyStruct::Kind::kSkip;
          next = curr_decoder->Next()) {
       writer.Write(*curr_write, curr_write_offset);
       curr_write = std::move(*next);
@@ -296,7 +301,8 @@ Result<Bytes> MergeUpdates(const std::vector<std::span<const uint8_t>>& updates,
   return encoder->Finish();
 }
 
-Result<Bytes> DiffUpdate(std::span<const uint8_t> update, const StateVector& sv, UpdateFormat format) {
+Result<Bytes> DiffUpdate(std::span<const uint8_t> update, const StateVector& sv,
+                         UpdateFormat format) {
   auto encoder = MakeUpdateEncoder(format);
   LazyStructWriter writer(*encoder);
   auto decoder = MakeUpdateDecoder(format, update);
@@ -368,12 +374,14 @@ Result<Bytes> EncodeStateVectorFromUpdate(std::span<const uint8_t> update, Updat
   return out.Take();
 }
 
-Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat from, UpdateFormat to) {
+Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat from,
+                                  UpdateFormat to) {
   auto decoder = MakeUpdateDecoder(from, update);
   LazyStructReader reader(*decoder, false);
   auto encoder = MakeUpdateEncoder(to);
   LazyStructWriter writer(*encoder);
-  for (LazyStruct* curr = reader.current(); curr != nullptr; curr = reader.Next()) writer.Write(*curr, 0);
+  for (LazyStruct* curr = reader.current(); curr != nullptr; curr = reader.Next())
+    writer.Write(*curr, 0);
   TANDEM_RETURN_IF_ERROR(DecoderStatus(*decoder, "convert"));
   writer.Finish();
   DeleteSet ds = DeleteSet::Read(*decoder);

@@ -11,8 +11,8 @@
 #include "base/result.h"
 #include "crdt/content.h"
 #include "crdt/delete_set.h"
-#include "crdt/item.h"
 #include "crdt/id.h"
+#include "crdt/item.h"
 #include "crdt/state_vector.h"
 #include "crdt/update_codec.h"
 
@@ -93,7 +93,8 @@ Result<Bytes> DiffUpdate(std::span<const uint8_t> update, const StateVector& sv,
 Result<Bytes> EncodeStateVectorFromUpdate(std::span<const uint8_t> update,
                                           UpdateFormat format = UpdateFormat::kV1);
 // convertUpdateFormatV1ToV2 / V2ToV1 (and identity re-encodings).
-Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat from, UpdateFormat to);
+Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat from,
+                                  UpdateFormat to);
 
 // Checks that `update` decodes completely (structs and delete set) without applying it.
 Status ValidateUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1);
