@@ -34,4 +34,39 @@ lines.push(`- Node ${process.version}`, '')
   lines.push('')
 }
 
+// Document engine
+{
+  const cpp = Object.fromEntries(read('engine-cpp.json').benchmarks.map(b => [b.name, b]))
+  const node = read('engine-node.json')
+  const ms = (b) => b.real_time * ({ ms: 1, us: 1e-3, ns: 1e-6 }[b.time_unit] ?? 1)
+  const rows = [
+    ['load B4 (parse + integrate + read text)', 'LoadSnapshot/B4', 'load B4'],
+    ['encode B4 snapshot', 'EncodeSnapshot/B4', 'encode B4'],
+    ['load B4x10', 'LoadSnapshot/B4x10', 'load B4x10'],
+    ['encode B4x10 snapshot', 'EncodeSnapshot/B4x10', 'encode B4x10'],
+    ['apply 259,778 B4 updates one by one', 'BM_ApplyB4Updates', 'apply B4 updates'],
+    ['load egwalker-S1 (v2)', 'LoadEgwalker/S1', 'load egwalker-S1'],
+    ['load egwalker-C1 (v2)', 'LoadEgwalker/C1', 'load egwalker-C1'],
+    ['load egwalker-A1 (v2)', 'LoadEgwalker/A1', 'load egwalker-A1']
+  ]
+  lines.push('## Document engine (C++ `src/crdt` vs yjs 13.6.33 and ywasm 0.18.3 in Node)', '')
+  lines.push('B4 = the automerge-paper trace replayed in yjs, one transaction per edit; B4x10 = the trace replayed')
+  lines.push('10 times, each repetition appended. Snapshots are yjs `encodeStateAsUpdate` of those documents.', '')
+  lines.push('| workload | Tandem ms | yjs ms | ywasm ms | vs yjs | vs ywasm |')
+  lines.push('|---|---:|---:|---:|---:|---:|')
+  for (const [label, c, n] of rows) {
+    if (!cpp[c]) continue
+    const t = ms(cpp[c]); const y = node.yjs[n].ms; const w = node.ywasm[n].ms
+    lines.push(`| ${label} | ${fmt(t)} | ${fmt(y)} | ${fmt(w)} | ${fmt(y / t)}× | ${fmt(w / t)}× |`)
+  }
+  lines.push('', '| memory held by a loaded document | Tandem | yjs (V8 heap) | ywasm (wasm heap growth) | Tandem / yjs |')
+  lines.push('|---|---:|---:|---:|---:|')
+  for (const name of ['B4', 'B4x10']) {
+    const t = cpp['LoadSnapshot/' + name].bytes; const y = node.yjs['memory ' + name].bytes; const w = node.ywasm['memory ' + name].bytes
+    const mb = (b) => (b / 2 ** 20).toFixed(2) + ' MiB'
+    lines.push(`| ${name} | ${mb(t)} | ${mb(y)} | ${mb(w)} | ${(t / y).toFixed(2)} |`)
+  }
+  lines.push('')
+}
+
 process.stdout.write(lines.join('\n') + '\n')
