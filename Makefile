@@ -28,10 +28,10 @@ bench: build-release
 	bench/run
 
 fmt:
-	git ls-files '*.h' '*.cc' | xargs clang-format -i
+	git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 fmt-check:
-	git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+	git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
 clean:
 	rm -rf build

@@ -101,7 +101,8 @@ void BM_ApplyB4Updates(benchmark::State& state) {
 
 void LoadEgwalker(benchmark::State& state, const std::string& name) {
   static std::map<std::string, Bytes> files;
-  if (!files.count(name)) files[name] = Load(SharedDir() + "/yjs-fixtures/egwalker-" + name + ".yjs");
+  if (!files.count(name))
+    files[name] = Load(SharedDir() + "/yjs-fixtures/egwalker-" + name + ".yjs");
   const Bytes& bytes = files[name];
   for (auto _ : state) {
     Doc doc;

@@ -15,8 +15,9 @@ using namespace tandem::crdt;
 
 namespace {
 // A small document to apply fuzz input on top of (yjs: text 't' = "ab", map 'm' = {k: 1}).
-const std::vector<uint8_t> kBase = {0x01, 0x02, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x02, 0x61, 0x62,
-                                    0x28, 0x01, 0x01, 0x6d, 0x01, 0x6b, 0x01, 0x7d, 0x01, 0x00};
+const std::vector<uint8_t> kBase = {0x01, 0x02, 0x01, 0x00, 0x04, 0x01, 0x01,
+                                    0x74, 0x02, 0x61, 0x62, 0x28, 0x01, 0x01,
+                                    0x6d, 0x01, 0x6b, 0x01, 0x7d, 0x01, 0x00};
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -41,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: (void)DiffUpdate(input, StateVector{{1, 1}}, format); break;
     case 2: (void)EncodeStateVectorFromUpdate(input, format); break;
     default:
-      (void)ConvertUpdateFormat(input, format, format == UpdateFormat::kV1 ? UpdateFormat::kV2 : UpdateFormat::kV1);
+      (void)ConvertUpdateFormat(
+          input, format, format == UpdateFormat::kV1 ? UpdateFormat::kV2 : UpdateFormat::kV1);
   }
   return 0;
 }

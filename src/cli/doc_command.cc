@@ -28,7 +28,8 @@ Status WriteFile(const std::string& path, const Bytes& bytes) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return InvalidArgumentError("cannot write " + path);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     if (!out) return InvalidArgumentError("cannot write " + path);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -38,7 +39,9 @@ Status WriteFile(const std::string& path, const Bytes& bytes) {
   return Status::Ok();
 }
 
-crdt::UpdateFormat FormatOf(const DocOptions& o) { return o.v2 ? crdt::UpdateFormat::kV2 : crdt::UpdateFormat::kV1; }
+crdt::UpdateFormat FormatOf(const DocOptions& o) {
+  return o.v2 ? crdt::UpdateFormat::kV2 : crdt::UpdateFormat::kV1;
+}
 
 int Fail(std::ostream& err, const std::string& message) {
   err << "tandem doc: " << message << "\n";
@@ -54,8 +57,8 @@ Status LoadInto(crdt::Doc& doc, const DocOptions& o, const std::string& path) {
 
 }  // namespace
 
-int DocMerge(const DocOptions& o, const std::vector<std::string>& inputs, const std::string& out_path,
-             std::ostream& err) {
+int DocMerge(const DocOptions& o, const std::vector<std::string>& inputs,
+             const std::string& out_path, std::ostream& err) {
   crdt::Doc doc;
   for (const auto& path : inputs) {
     Status s = LoadInto(doc, o, path);
@@ -73,11 +76,13 @@ int DocJson(const DocOptions& o, const std::string& input, std::ostream& out, st
   return 0;
 }
 
-int DocStateVector(const DocOptions& o, const std::string& input, std::ostream& out, std::ostream& err) {
+int DocStateVector(const DocOptions& o, const std::string& input, std::ostream& out,
+                   std::ostream& err) {
   crdt::Doc doc;
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());
-  std::vector<std::pair<crdt::ClientId, crdt::Clock>> sv(doc.GetStateVector().begin(), doc.GetStateVector().end());
+  std::vector<std::pair<crdt::ClientId, crdt::Clock>> sv(doc.GetStateVector().begin(),
+                                                         doc.GetStateVector().end());
   std::sort(sv.begin(), sv.end());
   lib0::Any::Object obj;
   for (const auto& [client, clock] : sv) {
@@ -87,8 +92,8 @@ int DocStateVector(const DocOptions& o, const std::string& input, std::ostream& 
   return 0;
 }
 
-int DocDiff(const DocOptions& o, const std::string& input, const std::string& sv_path, const std::string& out_path,
-            std::ostream& err) {
+int DocDiff(const DocOptions& o, const std::string& input, const std::string& sv_path,
+            const std::string& out_path, std::ostream& err) {
   crdt::Doc doc;
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());

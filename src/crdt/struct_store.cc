@@ -13,14 +13,15 @@ Item* ItemPool::New() {
   if (!free_.empty()) {
     Item* item = free_.back();
     free_.pop_back();
-    return new (item) Item();
+    return new (item) Item;  // default-init: the members' initializers, no extra memset
   }
   if (chunks_.empty() || used_in_chunk_ == kChunkItems) {
-    chunks_.push_back(std::make_unique<unsigned char[]>(sizeof(Item) * kChunkItems));
+    chunks_.push_back(
+        std::unique_ptr<unsigned char[]>(new unsigned char[sizeof(Item) * kChunkItems]));
     used_in_chunk_ = 0;
   }
   void* slot = chunks_.back().get() + sizeof(Item) * used_in_chunk_++;
-  return new (slot) Item();
+  return new (slot) Item;
 }
 
 void ItemPool::Free(Item* item) {
@@ -72,8 +73,8 @@ size_t StructStore::FindIndex(const Structs& structs, Clock clock) {
   size_t left = 0;
   size_t right = structs.size() - 1;
   const Item* mid = structs[right];
-  if (mid->id.clock == clock) return right;
-  if (clock >= mid->end_clock()) return kNotFound;
+  // Integration mostly looks up the struct just added: check the last one first.
+  if (mid->id.clock <= clock) return clock < mid->end_clock() ? right : kNotFound;
   // Pivot the first probe on the clock distribution, as yjs findIndexSS does.
   size_t mid_index = static_cast<size_t>(
       (static_cast<double>(clock) /

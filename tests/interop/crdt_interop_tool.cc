@@ -36,6 +36,12 @@ int main(int argc, char** argv) {
     const uint64_t flags = d.ReadVarUint();
     const auto format = (flags & 2) != 0 ? crdt::UpdateFormat::kV2 : crdt::UpdateFormat::kV1;
     crdt::Doc doc(crdt::DocOptions{.gc = (flags & 1) != 0, .client_id = 0});
+    // The tests' schema: a root's type follows its name (the bytes do not say it), as the JS
+    // side's getText('text') / getArray('array') / getMap('map') / getXmlFragment('xml').
+    doc.GetOrCreateRoot("text", crdt::TypeRef::kText);
+    doc.GetOrCreateRoot("array", crdt::TypeRef::kArray);
+    doc.GetOrCreateRoot("map", crdt::TypeRef::kMap);
+    doc.GetOrCreateRoot("xml", crdt::TypeRef::kXmlFragment);
     std::string error;
     const uint64_t n = d.ReadCount();
     for (uint64_t i = 0; i < n && d.ok(); ++i) {
@@ -67,6 +73,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::ofstream(argv[3], std::ios::binary)
-      .write(reinterpret_cast<const char*>(out.data().data()), static_cast<std::streamsize>(out.size()));
+      .write(reinterpret_cast<const char*>(out.data().data()),
+             static_cast<std::streamsize>(out.size()));
   return 0;
 }

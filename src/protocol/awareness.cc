@@ -1,0 +1,110 @@
+#include "protocol/awareness.h"
+
+#include <algorithm>
+
+#include "lib0/decoder.h"
+#include "lib0/encoder.h"
+#include "lib0/json.h"
+
+namespace tandem::protocol {
+
+std::vector<Awareness::ClientId> Awareness::Change::All() const {
+  std::vector<ClientId> all = added;
+  all.insert(all.end(), updated.begin(), updated.end());
+  all.insert(all.end(), removed.begin(), removed.end());
+  return all;
+}
+
+Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Clock::time_point now) {
+  struct Entry {
+    ClientId client;
+    uint64_t clock;
+    std::string_view json;
+    bool is_null;
+  };
+  // Decode and validate everything first, so a bad entry changes nothing.
+  lib0::Decoder d(update);
+  const uint64_t n = d.ReadCount(3);
+  std::vector<Entry> entries;
+  entries.reserve(n);
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    Entry e;
+    e.client = d.ReadVarUint();
+    e.clock = d.ReadVarUint();
+    e.json = d.ReadVarString();
+    if (!d.ok()) break;
+    auto parsed = lib0::ParseJson(e.json);
+    if (!parsed.ok())
+      return MalformedError("awareness state is not JSON: " + parsed.status().message());
+    e.is_null = parsed->is_null();
+    entries.push_back(e);
+  }
+  if (!d.ok()) return d.status().WithContext("awareness update");
+  Change change;
+  for (const Entry& e : entries) {
+    auto meta_it = meta_.find(e.client);
+    const bool known = meta_it != meta_.end();
+    const uint64_t current = known ? meta_it->second.clock : 0;
+    const bool has_state = states_.count(e.client) > 0;
+    if (!(current < e.clock || (current == e.clock && e.is_null && has_state))) continue;
+    if (e.is_null) {
+      states_.erase(e.client);
+    } else {
+      states_[e.client] = std::string(e.json);
+    }
+    meta_[e.client] = Meta{e.clock, now};
+    if (!known && !e.is_null) {
+      change.added.push_back(e.client);
+    } else if (known && e.is_null) {
+      change.removed.push_back(e.client);
+    } else if (!e.is_null) {
+      change.updated.push_back(e.client);
+    }
+  }
+  return change;
+}
+
+Awareness::Change Awareness::Remove(const std::vector<ClientId>& clients) {
+  Change change;
+  for (ClientId c : clients) {
+    if (states_.erase(c) > 0) change.removed.push_back(c);
+  }
+  return change;
+}
+
+Awareness::Change Awareness::RemoveOutdated(Clock::time_point now,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<ClientId> stale;
+  for (const auto& [client, state] : states_) {
+    auto it = meta_.find(client);
+    if (it != meta_.end() && now - it->second.last_updated >= timeout) stale.push_back(client);
+  }
+  return Remove(stale);
+}
+
+std::vector<uint8_t> Awareness::Encode(const std::vector<ClientId>& clients) const {
+  lib0::Encoder e;
+  e.WriteVarUint(clients.size());
+  for (ClientId c : clients) {
+    auto s = states_.find(c);
+    auto m = meta_.find(c);
+    e.WriteVarUint(c);
+    e.WriteVarUint(m == meta_.end() ? 0 : m->second.clock);
+    e.WriteVarString(s == states_.end() ? std::string_view("null") : std::string_view(s->second));
+  }
+  return e.Take();
+}
+
+std::vector<Awareness::ClientId> Awareness::ClientsWithState() const {
+  std::vector<ClientId> out;
+  out.reserve(states_.size());
+  for (const auto& [c, s] : states_) out.push_back(c);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<uint8_t> Awareness::EncodeAll() const {
+  return Encode(ClientsWithState());
+}
+
+}  // namespace tandem::protocol

@@ -1,0 +1,122 @@
+#include "storage/sqlite_room_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace tandem::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteRoomStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tandem-rooms-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<SqliteRoomStore> Open() {
+    auto s = SqliteRoomStore::Open(dir_.string(), Durability::kNormal);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return std::move(s).value();
+  }
+  fs::path dir_;
+};
+
+TEST_F(SqliteRoomStoreTest, UnknownRoomHasNoState) {
+  auto store = Open();
+  auto r = store->Load("nope");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+}
+
+TEST_F(SqliteRoomStoreTest, AppendsSurviveReopenAndCompactionDropsLog) {
+  {
+    auto store = Open();
+    auto seqs = store->AppendBatch({{"a", {1, 2}}, {"b", {3}}, {"a", {4}}});
+    ASSERT_TRUE(seqs.ok());
+    EXPECT_EQ(*seqs, (std::vector<uint64_t>{1, 1, 2}));
+  }
+  auto store = Open();
+  auto a = store->Load("a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->updates, (std::vector<Bytes>{{1, 2}, {4}}));
+  EXPECT_EQ((*a)->last_seq, 2u);
+  EXPECT_TRUE((*a)->unsaved);
+  ASSERT_TRUE(store->Compact("a", {9, 9}, 1).ok());
+  a = store->Load("a");
+  EXPECT_EQ((*a)->snapshot, (Bytes{9, 9}));
+  EXPECT_EQ((*a)->updates, (std::vector<Bytes>{{4}}));
+  // sequence numbers continue after compaction
+  auto more = store->AppendBatch({{"a", {5}}});
+  EXPECT_EQ(*more, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(*store->LogBytes(), 3u);  // {4}, {5} in a, {3} in b
+}
+
+TEST_F(SqliteRoomStoreTest, UnsavedAndAlarmsPersist) {
+  auto store = Open();
+  ASSERT_TRUE(store->AppendBatch({{"x", {1}}}).ok());
+  ASSERT_TRUE(store->SetAlarm("y", 12345).ok());
+  EXPECT_EQ(*store->RoomsNeedingSave(), (std::vector<std::string>{"x", "y"}));
+  ASSERT_TRUE(store->MarkSaved("x", 0).ok());  // a save older than the last append: still unsaved
+  EXPECT_EQ(*store->RoomsNeedingSave(), (std::vector<std::string>{"x", "y"}));
+  ASSERT_TRUE(store->MarkSaved("x", 1).ok());
+  ASSERT_TRUE(store->SetAlarm("y", std::nullopt).ok());
+  EXPECT_TRUE(store->RoomsNeedingSave()->empty());
+  auto y = store->Load("y");
+  ASSERT_TRUE(y.ok());
+  EXPECT_FALSE(y->has_value());  // bookkeeping alone is no document state
+}
+
+TEST_F(SqliteRoomStoreTest, ConcurrentAppendsLoseNothing) {
+  auto store = Open();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&store, t] {
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(
+            store->AppendBatch({{"room" + std::to_string(t % 2), {static_cast<uint8_t>(i)}}}).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ((*store->Load("room0"))->updates.size(), 100u);
+  EXPECT_EQ((*store->Load("room1"))->updates.size(), 100u);
+}
+
+}  // namespace
+}  // namespace tandem::storage
+
+#include "storage/commit_log.h"
+
+namespace tandem::storage {
+namespace {
+
+TEST_F(SqliteRoomStoreTest, CommitLogGroupsAppendsAndCallsBackInOrder) {
+  auto store = Open();
+  std::mutex mu;
+  std::vector<uint64_t> seqs;
+  {
+    CommitLog log(*store);
+    for (int i = 0; i < 200; ++i) {
+      log.Append("r", {static_cast<uint8_t>(i)}, [&](Status s, uint64_t seq) {
+        ASSERT_TRUE(s.ok());
+        std::lock_guard lock(mu);
+        seqs.push_back(seq);
+      });
+    }
+    log.Flush();
+    EXPECT_EQ(log.appends(), 200u);
+    EXPECT_LE(log.batches(), 200u);
+  }
+  ASSERT_EQ(seqs.size(), 200u);
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  EXPECT_EQ((*store->Load("r"))->updates.size(), 200u);
+}
+
+}  // namespace
+}  // namespace tandem::storage
