@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/doc_command.h"
+#include "cli/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Tandem: a Yjs collaboration server (y-websocket protocol, durable rooms)"};
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   auto* version = app.add_subcommand("version", "Print the version");
+  tandem::cli::ServeCommand serve(app);
 
   // tandem doc ...
   auto* doc = app.add_subcommand("doc", "Inspect and repair stored Yjs documents (update files)");
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (serve.parsed()) return serve.Run();
   if (merge->parsed()) return tandem::cli::DocMerge(doc_options, merge_inputs, output, std::cerr);
   if (json->parsed()) return tandem::cli::DocJson(doc_options, input, std::cout, std::cerr);
   if (sv->parsed()) return tandem::cli::DocStateVector(doc_options, input, std::cout, std::cerr);

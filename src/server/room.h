@@ -1,0 +1,179 @@
+#pragma once
+// A room: one shared document, its awareness states and its connections. A room is a
+// single-threaded unit (like a Durable Object): every member below is touched only on strand_.
+// Public methods may be called from any thread; they post to the strand. Owned by the
+// RoomRegistry (shared_ptr), kept alive by pending handlers.
+//
+// Durability (when RoomServices has storage): a room loads its local state (snapshot + log)
+// before answering anyone, or, when it has none, the snapshot store's copy. Every accepted
+// update is appended to the local log (group commit) and only then broadcast or served to
+// joiners. Snapshots go to the snapshot store by the SavePolicy rules.
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/doc.h"
+#include "protocol/awareness.h"
+#include "server/connection.h"
+#include "server/metrics.h"
+#include "snapshot/save_policy.h"
+#include "snapshot/snapshot_client.h"
+#include "storage/commit_log.h"
+#include "storage/room_store.h"
+
+namespace tandem::server {
+
+struct RoomOptions {
+  size_t max_connections = 2'000;
+  std::chrono::milliseconds awareness_timeout{30'000};
+};
+
+// Shared by all rooms. With store == nullptr rooms live in memory only (tests).
+struct RoomServices {
+  storage::RoomStore* store = nullptr;
+  storage::CommitLog* log = nullptr;
+  snapshot::SnapshotClient* snapshots = nullptr;
+  boost::asio::any_io_executor io;  // runs blocking storage calls
+  snapshot::SavePolicyOptions save_policy;
+  size_t compact_after_updates = 2'000;
+};
+
+class Room : public std::enable_shared_from_this<Room> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  using Executor = boost::asio::any_io_executor;
+  enum class State { kLoading, kReady, kFailed };
+
+  Room(std::string id, Executor executor, RoomOptions options, RoomServices services,
+       Metrics& metrics);
+
+  const std::string& id() const { return id_; }
+  Strand& strand() { return strand_; }
+
+  // Loads the room (local storage, else the snapshot store); joins and messages wait meanwhile.
+  void Start();
+  // Adds a connection: greets it with sync step 1 and the awareness states. Refuses (closes
+  // with 4429) past the per-room limit, and with 1013 if the room could not be loaded.
+  void Join(std::shared_ptr<Connection> conn);
+  void Leave(std::shared_ptr<Connection> conn);
+  void Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame);
+  void CloseAll(uint16_t code, std::string reason);
+  // Saves now if there are unsaved changes, commits, then calls done (on the strand).
+  void SaveForShutdown(std::function<void()> done);
+  // Compacts the local log into a snapshot (before unloading), then calls done.
+  void CompactForUnload(std::function<void()> done);
+  // Schedules a save check for a room reloaded because it had unsaved changes.
+  void ResumeSaves();
+
+  void set_on_empty(std::function<void()> f) { on_empty_ = std::move(f); }
+  void set_on_join_done(std::function<void(Room&)> f) { on_join_done_ = std::move(f); }
+  void set_on_failed(std::function<void()> f) { on_failed_ = std::move(f); }
+
+  // Strand-only accessors, for the registry and tests.
+  State state() const { return state_; }
+  size_t connection_count() const { return conns_.size(); }
+  bool CanUnload() const {
+    return state_ != State::kLoading && conns_.empty() && pending_.empty() && outbox_.empty() &&
+           (services_.snapshots == nullptr || policy_.CanUnload());
+  }
+  crdt::Doc& doc() { return doc_; }
+  const snapshot::SavePolicy& save_policy() const { return policy_; }
+  // Unix ms of the oldest change not yet in the snapshot store, or 0 (any thread).
+  int64_t unsaved_since_unix_ms() const {
+    return unsaved_since_unix_ms_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct ConnState {
+    std::shared_ptr<Connection> conn;
+    std::vector<uint64_t> awareness_clients;
+  };
+  struct Outgoing {
+    uint64_t required_seq;  // local append sequence that must be durable first
+    SharedFrame frame;
+    std::shared_ptr<Connection> to;  // one recipient, or null: broadcast
+    const Connection* except = nullptr;
+  };
+  struct Waiting {  // work that arrived while loading
+    std::shared_ptr<Connection> conn;
+    std::shared_ptr<std::vector<uint8_t>> frame;  // null: a join
+  };
+
+  void OnLocalLoaded(Result<std::optional<storage::StoredRoom>> loaded);
+  void OnRemoteLoaded(Result<std::optional<snapshot::Bytes>> loaded);
+  void BecomeReady();
+  void Fail(const std::string& why);
+
+  void DoJoin(std::shared_ptr<Connection> conn);
+  void DoLeave(const std::shared_ptr<Connection>& conn);
+  void DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<uint8_t>& frame);
+  void HandleSyncStep1(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> sv);
+  void HandleUpdate(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
+  void HandleAwareness(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
+  void BroadcastAwareness(const std::vector<uint64_t>& clients, const Connection* except);
+  void SendNow(const Outgoing& out);
+  // Sends once everything appended so far is durable.
+  void SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to, const Connection* except);
+  void OnUpdateApplied(const std::vector<uint8_t>& update);
+  void AppendToLog(std::vector<uint8_t> bytes, uint64_t local_seq);
+  void OnAppended(Status status, uint64_t local_seq, uint64_t store_seq,
+                  std::vector<uint8_t> bytes);
+  void FlushOutbox();
+  void ScheduleAwarenessCheck();
+  SharedFrame SyncStep2For(std::span<const uint8_t> sv);
+
+  void ScheduleSaveCheck();
+  void OnSaveTimer();
+  void StartSave();
+  void OnSaved(Status status, uint64_t through_seq, size_t bytes,
+               std::chrono::steady_clock::time_point started);
+  void MaybeCompact();
+  void UpdateUnsavedGauge();
+  void Compact(std::function<void()> done);
+
+  const std::string id_;
+  Strand strand_;
+  RoomOptions options_;
+  RoomServices services_;
+  Metrics& metrics_;
+  State state_;
+  crdt::Doc doc_;
+  protocol::Awareness awareness_;
+  std::unordered_map<const Connection*, ConnState> conns_;
+  std::deque<Waiting> pending_;
+  const Connection* applying_from_ = nullptr;
+  SharedFrame cached_full_step2_;
+  boost::asio::steady_timer awareness_timer_;
+  bool awareness_timer_running_ = false;
+
+  // Durability: local sequence numbers of appends handed to the commit log, and the highest
+  // one known durable; frames wait in outbox_ until what they reveal is durable.
+  uint64_t appended_local_ = 0;
+  uint64_t durable_local_ = 0;
+  uint64_t durable_store_seq_ = 0;  // the store's sequence number of the last durable append
+  uint64_t updates_since_compaction_ = 0;
+  std::deque<Outgoing> outbox_;
+  std::chrono::milliseconds append_retry_{100};
+
+  snapshot::SavePolicy policy_;
+  boost::asio::steady_timer save_timer_;
+  std::optional<std::chrono::steady_clock::time_point> save_timer_at_;
+
+  std::function<void()> on_empty_;
+  std::function<void(Room&)> on_join_done_;
+  std::function<void()> on_failed_;
+  std::vector<std::function<void()>> after_save_;
+  std::atomic<int64_t> unsaved_since_unix_ms_{0};
+};
+
+}  // namespace tandem::server

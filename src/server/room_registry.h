@@ -1,0 +1,56 @@
+#pragma once
+// The rooms loaded in memory, by id. Thread-safe (one mutex, held only for map operations).
+// A room with no connections is unloaded after an idle delay once it has nothing unsaved,
+// unless a join is on its way; a room that failed to load is dropped so the next client retries.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/metrics.h"
+#include "server/room.h"
+
+namespace tandem::server {
+
+class RoomRegistry {
+ public:
+  RoomRegistry(boost::asio::any_io_executor executor, RoomOptions options, RoomServices services,
+               std::chrono::milliseconds idle_unload, Metrics& metrics);
+
+  // The room with this id, loaded if needed, reserved for a join: the caller must call
+  // room->Join (which releases the reservation).
+  std::shared_ptr<Room> Acquire(const std::string& id);
+  // Loads a room so it can save changes left unsaved by a previous run.
+  void Resume(const std::string& id);
+
+  void CloseAll(uint16_t code, const std::string& reason);
+  // Every room saves what is unsaved; `done` runs when all have answered.
+  void SaveAll(std::function<void()> done);
+  std::vector<std::shared_ptr<Room>> Rooms() const;
+  size_t size() const;
+
+ private:
+  struct Entry {
+    std::shared_ptr<Room> room;
+    int pending_joins = 0;
+  };
+  std::shared_ptr<Room> GetOrCreateLocked(const std::string& id);
+  void JoinDone(Room& room);
+  void OnRoomEmpty(const std::shared_ptr<Room>& room);
+  void Remove(const std::shared_ptr<Room>& room);
+
+  boost::asio::any_io_executor executor_;
+  RoomOptions options_;
+  RoomServices services_;
+  std::chrono::milliseconds idle_unload_;
+  Metrics& metrics_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> rooms_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace tandem::server

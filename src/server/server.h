@@ -1,0 +1,73 @@
+#pragma once
+// `tandem serve`: the HTTP + WebSocket listener, the worker threads, the room registry and
+// graceful shutdown. Start() returns once listening; Wait() blocks until shutdown completes.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "auth/token_verifier.h"
+#include "base/status.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "server/room_registry.h"
+#include "server/ws_session.h"
+#include "snapshot/embedded_snapshot_client.h"
+#include "snapshot/snapshot_client.h"
+#include "storage/commit_log.h"
+#include "storage/sqlite_room_store.h"
+
+namespace tandem::server {
+
+class Server {
+ public:
+  explicit Server(ServerConfig config);
+  ~Server();
+
+  // Binds, starts the worker threads and handles SIGINT/SIGTERM.
+  Status Start();
+  // Blocks until the server has shut down.
+  void Wait();
+  // Graceful shutdown: stop accepting, close clients with 1001, stop after they left (bounded).
+  void Shutdown();
+
+  uint16_t port() const { return bound_port_; }
+  Metrics& metrics() { return metrics_; }
+  bool shutting_down() const { return shutting_down_; }
+
+  // Used by sessions.
+  const ServerConfig& config() const { return config_; }
+  RoomRegistry& registry() { return *registry_; }
+  auth::TokenVerifier& verifier() { return *verifier_; }
+  uint64_t NextConnectionId() { return ++next_connection_id_; }
+  SessionOptions session_options() const;
+
+ private:
+  void DoAccept();
+
+  std::string RenderPersistenceMetrics();
+
+  ServerConfig config_;
+  Metrics metrics_;
+  boost::asio::io_context ioc_;
+  boost::asio::thread_pool io_pool_{2};  // blocking storage and snapshot-store calls
+  std::unique_ptr<storage::SqliteRoomStore> room_store_;
+  std::unique_ptr<storage::CommitLog> commit_log_;
+  std::unique_ptr<snapshot::SnapshotStorage> embedded_snapshots_;
+  std::unique_ptr<snapshot::SnapshotClient> snapshot_client_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::signal_set signals_;
+  std::unique_ptr<RoomRegistry> registry_;
+  std::unique_ptr<auth::TokenVerifier> verifier_;
+  std::vector<std::thread> threads_;
+  std::atomic<uint64_t> next_connection_id_{0};
+  std::atomic<bool> shutting_down_{false};
+  uint16_t bound_port_ = 0;
+};
+
+}  // namespace tandem::server
