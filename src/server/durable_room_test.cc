@@ -112,7 +112,8 @@ class DurableRoomTest : public ::testing::Test {
     services.io = pool_.get_executor();
     services.save_policy = {
         .interval = 300ms, .debounce = 150ms, .retry_min = 50ms, .retry_max = 200ms};
-    auto room = std::make_shared<Room>(id, ioc_.get_executor(), RoomOptions{}, services, metrics_);
+    auto room = std::make_shared<Room>(id, boost::asio::make_strand(ioc_.get_executor()),
+                                       RoomOptions{}, services, metrics_);
     room->Start();
     return room;
   }

@@ -16,10 +16,10 @@ SharedFrame MakeFrame(std::vector<uint8_t> bytes) {
 using SteadyClock = std::chrono::steady_clock;
 }  // namespace
 
-Room::Room(std::string id, Executor executor, RoomOptions options, RoomServices services,
+Room::Room(std::string id, Strand strand, RoomOptions options, RoomServices services,
            Metrics& metrics)
     : id_(std::move(id)),
-      strand_(boost::asio::make_strand(executor)),
+      strand_(std::move(strand)),
       options_(options),
       services_(std::move(services)),
       metrics_(metrics),
@@ -180,6 +180,8 @@ void Room::Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector
 
 void Room::CloseAll(uint16_t code, std::string reason) {
   boost::asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->close_joins_code_ = code;
+    self->close_joins_reason_ = reason;
     for (auto& [ptr, state] : self->conns_) state.conn->Close(code, reason);
     for (auto& w : self->pending_) w.conn->Close(code, reason);
   });
@@ -187,6 +189,12 @@ void Room::CloseAll(uint16_t code, std::string reason) {
 
 void Room::DoJoin(std::shared_ptr<Connection> conn) {
   if (on_join_done_) on_join_done_(*this);
+  if (close_joins_code_ != 0) {
+    // A handshake that completed after CloseAll (shutdown) ends the same way.
+    conn->Close(close_joins_code_, close_joins_reason_);
+    if (conns_.empty() && on_empty_) on_empty_();
+    return;
+  }
   if (state_ == State::kFailed) {
     metrics_.CountRefusal(protocol::kCloseTryAgain);
     conn->Close(protocol::kCloseTryAgain, "room unavailable, try again later");

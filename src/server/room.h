@@ -54,8 +54,9 @@ class Room : public std::enable_shared_from_this<Room> {
   using Executor = boost::asio::any_io_executor;
   enum class State { kLoading, kReady, kFailed };
 
-  Room(std::string id, Executor executor, RoomOptions options, RoomServices services,
-       Metrics& metrics);
+  // `strand` runs the room and, in the server, its connections' socket I/O too, so a broadcast
+  // hands frames to the sessions without a thread hop.
+  Room(std::string id, Strand strand, RoomOptions options, RoomServices services, Metrics& metrics);
 
   const std::string& id() const { return id_; }
   Strand& strand() { return strand_; }
@@ -67,6 +68,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void Join(std::shared_ptr<Connection> conn);
   void Leave(std::shared_ptr<Connection> conn);
   void Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame);
+  // Closes every connection, and every later join, with this code (shutdown).
   void CloseAll(uint16_t code, std::string reason);
   // Saves now if there are unsaved changes, commits, then calls done (on the strand).
   void SaveForShutdown(std::function<void()> done);
@@ -169,6 +171,8 @@ class Room : public std::enable_shared_from_this<Room> {
   boost::asio::steady_timer save_timer_;
   std::optional<std::chrono::steady_clock::time_point> save_timer_at_;
 
+  uint16_t close_joins_code_ = 0;  // set by CloseAll: later joins are closed too
+  std::string close_joins_reason_;
   std::function<void()> on_empty_;
   std::function<void(Room&)> on_join_done_;
   std::function<void()> on_failed_;

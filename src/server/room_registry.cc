@@ -7,19 +7,29 @@
 
 namespace tandem::server {
 
-RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor, RoomOptions options,
-                           RoomServices services, std::chrono::milliseconds idle_unload,
-                           Metrics& metrics)
+RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor,
+                           std::vector<boost::asio::any_io_executor> room_executors,
+                           RoomOptions options, RoomServices services,
+                           std::chrono::milliseconds idle_unload, Metrics& metrics)
     : executor_(std::move(executor)),
       options_(options),
       services_(std::move(services)),
       idle_unload_(idle_unload),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  strands_.reserve(kStrands);
+  if (room_executors.empty()) room_executors.push_back(executor_);
+  for (size_t i = 0; i < kStrands; ++i)
+    strands_.push_back(boost::asio::make_strand(room_executors[i % room_executors.size()]));
+}
+
+Room::Strand RoomRegistry::StrandFor(const std::string& id) const {
+  return strands_[std::hash<std::string>{}(id) % strands_.size()];
+}
 
 std::shared_ptr<Room> RoomRegistry::GetOrCreateLocked(const std::string& id) {
   Entry& e = rooms_[id];
   if (!e.room) {
-    e.room = std::make_shared<Room>(id, executor_, options_, services_, metrics_);
+    e.room = std::make_shared<Room>(id, StrandFor(id), options_, services_, metrics_);
     std::weak_ptr<Room> weak = e.room;
     e.room->set_on_empty([this, weak] {
       if (auto room = weak.lock()) OnRoomEmpty(room);
@@ -31,6 +41,7 @@ std::shared_ptr<Room> RoomRegistry::GetOrCreateLocked(const std::string& id) {
     ++metrics_.rooms_loaded;
     ++metrics_.room_loads_total;
     e.room->Start();
+    if (close_code_ != 0) e.room->CloseAll(close_code_, close_reason_);
   }
   return e.room;
 }
@@ -93,6 +104,11 @@ void RoomRegistry::OnRoomEmpty(const std::shared_ptr<Room>& room) {
 }
 
 void RoomRegistry::CloseAll(uint16_t code, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    close_code_ = code;
+    close_reason_ = reason;
+  }
   for (auto& r : Rooms()) r->CloseAll(code, reason);
 }
 

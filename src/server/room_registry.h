@@ -19,12 +19,18 @@ namespace tandem::server {
 
 class RoomRegistry {
  public:
-  RoomRegistry(boost::asio::any_io_executor executor, RoomOptions options, RoomServices services,
-               std::chrono::milliseconds idle_unload, Metrics& metrics);
+  // `executor` runs the registry's timers; rooms run on strands of `room_executors` (one per
+  // worker thread; empty: `executor`).
+  RoomRegistry(boost::asio::any_io_executor executor,
+               std::vector<boost::asio::any_io_executor> room_executors, RoomOptions options,
+               RoomServices services, std::chrono::milliseconds idle_unload, Metrics& metrics);
 
   // The room with this id, loaded if needed, reserved for a join: the caller must call
   // room->Join (which releases the reservation).
   std::shared_ptr<Room> Acquire(const std::string& id);
+  // The strand that runs room `id` (whether loaded or not): a fixed pool of strands spread over
+  // the worker threads, picked by hash. A connection's socket runs on its room's strand.
+  Room::Strand StrandFor(const std::string& id) const;
   // Loads a room so it can save changes left unsaved by a previous run.
   void Resume(const std::string& id);
 
@@ -44,13 +50,17 @@ class RoomRegistry {
   void OnRoomEmpty(const std::shared_ptr<Room>& room);
   void Remove(const std::shared_ptr<Room>& room);
 
+  static constexpr size_t kStrands = 256;
   boost::asio::any_io_executor executor_;
+  std::vector<Room::Strand> strands_;
   RoomOptions options_;
   RoomServices services_;
   std::chrono::milliseconds idle_unload_;
   Metrics& metrics_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> rooms_;  // GUARDED_BY(mu_)
+  uint16_t close_code_ = 0;                       // GUARDED_BY(mu_); set by CloseAll
+  std::string close_reason_;                      // GUARDED_BY(mu_)
 };
 
 }  // namespace tandem::server

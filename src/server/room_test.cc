@@ -49,8 +49,8 @@ class RoomTest : public ::testing::Test {
   }
   boost::asio::io_context ioc_;
   Metrics metrics_;
-  std::shared_ptr<Room> room_ =
-      std::make_shared<Room>("r", ioc_.get_executor(), RoomOptions{}, RoomServices{}, metrics_);
+  std::shared_ptr<Room> room_ = std::make_shared<Room>(
+      "r", boost::asio::make_strand(ioc_.get_executor()), RoomOptions{}, RoomServices{}, metrics_);
 };
 
 TEST_F(RoomTest, GreetsWithSyncStep1AndAnswersStep1WithStep2) {
@@ -118,8 +118,8 @@ TEST_F(RoomTest, AwarenessFlowsAndIsRemovedOnLeave) {
 }
 
 TEST_F(RoomTest, RefusesPastConnectionLimit) {
-  room_ = std::make_shared<Room>("r", ioc_.get_executor(), RoomOptions{.max_connections = 1},
-                                 RoomServices{}, metrics_);
+  room_ = std::make_shared<Room>("r", boost::asio::make_strand(ioc_.get_executor()),
+                                 RoomOptions{.max_connections = 1}, RoomServices{}, metrics_);
   auto a = Join(1);
   auto b = Join(2);
   EXPECT_EQ(a->close_code, 0);

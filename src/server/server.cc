@@ -20,10 +20,16 @@ Server::Server(ServerConfig config)
     : config_(std::move(config)), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {}
 
 Server::~Server() {
-  if (!ioc_.stopped()) ioc_.stop();
+  StopAll();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+}
+
+void Server::StopAll() {
+  shard_work_.clear();
+  for (auto& shard : shards_) shard->stop();
+  ioc_.stop();
 }
 
 SessionOptions Server::session_options() const {
@@ -91,8 +97,16 @@ Status Server::Start() {
   services.save_policy.interval = config_.save_interval;
   services.save_policy.debounce = config_.disconnect_debounce;
   services.compact_after_updates = config_.compact_after_updates;
-  registry_ = std::make_unique<RoomRegistry>(ioc_.get_executor(), room_options, services,
-                                             config_.room_idle_unload, metrics_);
+  const unsigned n =
+      config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<boost::asio::any_io_executor> shard_executors;
+  for (unsigned i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<net::io_context>(1));
+    shard_work_.push_back(net::make_work_guard(*shards_.back()));
+    shard_executors.push_back(shards_.back()->get_executor());
+  }
+  registry_ = std::make_unique<RoomRegistry>(ioc_.get_executor(), shard_executors, room_options,
+                                             services, config_.room_idle_unload, metrics_);
   metrics_.render_extra = [this] { return RenderPersistenceMetrics(); };
 
   boost::system::error_code ec;
@@ -121,9 +135,8 @@ Status Server::Start() {
     if (!needing->empty())
       spdlog::info("resuming saves of {} rooms with unsaved changes", needing->size());
   }
-  unsigned n =
-      config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& shard : shards_) threads_.emplace_back([&shard] { shard->run(); });
   spdlog::info("tandem listening on {}:{} ({} threads, auth {})", config_.host, bound_port_, n,
                config_.auth_mode);
   return Status::Ok();
@@ -164,7 +177,7 @@ void Server::Shutdown() {
           spdlog::warn("shutdown timeout: some rooms could not save (their log is kept)");
         commit_log_->Flush();
         spdlog::info("shutdown complete");
-        ioc_.stop();
+        StopAll();
         *check = nullptr;
         return;
       }

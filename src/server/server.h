@@ -3,6 +3,7 @@
 // graceful shutdown. Start() returns once listening; Wait() blocks until shutdown completes.
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -49,12 +50,18 @@ class Server {
 
  private:
   void DoAccept();
+  void StopAll();
 
   std::string RenderPersistenceMetrics();
 
   ServerConfig config_;
   Metrics metrics_;
-  boost::asio::io_context ioc_;
+  // ioc_ runs the listener, HTTP, auth and shutdown on one thread; rooms and their connections
+  // run on the shards, one single-threaded io_context per worker thread, so a room's work and
+  // its sockets' completions never wake another thread.
+  boost::asio::io_context ioc_{1};
+  std::vector<std::unique_ptr<boost::asio::io_context>> shards_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> shard_work_;
   boost::asio::thread_pool io_pool_{2};  // blocking storage and snapshot-store calls
   std::unique_ptr<storage::SqliteRoomStore> room_store_;
   std::unique_ptr<storage::CommitLog> commit_log_;

@@ -118,7 +118,9 @@ describe('sync with stock providers', () => {
       if (decoding.readVarUint(d) !== 1) return false
       const tmp = new awarenessProtocol.Awareness(new Y.Doc())
       awarenessProtocol.applyAwarenessUpdate(tmp, decoding.readVarUint8Array(d), 'test')
-      return tmp.getStates().get(aId)?.user?.name === 'ada'
+      const found = tmp.getStates().get(aId)?.user?.name === 'ada'
+      tmp.destroy()
+      return found
     }), 'query-awareness answer with a\'s state')
     raw.socket.close()
 

@@ -77,17 +77,25 @@ export class TandemServer {
   }
 }
 
+// Providers do not destroy the Awareness they made (its 3 s interval would keep the test
+// process alive): destroying a test provider does.
+const ownAwareness = (provider) => {
+  const destroy = provider.destroy.bind(provider)
+  provider.destroy = () => { destroy(); provider.awareness.destroy() }
+  return provider
+}
+
 // A y-websocket provider with its own doc, connected to room `room` of `server`.
 export const wsClient = (server, room, { params, doc = new Y.Doc(), connect = true } = {}) => {
-  const provider = new WebsocketProvider(server.ws, room, doc,
-    { WebSocketPolyfill: WebSocket, params, connect, disableBc: true, resyncInterval: -1 })
+  const provider = ownAwareness(new WebsocketProvider(server.ws, room, doc,
+    { WebSocketPolyfill: WebSocket, params, connect, disableBc: true, resyncInterval: -1 }))
   return { doc, provider }
 }
 
 // A y-partykit provider (connects to /parties/{party}/{room}).
 export const partyClient = (server, room, { party = 'main', params, doc = new Y.Doc() } = {}) => {
-  const provider = new YPartyKitProvider(`127.0.0.1:${server.port}`, room, doc,
-    { WebSocketPolyfill: WebSocket, party, params, disableBc: true, resyncInterval: -1 })
+  const provider = ownAwareness(new YPartyKitProvider(`127.0.0.1:${server.port}`, room, doc,
+    { WebSocketPolyfill: WebSocket, party, params, disableBc: true, resyncInterval: -1 }))
   return { doc, provider }
 }
 
@@ -118,8 +126,11 @@ export const rawSocket = (url, { headers } = {}) => new Promise((resolve) => {
 // Waits for a raw socket's close and returns {code, reason}.
 export const closeOf = async (url, opts) => {
   const r = await rawSocket(url, opts)
-  return Promise.race([r.closedPromise,
-    sleep(10000).then(() => { throw new Error(`${url} was not closed`) })])
+  let timer
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${url} was not closed`)), 10000)
+  })
+  try { return await Promise.race([r.closedPromise, timeout]) } finally { clearTimeout(timer) }
 }
 
 // HS256 JWT, as an app backend would sign it.

@@ -1,0 +1,272 @@
+// Server load benchmark: Tandem, the y-websocket server (y-websocket@2 bin/server.cjs) and
+// Hocuspocus (@hocuspocus/server 2) under the same load, one after the other in one run.
+//
+// Phases per server:
+//  1. delivery: ROOMS rooms, CLIENTS clients each; one writer per room sends a real yjs update
+//     (one keystroke) every 1000/RATE ms. Reports server CPU time (utime+stime from /proc) per
+//     delivered update and p50/p99 delivery latency (send -> receipt at another client).
+//  2. idle memory: IDLE more connections spread over the rooms, then server RSS growth / IDLE.
+//  3. capacity: connections opened in batches (each completes a sync round trip) until MAX_CONN
+//     or the first failure; reports the most held at once.
+// Clients are raw WebSockets speaking the protocol, so client-side CPU stays small; updates are
+// made by yjs beforehand. Prints JSON to stdout. Usage: node server_load.mjs TANDEM_BINARY
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+
+const require = createRequire(path.resolve('tests/interop/package.json'))
+const WebSocket = require('ws')
+const Y = require('yjs')
+const encoding = require('lib0/encoding')
+const decoding = require('lib0/decoding')
+const hocuspocusPath = require.resolve('@hocuspocus/server')
+const yWebsocketServer = path.resolve('tests/interop/node_modules/y-websocket/bin/server.cjs')
+
+const env = (name, def) => Number(process.env[name] ?? def)
+const ROOMS = env('LOAD_ROOMS', 100)
+const CLIENTS = env('LOAD_CLIENTS', 5) // per room, the writer included
+const RATE = env('LOAD_RATE', 10) // updates per second per writer
+const SECONDS = env('LOAD_SECONDS', 10)
+const IDLE = env('LOAD_IDLE', 2000)
+const MAX_CONN = env('LOAD_MAX_CONN', 15000)
+const tandemBinary = process.argv[2]
+
+const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+const clockTicks = 100 // USER_HZ on Linux
+// User and system CPU seconds of a process (all threads).
+const cpuSeconds = (pid) => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return { user: Number(fields[11]) / clockTicks, sys: Number(fields[12]) / clockTicks }
+}
+const rssBytes = (pid) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m[1]) * 1024
+}
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+
+// --- the three servers -------------------------------------------------------------------------
+
+const freePort = async () => {
+  const net = await import('node:net')
+  return new Promise(resolve => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address(); s.close(() => resolve(port))
+    })
+  })
+}
+
+const waitListening = async (port) => {
+  for (let i = 0; i < 400; i++) {
+    try { await fetch(`http://127.0.0.1:${port}/`); return } catch { await sleep(25) }
+  }
+  throw new Error(`server on ${port} did not start`)
+}
+
+const servers = {
+  tandem: async (port) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-load-'))
+    return spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
+      '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000'],
+    { stdio: ['ignore', 'ignore', 'inherit'] })
+  },
+  'y-websocket': async (port) => spawn(process.execPath, [yWebsocketServer],
+    { env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] }),
+  hocuspocus: async (port) => spawn(process.execPath, ['--input-type=module', '-e', `
+    import { Server } from ${JSON.stringify(hocuspocusPath)}
+    const server = Server.configure({ port: ${port}, address: '127.0.0.1', quiet: true })
+    await server.listen()`], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+// --- protocol framing: y-websocket (room in the URL) and Hocuspocus (room name in each message) --
+
+const framing = {
+  plain: {
+    url: (port, room) => `ws://127.0.0.1:${port}/${room}`,
+    open: () => [],
+    wrap: (room, bytes) => bytes,
+    unwrap: (data) => decoding.createDecoder(data)
+  },
+  hocuspocus: {
+    url: (port) => `ws://127.0.0.1:${port}/`,
+    // The provider's first message: auth with an (empty) token.
+    open: (room) => {
+      const e = encoding.createEncoder()
+      encoding.writeVarString(e, room)
+      encoding.writeVarUint(e, 2)
+      encoding.writeVarUint(e, 0)
+      encoding.writeVarString(e, '')
+      return [encoding.toUint8Array(e)]
+    },
+    wrap: (room, bytes) => {
+      const e = encoding.createEncoder()
+      encoding.writeVarString(e, room)
+      encoding.writeUint8Array(e, bytes)
+      return encoding.toUint8Array(e)
+    },
+    unwrap: (data) => { const d = decoding.createDecoder(data); decoding.readVarString(d); return d }
+  }
+}
+
+const syncStep1 = (() => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 0)
+  encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
+  return encoding.toUint8Array(e)
+})()
+const updateMessage = (update) => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 2)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+
+// A raw client: sends sync step 1, resolves once the server's step 2 (or any sync answer) came.
+// onUpdate(n) is called for each update broadcast received (outer 0, inner 2).
+const connect = (frame, port, room, onUpdate) => new Promise((resolve, reject) => {
+  const ws = new WebSocket(frame.url(port, room), { perMessageDeflate: false })
+  ws.binaryType = 'nodebuffer'
+  let ready = false
+  const timer = setTimeout(() => { if (!ready) { ws.terminate(); reject(new Error('sync timeout')) } }, 30000)
+  ws.on('open', () => {
+    for (const m of frame.open(room)) ws.send(m)
+    ws.send(frame.wrap(room, syncStep1))
+  })
+  ws.on('message', (data) => {
+    const d = frame.unwrap(new Uint8Array(data))
+    if (decoding.readVarUint(d) !== 0) return
+    const step = decoding.readVarUint(d)
+    if (step === 1 && !ready) { ready = true; clearTimeout(timer); resolve(ws) }
+    if (step === 2 && onUpdate) onUpdate()
+  })
+  ws.on('error', (err) => { if (!ready) { clearTimeout(timer); reject(err) } })
+  ws.on('close', () => { if (!ready) { clearTimeout(timer); reject(new Error('closed before sync')) } })
+})
+
+// One keystroke per update, as a writer's yjs doc produces them.
+const makeUpdates = (count) => {
+  const doc = new Y.Doc()
+  const updates = []
+  doc.on('update', u => updates.push(updateMessage(u)))
+  const text = doc.getText('text')
+  for (let i = 0; i < count; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)))
+  return updates
+}
+
+// --- phases --------------------------------------------------------------------------------------
+
+async function delivery (frame, port, pid) {
+  const perWriter = RATE * SECONDS
+  const updates = makeUpdates(perWriter)
+  const latencies = []
+  let delivered = 0
+  const rooms = []
+  for (let r = 0; r < ROOMS; r++) {
+    const room = `load-${r}`
+    const sent = []
+    const receivers = []
+    for (let c = 1; c < CLIENTS; c++) {
+      let seen = 0
+      receivers.push(await connect(frame, port, room, () => {
+        latencies.push(performance.now() - sent[seen++]); delivered++
+      }))
+    }
+    const writer = await connect(frame, port, room)
+    rooms.push({ room, writer, sent, receivers })
+  }
+  await sleep(500)
+  const cpu0 = cpuSeconds(pid)
+  const t0 = performance.now()
+  const interval = 1000 / RATE
+  // Writers are staggered over the interval so the load is steady.
+  await Promise.all(rooms.map(async ({ room, writer, sent }, i) => {
+    await sleep((i * interval) / ROOMS)
+    for (let k = 0; k < perWriter; k++) {
+      const due = t0 + (i * interval) / ROOMS + k * interval
+      const wait = due - performance.now()
+      if (wait > 0) await sleep(wait)
+      sent.push(performance.now())
+      writer.send(frame.wrap(room, updates[k]))
+    }
+  }))
+  const expected = ROOMS * (CLIENTS - 1) * perWriter
+  const deadline = performance.now() + 10000
+  while (delivered < expected && performance.now() < deadline) await sleep(20)
+  const cpu1 = cpuSeconds(pid)
+  const user = cpu1.user - cpu0.user
+  const cpu = user + cpu1.sys - cpu0.sys
+  const wall = (performance.now() - t0) / 1000
+  latencies.sort((a, b) => a - b)
+  for (const r of rooms) { r.writer.terminate(); r.receivers.forEach(w => w.terminate()) }
+  return {
+    rooms: ROOMS,
+    clients_per_room: CLIENTS,
+    updates_sent: ROOMS * perWriter,
+    delivered,
+    expected,
+    wall_s: wall,
+    cpu_s: cpu,
+    cpu_us_per_delivery: (cpu * 1e6) / Math.max(1, delivered),
+    user_cpu_us_per_delivery: (user * 1e6) / Math.max(1, delivered),
+    p50_ms: percentile(latencies, 0.5),
+    p99_ms: percentile(latencies, 0.99)
+  }
+}
+
+async function idleMemory (frame, port, pid) {
+  await sleep(1000)
+  const before = rssBytes(pid)
+  const sockets = []
+  for (let i = 0; i < IDLE; i += 100) {
+    const batch = []
+    for (let j = i; j < Math.min(IDLE, i + 100); j++) batch.push(connect(frame, port, `idle-${j % ROOMS}`))
+    sockets.push(...await Promise.all(batch))
+  }
+  await sleep(2000)
+  const after = rssBytes(pid)
+  sockets.forEach(s => s.terminate())
+  return { connections: IDLE, rss_before: before, rss_after: after, bytes_per_connection: (after - before) / IDLE }
+}
+
+async function capacity (frame, port, pid) {
+  const sockets = []
+  let error = null
+  const t0 = performance.now()
+  while (sockets.length < MAX_CONN) {
+    const n = Math.min(500, MAX_CONN - sockets.length)
+    const batch = []
+    for (let j = 0; j < n; j++) batch.push(connect(frame, port, `cap-${(sockets.length + j) % 100}`))
+    const results = await Promise.allSettled(batch)
+    for (const r of results) if (r.status === 'fulfilled') sockets.push(r.value)
+    const failed = results.find(r => r.status === 'rejected')
+    if (failed) { error = String(failed.reason?.message ?? failed.reason); break }
+  }
+  const held = sockets.filter(s => s.readyState === WebSocket.OPEN).length
+  const rss = rssBytes(pid)
+  sockets.forEach(s => s.terminate())
+  return { target: MAX_CONN, held, rss_at_peak: rss, seconds: (performance.now() - t0) / 1000, error }
+}
+
+const results = {}
+for (const [name, start] of Object.entries(servers).filter(([n]) => !process.env.LOAD_ONLY || process.env.LOAD_ONLY.split(',').includes(n))) {
+  const port = await freePort()
+  const proc = await start(port)
+  const frame = name === 'hocuspocus' ? framing.hocuspocus : framing.plain
+  try {
+    await waitListening(port)
+    process.stderr.write(`server-load: ${name}: delivery\n`)
+    const d = await delivery(frame, port, proc.pid)
+    process.stderr.write(`server-load: ${name}: idle memory\n`)
+    const m = await idleMemory(frame, port, proc.pid)
+    process.stderr.write(`server-load: ${name}: capacity\n`)
+    const c = await capacity(frame, port, proc.pid)
+    results[name] = { delivery: d, idle: m, capacity: c }
+  } catch (err) {
+    results[name] = { error: String(err?.stack ?? err) }
+  } finally {
+    proc.kill('SIGKILL')
+    await new Promise(resolve => proc.once('exit', resolve))
+  }
+}
+process.stdout.write(JSON.stringify(results, null, 2) + '\n')
