@@ -37,6 +37,7 @@ Room::Room(std::string id, Strand strand, RoomOptions options, RoomServices serv
 
 void Room::Start() {
   if (state_ != State::kLoading) return;
+  load_started_ = std::chrono::steady_clock::now();
   boost::asio::post(services_.io, [self = shared_from_this()] {
     auto loaded = self->services_.store->Load(self->id_);
     boost::asio::post(self->strand_, [self, loaded = std::move(loaded)]() mutable {
@@ -112,6 +113,10 @@ void Room::OnRemoteLoaded(Result<std::optional<snapshot::Bytes>> loaded) {
 
 void Room::BecomeReady() {
   state_ = State::kReady;
+  metrics_.room_load_micros_total +=
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - load_started_)
+                                .count());
   std::deque<Waiting> waiting;
   waiting.swap(pending_);
   for (auto& w : waiting) {

@@ -171,6 +171,7 @@ class Room : public std::enable_shared_from_this<Room> {
   boost::asio::steady_timer save_timer_;
   std::optional<std::chrono::steady_clock::time_point> save_timer_at_;
 
+  std::chrono::steady_clock::time_point load_started_;
   uint16_t close_joins_code_ = 0;  // set by CloseAll: later joins are closed too
   std::string close_joins_reason_;
   std::function<void()> on_empty_;

@@ -98,7 +98,9 @@ void WsSession::Send(SharedFrame frame) {
 
 void WsSession::Enqueue(SharedFrame frame) {
   if (closing_ || finished_) return;
-  if (queued_bytes_ + frame->size() > options_.max_send_queue_bytes) {
+  // One frame is always accepted into an empty queue, so a document larger than the limit can
+  // still be served (as sync step 2).
+  if (!queue_.empty() && queued_bytes_ + frame->size() > options_.max_send_queue_bytes) {
     // A client that does not keep up is closed rather than buffered without bound; its provider
     // reconnects and resyncs.
     ++metrics_.slow_client_closes;

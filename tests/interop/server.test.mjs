@@ -358,3 +358,72 @@ describe('shutdown', () => {
     assert.equal((await exited).code, 0)
   })
 })
+
+describe('limits, keepalive and unloading', () => {
+  let server
+  before(async () => {
+    server = await TandemServer.start({
+      args: ['--max-send-queue', '1MiB', '--ping-interval', '200ms', '--room-idle-unload', '100ms',
+        '--disconnect-debounce', '50ms']
+    })
+  })
+  after(async () => { await server.stop() })
+
+  const gauge = async (name) => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await server.metrics())
+    return m ? Number(m[1]) : NaN
+  }
+
+  test('a client that stops reading is closed with 1008 once its queue is full; others go on', async () => {
+    const writer = wsClient(server, 'slow')
+    const fast = wsClient(server, 'slow')
+    await synced(writer.provider)
+    await synced(fast.provider)
+    const slow = await rawSocket(`${server.ws}/slow`)
+    slow.socket._socket.pause() // stop reading: the kernel buffers fill, then the server's queue
+    try {
+      const chunk = 'z'.repeat(64 * 1024)
+      for (let i = 0; i < 120; i++) {
+        writer.doc.getArray('array').push([chunk])
+        if (i % 8 === 7) await sleep(5) // a steady writer, not one burst
+      }
+      await waitFor(() => fast.doc.getArray('array').length === 120,
+        'the fast client to get everything', 20000)
+      await waitFor(async () => /tandem_queue_drops_total [1-9]/.test(await server.metrics()),
+        'the slow client to be dropped', 20000)
+      slow.socket._socket.resume()
+      const closed = await slow.closedPromise
+      assert.equal(closed.code, 1008, closed.reason)
+      // A late joiner still gets the whole document (larger than the queue limit) in one frame.
+      assert.equal((await serverDocJson(server, 'slow')).array.length, 120)
+    } finally {
+      slow.socket.terminate()
+      destroyAll(writer, fast)
+    }
+  })
+
+  test('a peer that answers no pings is dropped after twice the ping interval', async () => {
+    const before = await gauge('tandem_connections')
+    const dead = await rawSocket(`${server.ws}/dead`)
+    await waitFor(async () => await gauge('tandem_connections') === before + 1, 'the connection counted')
+    dead.socket._socket.pause() // no pong ever comes back
+    await waitFor(async () => await gauge('tandem_connections') === before, 'the silent peer dropped', 5000)
+    dead.socket.terminate()
+  })
+
+  test('a room with nobody left is unloaded once saved; metrics count loads and messages', async () => {
+    const a = wsClient(server, 'unload-me')
+    await synced(a.provider)
+    a.doc.getText('text').insert(0, 'persisted')
+    await waitFor(async () => (await serverDocJson(server, 'unload-me')).text === 'persisted', 'edit stored')
+    a.provider.destroy()
+    await waitFor(async () => !(await server.metrics()).includes('tandem_connections 1') &&
+      await gauge('tandem_rooms_loaded') === 0, 'every room unloaded', 10000)
+    // Loading it again brings the content back from storage.
+    assert.equal((await serverDocJson(server, 'unload-me')).text, 'persisted')
+    const metrics = await server.metrics()
+    assert.match(metrics, /tandem_messages_in_total\{type="sync_step1"\} [1-9]/)
+    assert.match(metrics, /tandem_room_load_seconds_total [0-9.e-]+/)
+    assert.doesNotMatch(metrics, /tandem_room_load_seconds_total 0\n/)
+  })
+})
