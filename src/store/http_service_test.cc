@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "store/test_http_call.h"
 #include "store/test_postgres.h"
 #include "store/test_updates.h"
 
@@ -23,46 +24,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 using testing::Bytes;
+using testing::Call;
+using testing::kSecret;
 using testing::MapHasKey;
 using testing::MapSet;
+using testing::Reply;
 using testing::Snapshot;
 
-constexpr const char* kSecret = "s3cret-for-tests";
 constexpr size_t kMaxBytes = 256 * 1024;
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  http::fields headers;
-  Bytes bytes() const { return Bytes(body.begin(), body.end()); }
-};
-
-// One request on a fresh connection; `auth` "" sends no Authorization header.
-Reply Call(uint16_t port, http::verb method, const std::string& target, const std::string& body,
-           const std::string& auth = std::string("Bearer ") + kSecret) {
-  boost::asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return {-1, ec.message(), {}};
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!auth.empty()) req.set(http::field::authorization, auth);
-  if (method == http::verb::post) req.set(http::field::content_type, "application/octet-stream");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req, ec);
-  if (ec) return {-1, "write: " + ec.message(), {}};
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return {-1, "read: " + ec.message(), {}};
-  auto res = parser.release();
-  Reply r{static_cast<int>(res.result_int()), res.body(), {}};
-  for (const auto& f : res) r.headers.set(f.name_string(), f.value());
-  return r;
-}
 
 std::string Str(const Bytes& b) {
   return std::string(b.begin(), b.end());
