@@ -27,6 +27,7 @@ namespace {
 
 constexpr std::string_view kSnapshotPath = "/collaboration/snapshot";
 constexpr std::string_view kVersionsPath = "/collaboration/snapshot/versions";
+constexpr std::string_view kRollbackPath = "/collaboration/snapshot/rollback";
 
 std::string JsonString(std::string_view s) {
   std::string out;
@@ -201,12 +202,14 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
   }
   const bool snapshot = path == kSnapshotPath;
   const bool versions = path == kVersionsPath;
-  if (!snapshot && !versions) {
+  const bool rollback = path == kRollbackPath;
+  if (!snapshot && !versions && !rollback) {
     return Error(v, http::status::not_found, "not_found",
                  "unknown path; use /collaboration/snapshot?roomId=...");
   }
   if (snapshot && !get && req.method() != http::verb::post) return not_allowed("GET, HEAD, POST");
   if (versions && !get) return not_allowed("GET, HEAD");
+  if (rollback && req.method() != http::verb::post) return not_allowed("POST");
   if (!Authorized(req)) {
     ++metrics_.unauthorized;
     HttpResponse res = Error(v, http::status::unauthorized, "unauthorized",
@@ -214,12 +217,13 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
     res.set(http::field::www_authenticate, "Bearer");
     return res;
   }
-  auto query = ParseQuery(target, snapshot && get);
+  auto query = ParseQuery(target, (snapshot && get) || rollback);
   if (!query.ok()) {
     spdlog::info("event=rejected reason=bad_query message=\"{}\"", query.status().message());
     return Error(v, http::status::bad_request, "bad_request", query.status().message());
   }
   if (versions) return Versions(query->room);
+  if (rollback) return Rollback(query->room, query->version);
   if (req.method() == http::verb::post) return Save(req, query->room);
   return Load(query->room, query->version, req.method() == http::verb::head);
 }
@@ -300,6 +304,28 @@ HttpResponse StoreHandler::Versions(const std::string& room) {
   return Json(11, http::status::ok, std::move(json));
 }
 
+HttpResponse StoreHandler::Rollback(const std::string& room, std::optional<int64_t> version) {
+  if (!version.has_value()) {
+    return Error(11, http::status::bad_request, "bad_request", "missing version");
+  }
+  auto done = store_.Rollback(room, *version);
+  if (!done.ok()) {
+    if (done.status().code() == StatusCode::kNotFound)
+      return Error(11, http::status::not_found, "not_found", done.status().message());
+    return Error(11, HttpStatusOf(done.status()), ErrorCodeOf(done.status()),
+                 done.status().message());
+  }
+  spdlog::warn("event=rolled_back room=\"{}\" to_version={} new_version={} unchanged={}",
+               Shorten(room), *version, done->info.version, done->unchanged);
+  std::string json = InfoJson(done->info);
+  json.pop_back();
+  json += ",\"roomId\":" + JsonString(room) + ",\"rolledBackTo\":" + std::to_string(*version) +
+          ",\"unchanged\":" + (done->unchanged ? "true" : "false") + "}";
+  HttpResponse res = Json(11, http::status::ok, std::move(json));
+  res.set("X-Tandem-Version", std::to_string(done->info.version));
+  return res;
+}
+
 std::string StoreHandler::RenderMetrics() const {
   const StoreMetrics& m = store_.metrics();
   std::string o;
@@ -312,6 +338,8 @@ std::string StoreHandler::RenderMetrics() const {
           "Saves identical to the latest version (nothing written).", m.saves_unchanged.load());
   counter("tandem_store_merges_total",
           "Saves whose snapshot lacked stored content; the union was stored.", m.merges.load());
+  counter("tandem_store_rollbacks_total", "Rollbacks to an earlier version by an operator.",
+          m.rollbacks.load());
   o += "# HELP tandem_store_loads_total Snapshot loads by result.\n"
        "# TYPE tandem_store_loads_total counter\n";
   o += "tandem_store_loads_total{result=\"hit\"} " + std::to_string(m.loads_hit.load()) + "\n";

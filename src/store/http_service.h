@@ -3,6 +3,7 @@
 //   POST /collaboration/snapshot?roomId=R            body: a Yjs v1 update (the room's state)
 //   GET  /collaboration/snapshot?roomId=R[&version=V]
 //   GET  /collaboration/snapshot/versions?roomId=R
+//   POST /collaboration/snapshot/rollback?roomId=R&version=V   (operators)
 //   GET  /healthz, GET /metrics
 // The contract, errors and merge rule are in docs/STORE.md. Storage calls block, so they run on
 // the service's worker threads (`threads`), one request per connection at a time.
@@ -53,6 +54,7 @@ class StoreHandler {
   HttpResponse Save(const HttpRequest& req, const std::string& room);
   HttpResponse Load(const std::string& room, std::optional<int64_t> version, bool head);
   HttpResponse Versions(const std::string& room);
+  HttpResponse Rollback(const std::string& room, std::optional<int64_t> version);
   bool Authorized(const HttpRequest& req) const;
 
   SnapshotStore& store_;

@@ -206,6 +206,40 @@ Result<std::optional<Snapshot>> SnapshotStore::Get(const std::string& room,
   return got;
 }
 
+Result<SaveOutcome> SnapshotStore::Rollback(const std::string& room, int64_t version) {
+  TANDEM_RETURN_IF_ERROR(ValidateRoomId(room));
+  auto old = backend_->Get(room, version);
+  if (!old.ok()) {
+    ++metrics_.errors;
+    return old.status();
+  }
+  if (!old->has_value())
+    return NotFoundError("no version " + std::to_string(version) + " of this room");
+  const Snapshot& target = **old;
+  SaveOutcome outcome;
+  PrepareFn prepare =
+      [&](const std::optional<Snapshot>& latest) -> Result<std::optional<Prepared>> {
+    if (latest.has_value() && latest->info.checksum == target.info.checksum) {
+      outcome.unchanged = true;
+      return std::optional<Prepared>();
+    }
+    Prepared p;
+    p.data = target.data;
+    p.info = target.info;
+    p.info.time_ms = NowMs();
+    p.info.merged = false;
+    return std::optional<Prepared>(std::move(p));
+  };
+  auto saved = backend_->Save(room, prepare, std::max(options_.keep_versions, 1));
+  if (!saved.ok()) {
+    ++metrics_.errors;
+    return saved.status();
+  }
+  outcome.info = std::move(saved).value();
+  ++metrics_.rollbacks;
+  return outcome;
+}
+
 Result<std::vector<VersionInfo>> SnapshotStore::ListVersions(const std::string& room) {
   TANDEM_RETURN_IF_ERROR(ValidateRoomId(room));
   auto list = backend_->List(room);

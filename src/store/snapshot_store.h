@@ -85,6 +85,7 @@ struct StoreMetrics {
   std::atomic<uint64_t> saves{0};  // new versions written
   std::atomic<uint64_t> saves_unchanged{0};
   std::atomic<uint64_t> merges{0};
+  std::atomic<uint64_t> rollbacks{0};
   std::atomic<uint64_t> loads_hit{0};
   std::atomic<uint64_t> loads_miss{0};
   std::atomic<uint64_t> rejected_invalid{0};  // not a Yjs update, bad room id
@@ -104,6 +105,9 @@ class SnapshotStore {
   Result<std::optional<Snapshot>> Get(const std::string& room,
                                       std::optional<int64_t> version = std::nullopt);
   Result<std::vector<VersionInfo>> ListVersions(const std::string& room);
+  // An operator's rollback: a new version holding the bytes of `version`, stored as they are
+  // (the merge rule does not apply). kNotFound when that version is not kept.
+  Result<SaveOutcome> Rollback(const std::string& room, int64_t version);
 
   const StoreOptions& options() const { return options_; }
   Backend& backend() { return *backend_; }

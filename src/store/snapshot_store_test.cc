@@ -22,7 +22,9 @@ using testing::TextInsert;
 
 class StoreEngineTest : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() {
+  // Started on first use, so the SQLite cases do not wait for it.
+  static void StartPostgres() {
+    if (pg_ != nullptr) return;
     pg_ = new TestPostgres();
     pg_status_ = pg_->Start();
   }
@@ -51,6 +53,7 @@ class StoreEngineTest : public ::testing::TestWithParam<std::string> {
         skip_ = "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)";
         return nullptr;
       }
+      StartPostgres();
       EXPECT_TRUE(pg_status_.ok()) << pg_status_.ToString();
       if (!pg_status_.ok()) return nullptr;
       auto backend = OpenPostgresBackend(pg_->url(), 4);
@@ -204,6 +207,14 @@ TEST_P(StoreEngineTest, KeepsLastNVersionsAndFetchesOne) {
   auto v1 = store_->Get(Room("r"), 1);
   ASSERT_TRUE(v1.ok());
   EXPECT_FALSE(v1->has_value()) << "pruned";
+  auto rolled = store_->Rollback(Room("r"), 4);
+  ASSERT_TRUE(rolled.ok()) << rolled.status().ToString();
+  EXPECT_EQ(rolled->info.version, 6);
+  EXPECT_FALSE(rolled->merged);
+  auto latest = store_->Get(Room("r"));
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->data, snaps[3]);
+  EXPECT_EQ(store_->Rollback(Room("r"), 1).status().code(), StatusCode::kNotFound);
   auto empty = store_->ListVersions(Room("none"));
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
