@@ -27,6 +27,7 @@ namespace {
 using testing::Call;
 using testing::MapHasKey;
 using testing::MapSet;
+using testing::Name;
 namespace http = boost::beast::http;
 
 uint16_t FreePort() {
@@ -47,7 +48,7 @@ class StoreProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("tandem-store-process-" + std::to_string(getpid()));
+           (std::string("tandem-store-process-") + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     port_ = FreePort();
     ASSERT_NE(port_, 0);
@@ -101,7 +102,7 @@ TEST_F(StoreProcessTest, KillNineMidStreamKeepsLastAcknowledgedVersion) {
     crdt::Doc doc(crdt::DocOptions{.gc = true, .client_id = 77});
     const std::string value(8 * 1024, 'x');
     for (int i = 0; !stop; ++i) {
-      if (!doc.ApplyUpdate(MapSet(9, i, "k" + std::to_string(i), value)).ok()) return;
+      if (!doc.ApplyUpdate(MapSet(9, i, Name("k", i), value)).ok()) return;
       const auto snap = doc.EncodeStateAsUpdate();
       auto r = Call(port_, http::verb::post, target, std::string(snap.begin(), snap.end()));
       if (r.status != 200) return;  // killed
@@ -125,9 +126,9 @@ TEST_F(StoreProcessTest, KillNineMidStreamKeepsLastAcknowledgedVersion) {
   const int64_t latest_version = std::stoll(latest.headers["X-Tandem-Version"]);
   EXPECT_GE(latest_version, acked_version);
   EXPECT_LE(latest_version, acked_version + 1);
-  EXPECT_TRUE(MapHasKey(latest.bytes(), "k" + std::to_string(acked_round)));
-  auto exact =
-      Call(port_, http::verb::get, target + "&version=" + std::to_string(acked_version), "");
+  EXPECT_TRUE(MapHasKey(latest.bytes(), Name("k", acked_round)));
+  auto exact = Call(port_, http::verb::get,
+                    target + std::string("&version=") + std::to_string(acked_version), "");
   ASSERT_EQ(exact.status, 200);
   EXPECT_EQ(exact.bytes(), acked_bytes);
   EXPECT_EQ(exact.headers["X-Tandem-Checksum"], Sha256Hex(acked_bytes));

@@ -173,6 +173,16 @@ HttpResponse StoreHandler::TooLarge(unsigned version) {
   return res;
 }
 
+HttpResponse StoreHandler::HeaderTooLarge() {
+  ++metrics_.requests;
+  ++metrics_.status_4xx;
+  HttpResponse res = Error(11, http::status::request_header_fields_too_large, "bad_request",
+                           "request line and headers exceed 16 KiB (roomId too long?)");
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
 HttpResponse StoreHandler::Route(const HttpRequest& req) {
   const unsigned v = req.version();
   const std::string_view target = req.target();
@@ -401,6 +411,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       Write(handler_.TooLarge(parser_->get().version()), /*linger=*/true);
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      Write(handler_.HeaderTooLarge(), /*linger=*/true);
       return;
     }
     if (ec) return Close();

@@ -46,6 +46,8 @@ class StoreHandler {
   HttpResponse Handle(const HttpRequest& req);
   // 413 for a body over the cap that was not read (the connection is closed after it).
   HttpResponse TooLarge(unsigned version);
+  // 431 for a request line + headers over 16 KiB (e.g. a huge roomId).
+  HttpResponse HeaderTooLarge();
   std::string RenderMetrics() const;
   HttpMetrics& metrics() { return metrics_; }
 

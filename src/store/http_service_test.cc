@@ -25,9 +25,11 @@ namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 using testing::Bytes;
 using testing::Call;
+using testing::Key;
 using testing::kSecret;
 using testing::MapHasKey;
 using testing::MapSet;
+using testing::Name;
 using testing::Reply;
 using testing::Snapshot;
 
@@ -54,10 +56,11 @@ class StoreHttpTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     dir_ = std::filesystem::temp_directory_path() /
-           ("tandem-store-http-" + std::to_string(getpid()) + "-" +
+           (std::string("tandem-store-http-") + std::to_string(getpid()) + "-" +
             std::to_string(std::hash<std::string>()(name)));
     std::filesystem::remove_all(dir_);
-    prefix_ = "h" + std::to_string(getpid()) + "-" + std::to_string(std::hash<std::string>()(name));
+    prefix_ = std::string("h") + std::to_string(getpid()) + std::string("-") +
+              std::to_string(std::hash<std::string>()(name));
     std::unique_ptr<Backend> backend;
     if (GetParam() == "postgres") {
       if (TestPostgres::FindBinDir().empty()) {
@@ -197,7 +200,7 @@ TEST_P(StoreHttpTest, VersionsListedAndFetched) {
   std::vector<Bytes> updates;
   std::vector<Bytes> snaps;
   for (int i = 0; i < 6; ++i) {
-    updates.push_back(MapSet(20 + i, 0, "k" + std::to_string(i), "v"));
+    updates.push_back(MapSet(20 + i, 0, Name("k", i), "v"));
     snaps.push_back(Snapshot(updates));
     ASSERT_EQ(Post("r", snaps.back()).status, 200);
   }
@@ -206,10 +209,13 @@ TEST_P(StoreHttpTest, VersionsListedAndFetched) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(list.headers[http::field::content_type], "application/json");
   // keep_versions = 4: versions 6, 5, 4, 3, newest first.
-  EXPECT_EQ(list.body.rfind("[{\"version\":6,\"size\":" + std::to_string(snaps[5].size()), 0), 0u)
+  EXPECT_EQ(list.body.rfind(
+                std::string("[{\"version\":6,\"size\":") + std::to_string(snaps[5].size()), 0),
+            0u)
       << list.body;
   for (int v : {5, 4, 3}) {
-    EXPECT_NE(list.body.find("{\"version\":" + std::to_string(v) + ","), std::string::npos);
+    EXPECT_NE(list.body.find(std::string("{\"version\":") + std::to_string(v) + ","),
+              std::string::npos);
   }
   EXPECT_EQ(list.body.find("{\"version\":2,"), std::string::npos) << list.body;
   EXPECT_NE(list.body.find("\"checksum\":\"" + Sha256Hex(snaps[3]) + "\""), std::string::npos);
@@ -274,6 +280,10 @@ TEST_P(StoreHttpTest, BadRoomIdsMethodsAndQueriesAre4xxAndStoreNothing) {
     EXPECT_EQ(r.headers[http::field::content_type], "application/json") << c.target;
     EXPECT_NE(r.body.find("\"error\":"), std::string::npos) << c.target << " " << r.body;
   }
+  Reply huge = Call(port_, http::verb::post,
+                    "/collaboration/snapshot?roomId=" + std::string(100'000, 'x'), body);
+  EXPECT_EQ(huge.status, 431) << huge.body;
+  EXPECT_NE(huge.body.find("\"error\":"), std::string::npos) << huge.body;
   EXPECT_EQ(store_->metrics().saves.load(), 0u) << "nothing stored";
   EXPECT_EQ(Call(port_, http::verb::get, "/collaboration/snapshot?roomId=x", "").status, 404);
 
@@ -303,10 +313,10 @@ TEST_P(StoreHttpTest, ConcurrentSavesOverHttpLoseNothing) {
     threads.emplace_back([&, t] {
       std::vector<Bytes> mine;
       for (int r = 0; r < kRounds; ++r) {
-        mine.push_back(MapSet(200 + t, r, "t" + std::to_string(t) + "r" + std::to_string(r), "v"));
+        mine.push_back(MapSet(200 + t, r, Key(t, r), "v"));
         const Bytes snap = Snapshot(mine);
         if (Post("shared", snap).status != 200) ++failures;
-        if (Post("room" + std::to_string(t), snap).status != 200) ++failures;
+        if (Post(Name("room", t), snap).status != 200) ++failures;
       }
     });
   }
@@ -315,18 +325,18 @@ TEST_P(StoreHttpTest, ConcurrentSavesOverHttpLoseNothing) {
   const Bytes shared = Get("shared").bytes();
   for (int t = 0; t < kThreads; ++t) {
     for (int r = 0; r < kRounds; ++r) {
-      const std::string key = "t" + std::to_string(t) + "r" + std::to_string(r);
+      const std::string key = Key(t, r);
       EXPECT_TRUE(MapHasKey(shared, key)) << key;
     }
-    const Bytes own = Get("room" + std::to_string(t)).bytes();
+    const Bytes own = Get(Name("room", t)).bytes();
     for (int r = 0; r < kRounds; ++r) {
-      EXPECT_TRUE(MapHasKey(own, "t" + std::to_string(t) + "r" + std::to_string(r)));
+      EXPECT_TRUE(MapHasKey(own, Key(t, r)));
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreHttpTest, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 TEST(StoreAuthTest, BearerMatchesOnlyTheExactSecret) {
   EXPECT_TRUE(BearerMatches("Bearer abc", "abc"));

@@ -15,8 +15,10 @@ namespace {
 
 using testing::Delete;
 using testing::JsonOf;
+using testing::Key;
 using testing::MapHasKey;
 using testing::MapSet;
+using testing::Name;
 using testing::Snapshot;
 using testing::TextInsert;
 
@@ -35,7 +37,7 @@ class StoreEngineTest : public ::testing::TestWithParam<std::string> {
 
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("tandem-store-test-" + std::to_string(getpid()) + "-" +
+           (std::string("tandem-store-test-") + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     room_prefix_ = std::string("t") + std::to_string(getpid()) + "-" +
@@ -181,7 +183,7 @@ TEST_P(StoreEngineTest, KeepsLastNVersionsAndFetchesOne) {
   std::vector<std::vector<uint8_t>> snaps;
   std::vector<std::vector<uint8_t>> updates;
   for (int i = 0; i < 5; ++i) {
-    updates.push_back(MapSet(10 + i, 0, "k" + std::to_string(i), "v"));
+    updates.push_back(MapSet(10 + i, 0, Name("k", i), "v"));
     snaps.push_back(Snapshot(updates));
     auto saved = store_->Save(Room("r"), snaps.back());
     ASSERT_TRUE(saved.ok());
@@ -231,7 +233,7 @@ TEST_P(StoreEngineTest, ConcurrentSavesToOneRoomAndManyRoomsLoseNothing) {
       // Each writer only knows its own edits: every save is stale for the others.
       std::vector<std::vector<uint8_t>> mine;
       for (int r = 0; r < kRounds; ++r) {
-        mine.push_back(MapSet(100 + t, r, "t" + std::to_string(t) + "r" + std::to_string(r), "v"));
+        mine.push_back(MapSet(100 + t, r, Key(t, r), "v"));
         if (!store_->Save(Room("shared"), Snapshot(mine)).ok()) ++failures;
         if (!store_->Save(Room("own") + std::to_string(t), Snapshot(mine)).ok()) ++failures;
       }
@@ -243,13 +245,12 @@ TEST_P(StoreEngineTest, ConcurrentSavesToOneRoomAndManyRoomsLoseNothing) {
   ASSERT_TRUE(got.ok() && got->has_value());
   for (int t = 0; t < kThreads; ++t) {
     for (int r = 0; r < kRounds; ++r) {
-      const std::string key = "t" + std::to_string(t) + "r" + std::to_string(r);
+      const std::string key = Key(t, r);
       EXPECT_TRUE(MapHasKey((*got)->data, key)) << key;
     }
     auto own = store_->Get(Room("own") + std::to_string(t));
     ASSERT_TRUE(own.ok() && own->has_value());
-    EXPECT_TRUE(
-        MapHasKey((*own)->data, "t" + std::to_string(t) + "r" + std::to_string(kRounds - 1)));
+    EXPECT_TRUE(MapHasKey((*own)->data, Key(t, kRounds - 1)));
   }
 }
 
@@ -271,7 +272,7 @@ TEST_P(StoreEngineTest, ReopenedStoreKeepsVersionNumbers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreEngineTest, ::testing::Values("sqlite", "postgres"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& p) { return p.param; });
 
 TEST(StoreMergeTest, UpdateCoversComparesStructsAndDeletes) {
   const auto a = MapSet(1, 0, "a", "1");

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crdt/doc.h"
@@ -13,6 +14,20 @@
 namespace tandem::store::testing {
 
 using Bytes = std::vector<uint8_t>;
+
+// "<prefix><n>", built by appending (g++ 12 -O3 warns falsely about `"k" + std::to_string(n)`).
+inline std::string Name(std::string_view prefix, int64_t n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+// "t<t>r<r>": writer t's key of round r.
+inline std::string Key(int t, int r) {
+  std::string s = Name("t", t);
+  s += 'r';
+  s += std::to_string(r);
+  return s;
+}
 
 // client `client` at `clock` sets getMap('m').set(key, value) (no earlier entry for the key).
 inline Bytes MapSet(uint64_t client, uint64_t clock, const std::string& key,
