@@ -173,6 +173,16 @@ HttpResponse StoreHandler::TooLarge(unsigned version) {
   return res;
 }
 
+HttpResponse StoreHandler::BodyIncomplete() {
+  ++metrics_.requests;
+  ++metrics_.status_4xx;
+  HttpResponse res = Error(11, http::status::bad_request, "bad_request",
+                           "the connection ended before the whole body (Content-Length) arrived");
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
 HttpResponse StoreHandler::HeaderTooLarge() {
   ++metrics_.requests;
   ++metrics_.status_4xx;
@@ -411,6 +421,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       Write(handler_.TooLarge(parser_->get().version()), /*linger=*/true);
+      return;
+    }
+    if (ec == http::error::partial_message) {
+      // The peer closed its side before the whole body arrived: answer, store nothing.
+      Write(handler_.BodyIncomplete(), /*linger=*/false);
       return;
     }
     if (ec == http::error::header_limit) {

@@ -48,6 +48,8 @@ class StoreHandler {
   HttpResponse TooLarge(unsigned version);
   // 431 for a request line + headers over 16 KiB (e.g. a huge roomId).
   HttpResponse HeaderTooLarge();
+  // 400 for a request whose body ended early (the peer closed its side).
+  HttpResponse BodyIncomplete();
   std::string RenderMetrics() const;
   HttpMetrics& metrics() { return metrics_; }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
@@ -177,6 +178,27 @@ TEST_P(StoreHttpTest, InvalidBodiesAre400AndOversizedIs413) {
   EXPECT_EQ(Get("r").status, 404) << "nothing stored";
   // The service still works afterwards.
   EXPECT_EQ(Post("r", snap).status, 200);
+}
+
+TEST_P(StoreHttpTest, BodyCutShortByTheClientIs400AndStoresNothing) {
+  REQUIRE_SERVICE();
+  const Bytes snap = Snapshot({MapSet(1, 0, "a", "hello"), MapSet(2, 0, "b", "world")});
+  boost::asio::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
+  std::string request = "POST " + Target("r") + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                        kSecret + "\r\nContent-Length: " + std::to_string(snap.size()) + "\r\n\r\n";
+  request.append(snap.begin(), snap.begin() + static_cast<long>(snap.size() / 2));
+  boost::asio::write(socket, boost::asio::buffer(request));
+  socket.shutdown(tcp::socket::shutdown_send);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(socket, buffer, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_NE(res.body().find("before the whole body"), std::string::npos) << res.body();
+  EXPECT_EQ(Get("r").status, 404) << "nothing stored";
 }
 
 TEST_P(StoreHttpTest, StaleSnapshotIsMergedAndSaysSo) {

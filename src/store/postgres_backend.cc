@@ -243,6 +243,9 @@ Result<std::unique_ptr<Backend>> OpenPostgresBackend(const std::string& url, int
   for (int i = 0; i < std::max(pool_size, 1); ++i) {
     PGconn* conn = PQconnectdb(url.c_str());
     conns.push_back(conn);
+    // Server notices ("relation already exists, skipping") are not errors; keep stderr quiet.
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     if (PQstatus(conn) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn);
       while (!message.empty() && message.back() == '\n') message.pop_back();

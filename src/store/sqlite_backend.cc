@@ -212,6 +212,52 @@ class SqliteBackend : public Backend {
   sqlite3* reader_;
 };
 
+// Before the store engine, `tandem serve`'s embedded store kept one snapshot per room in table
+// `snapshots(room, data, updated_ms)` of the same file. Its rows become version 1 of their rooms
+// (rooms already in the store keep theirs); the old table is renamed, not dropped.
+Status MigrateLegacySnapshots(sqlite3* db) {
+  {
+    Stmt exists(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'snapshots'");
+    const int rc = exists.Step();
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc != SQLITE_ROW) return exists.Error("migrate");
+  }
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return UnavailableError(std::string("sqlite migrate: ") + sqlite3_errmsg(db));
+  auto migrate = [db]() -> Status {
+    Stmt rows(db,
+              "SELECT room, data, updated_ms FROM snapshots WHERE room NOT IN (SELECT room FROM "
+              "store_rooms)");
+    int rc;
+    while ((rc = rows.Step()) == SQLITE_ROW) {
+      const std::string room = rows.ColText(0);
+      const Bytes data = rows.ColBlob(1);
+      Stmt insert(db,
+                  "INSERT INTO store_versions (room, version, data, size, checksum, created_ms, "
+                  "merged) VALUES (?, 1, ?, ?, ?, ?, 0)");
+      insert.Text(1, room);
+      insert.Blob(2, data);
+      insert.Int(3, static_cast<int64_t>(data.size()));
+      insert.Text(4, Sha256Hex(data));
+      insert.Int(5, rows.ColInt(2));
+      if (insert.Step() != SQLITE_DONE) return insert.Error("migrate");
+      Stmt room_row(db, "INSERT INTO store_rooms (room, latest_version) VALUES (?, 1)");
+      room_row.Text(1, room);
+      if (room_row.Step() != SQLITE_DONE) return room_row.Error("migrate");
+    }
+    if (rc != SQLITE_DONE) return rows.Error("migrate");
+    if (sqlite3_exec(db, "ALTER TABLE snapshots RENAME TO snapshots_migrated", nullptr, nullptr,
+                     nullptr) != SQLITE_OK)
+      return UnavailableError(std::string("sqlite migrate: ") + sqlite3_errmsg(db));
+    return Status::Ok();
+  };
+  Status s = migrate();
+  if (sqlite3_exec(db, s.ok() ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr) != SQLITE_OK &&
+      s.ok())
+    s = UnavailableError(std::string("sqlite migrate: ") + sqlite3_errmsg(db));
+  return s;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& db_path) {
@@ -225,6 +271,10 @@ Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& db_path) {
     sqlite3_free(err);
     sqlite3_close(writer);
     return UnavailableError("cannot create schema in " + db_path + ": " + message);
+  }
+  if (Status s = MigrateLegacySnapshots(writer); !s.ok()) {
+    sqlite3_close(writer);
+    return s.WithContext(db_path);
   }
   auto reader = OpenConnection(db_path);
   if (!reader.ok()) {
