@@ -158,7 +158,14 @@ HttpResponse StoreHandler::Handle(const HttpRequest& req) {
     ++metrics_.status_5xx;
   }
   res.keep_alive(req.keep_alive());
+  res.version(req.version());
   res.prepare_payload();
+  if (req.method() == http::verb::head) {
+    // Same headers as GET (Content-Length included), no body.
+    const size_t length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
   return res;
 }
 
@@ -245,7 +252,7 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
   if (versions) return Versions(query->room);
   if (rollback) return Rollback(query->room, query->version);
   if (req.method() == http::verb::post) return Save(req, query->room);
-  return Load(query->room, query->version, req.method() == http::verb::head);
+  return Load(query->room, query->version);
 }
 
 HttpResponse StoreHandler::Save(const HttpRequest& req, const std::string& room) {
@@ -282,8 +289,7 @@ HttpResponse StoreHandler::Save(const HttpRequest& req, const std::string& room)
   return res;
 }
 
-HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> version,
-                                bool head) {
+HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> version) {
   const unsigned v = 11;
   auto got = store_.Get(room, version);
   if (!got.ok()) {
@@ -303,7 +309,7 @@ HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> 
   res.set("X-Tandem-Version", std::to_string(snap.info.version));
   res.set("X-Tandem-Checksum", snap.info.checksum);
   res.set(http::field::etag, "\"" + snap.info.checksum + "\"");
-  if (!head) res.body().assign(snap.data.begin(), snap.data.end());
+  res.body().assign(snap.data.begin(), snap.data.end());
   spdlog::debug("event=loaded room=\"{}\" version={} size={}", Shorten(room), snap.info.version,
                 snap.info.size);
   return res;

@@ -42,7 +42,8 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 // The routes, without sockets: what the service answers to one request.
 class StoreHandler {
  public:
-  StoreHandler(SnapshotStore& store, std::string secret) : store_(store), secret_(secret) {}
+  StoreHandler(SnapshotStore& store, std::string secret)
+      : store_(store), secret_(std::move(secret)) {}
   HttpResponse Handle(const HttpRequest& req);
   // 413 for a body over the cap that was not read (the connection is closed after it).
   HttpResponse TooLarge(unsigned version);
@@ -56,7 +57,7 @@ class StoreHandler {
  private:
   HttpResponse Route(const HttpRequest& req);
   HttpResponse Save(const HttpRequest& req, const std::string& room);
-  HttpResponse Load(const std::string& room, std::optional<int64_t> version, bool head);
+  HttpResponse Load(const std::string& room, std::optional<int64_t> version);
   HttpResponse Versions(const std::string& room);
   HttpResponse Rollback(const std::string& room, std::optional<int64_t> version);
   bool Authorized(const HttpRequest& req) const;

@@ -134,6 +134,21 @@ TEST_P(StoreHttpTest, RoundTrip404AndHealth) {
   EXPECT_EQ(got.bytes(), snap);
   EXPECT_EQ(got.headers[http::field::content_type], "application/octet-stream");
   EXPECT_EQ(got.headers["X-Tandem-Checksum"], Sha256Hex(snap));
+  // HEAD: the same headers, no body (the client reads none).
+  {
+    boost::asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
+    http::request<http::empty_body> req{http::verb::head, Target("r"), 11};
+    req.set(http::field::authorization, std::string("Bearer ") + kSecret);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);
+    http::read_header(stream, buffer, parser);
+    EXPECT_EQ(parser.get().result_int(), 200u);
+    EXPECT_EQ(parser.get()[http::field::content_length], std::to_string(snap.size()));
+  }
   EXPECT_EQ(Call(port_, http::verb::get, "/healthz", "", "").status, 200);
   Reply metrics = Call(port_, http::verb::get, "/metrics", "", "");
   EXPECT_EQ(metrics.status, 200);

@@ -112,10 +112,24 @@ std::string Sha256Hex(std::span<const uint8_t> data) {
   return out;
 }
 
-Result<bool> UpdateCovers(std::span<const uint8_t> incoming, std::span<const uint8_t> stored) {
+namespace {
+struct Coverage {
+  bool incoming_covers_stored = false;
+  bool stored_covers_incoming = false;
+};
+Result<Coverage> Compare(std::span<const uint8_t> incoming, std::span<const uint8_t> stored) {
   TANDEM_ASSIGN_OR_RETURN(UpdateSummary in, Summarize(incoming));
   TANDEM_ASSIGN_OR_RETURN(UpdateSummary old, Summarize(stored));
-  return Contains(in.structs, old.structs) && Contains(in.deletes, old.deletes);
+  return Coverage{.incoming_covers_stored =
+                      Contains(in.structs, old.structs) && Contains(in.deletes, old.deletes),
+                  .stored_covers_incoming =
+                      Contains(old.structs, in.structs) && Contains(old.deletes, in.deletes)};
+}
+}  // namespace
+
+Result<bool> UpdateCovers(std::span<const uint8_t> incoming, std::span<const uint8_t> stored) {
+  TANDEM_ASSIGN_OR_RETURN(Coverage c, Compare(incoming, stored));
+  return c.incoming_covers_stored;
 }
 
 Result<Bytes> MergeSnapshots(std::span<const uint8_t> a, std::span<const uint8_t> b) {
@@ -158,9 +172,15 @@ Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const
     }
     bool covers = true;
     if (latest.has_value()) {
-      auto c = UpdateCovers(data, latest->data);
+      auto c = Compare(data, latest->data);
       // A stored version that no longer decodes cannot be merged; the valid incoming one wins.
-      covers = !c.ok() || *c;
+      covers = !c.ok() || c->incoming_covers_stored;
+      if (!covers && c->stored_covers_incoming) {
+        // Stale and adding nothing: the latest version already is the union.
+        outcome.merged = true;
+        outcome.unchanged = true;
+        return std::optional<Prepared>();
+      }
     }
     if (covers) {
       p.data.assign(data.begin(), data.end());

@@ -77,8 +77,10 @@ struct StoreOptions {
 
 struct SaveOutcome {
   VersionInfo info;
-  bool merged = false;     // the incoming snapshot lacked content; the union was stored
-  bool unchanged = false;  // identical to the latest version; nothing new was written
+  // The incoming snapshot lacked stored content: the union was stored (or, when the incoming one
+  // added nothing, the latest version was kept: unchanged too).
+  bool merged = false;
+  bool unchanged = false;  // nothing new was written; `info` is the latest version
 };
 
 struct StoreMetrics {

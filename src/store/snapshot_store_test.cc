@@ -146,6 +146,19 @@ TEST_P(StoreEngineTest, StaleSnapshotIsMergedNotOverwriting) {
   ASSERT_TRUE(got.ok() && got->has_value());
   for (const char* key : {"a", "b", "c"}) EXPECT_TRUE(MapHasKey((*got)->data, key)) << key;
   EXPECT_EQ(store_->metrics().merges.load(), 1u);
+  EXPECT_EQ(store_->metrics().saves.load(), 2u);
+
+  // An older snapshot that adds nothing writes no version, and says it was stale.
+  const int64_t before = saved->info.version;
+  saved = store_->Save(Room("r"), Snapshot({a}));
+  ASSERT_TRUE(saved.ok());
+  EXPECT_TRUE(saved->merged);
+  EXPECT_TRUE(saved->unchanged);
+  EXPECT_EQ(saved->info.version, before);
+  saved = store_->Save(Room("r"), Snapshot({}));  // an empty document
+  ASSERT_TRUE(saved.ok());
+  EXPECT_TRUE(saved->unchanged);
+  EXPECT_EQ(saved->info.version, before);
 
   // A newer snapshot (superset) is stored as sent.
   const auto newer = Snapshot({a, b, c, MapSet(4, 0, "d", "4")});
