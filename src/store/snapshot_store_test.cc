@@ -287,6 +287,37 @@ TEST_P(StoreEngineTest, ReopenedStoreKeepsVersionNumbers) {
 INSTANTIATE_TEST_SUITE_P(Backends, StoreEngineTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& p) { return p.param; });
 
+// Written by yjs 13.6: a (client 11) types "hello world"; b (client 22) syncs, deletes "hello ",
+// pushes [1,2,3] to array "arr"; meanwhile a sets m.x = "y" and appends "!". `kStored` is b's
+// state, `kStale` is a's (it lacks b's deletion and array). yjs merges them to t = "world!",
+// m = {"x":"y"}, arr = [1,2,3].
+const std::vector<uint8_t> kStored = {0x02, 0x01, 0x16, 0x00, 0x08, 0x01, 0x03, 0x61, 0x72, 0x72,
+                                      0x03, 0x7d, 0x01, 0x7d, 0x02, 0x7d, 0x03, 0x02, 0x0b, 0x00,
+                                      0x01, 0x01, 0x01, 0x74, 0x06, 0x84, 0x0b, 0x05, 0x05, 0x77,
+                                      0x6f, 0x72, 0x6c, 0x64, 0x01, 0x0b, 0x01, 0x00, 0x06};
+const std::vector<uint8_t> kStale = {0x01, 0x03, 0x0b, 0x00, 0x04, 0x01, 0x01, 0x74, 0x0b,
+                                     0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x77, 0x6f, 0x72,
+                                     0x6c, 0x64, 0x28, 0x01, 0x01, 0x6d, 0x01, 0x78, 0x01,
+                                     0x77, 0x01, 0x79, 0x84, 0x0b, 0x0a, 0x01, 0x21, 0x00};
+
+TEST_P(StoreEngineTest, YjsWrittenStaleSnapshotMergesLikeYjs) {
+  REQUIRE_STORE();
+  ASSERT_TRUE(store_->Save(Room("r"), kStored).ok());
+  auto saved = store_->Save(Room("r"), kStale);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_TRUE(saved->merged);
+  auto got = store_->Get(Room("r"));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const std::string json = JsonOf((*got)->data);
+  EXPECT_NE(json.find(R"("t":"world!")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("m":{"x":"y"})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("arr":[1,2,3])"), std::string::npos) << json;
+  // Saving b's state again after the merge is stale too and adds nothing.
+  saved = store_->Save(Room("r"), kStored);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_TRUE(saved->merged && saved->unchanged);
+}
+
 TEST(StoreMergeTest, UpdateCoversComparesStructsAndDeletes) {
   const auto a = MapSet(1, 0, "a", "1");
   const auto b = MapSet(2, 0, "b", "2");
