@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -379,8 +380,13 @@ std::string StoreHandler::RenderMetrics() const {
   counter("tandem_store_storage_errors_total", "Failed storage operations.", m.errors.load());
   counter("tandem_store_saved_bytes_total", "Bytes of snapshot versions written.",
           m.bytes_saved.load());
-  counter("tandem_store_save_seconds_total", "Time spent saving (validation, merge, storage).",
-          m.save_micros.load() / 1'000'000);
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.6f", static_cast<double>(m.save_micros.load()) / 1e6);
+  o +=
+      std::string("# HELP tandem_store_save_seconds_total Time spent saving (validation, merge, ") +
+      "storage).\n# TYPE tandem_store_save_seconds_total "
+      "counter\ntandem_store_save_seconds_total " +
+      seconds + "\n";
   counter("tandem_store_http_requests_total", "HTTP requests.", metrics_.requests.load());
   o += "# HELP tandem_store_http_responses_total HTTP responses by status class.\n"
        "# TYPE tandem_store_http_responses_total counter\n";
