@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -454,8 +455,8 @@ class Session : public std::enable_shared_from_this<Session> {
       res = Error(11, http::status::internal_server_error, "internal", "internal error");
       res.prepare_payload();
     }
-    --in_flight_;
     if (stopping_) res.keep_alive(false);
+    counted_ = true;  // in flight until the reply is written
     Write(std::move(res), false);
   }
 
@@ -464,6 +465,10 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(timeout_);
     http::async_write(stream_, *res_,
                       [self = shared_from_this(), linger](beast::error_code ec, size_t) {
+                        if (self->counted_) {
+                          self->counted_ = false;
+                          --self->in_flight_;
+                        }
                         if (ec) return self->Close();
                         if (linger) return self->Linger();
                         if (!self->res_->keep_alive()) return self->Close();
@@ -499,6 +504,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> res_;
   std::vector<char> drain_;
+  bool counted_ = false;
   StoreHandler& handler_;
   size_t max_body_;
   std::chrono::milliseconds timeout_;
@@ -516,7 +522,13 @@ struct StoreService::Impl {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        // E.g. out of file descriptors: back off instead of spinning.
         spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+        accept_backoff.expires_after(std::chrono::milliseconds(100));
+        accept_backoff.async_wait([this](beast::error_code) {
+          if (acceptor.is_open()) Accept();
+        });
+        return;
       } else {
         std::make_shared<Session>(std::move(sock), handler, store.options().max_snapshot_bytes,
                                   options.read_timeout, in_flight, stopping)
@@ -531,6 +543,7 @@ struct StoreService::Impl {
   StoreHandler handler;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer accept_backoff{ioc};
   std::vector<std::thread> threads;
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
@@ -582,6 +595,7 @@ void StoreService::Stop() {
   asio::post(m.ioc, [&m] {
     beast::error_code ignored;
     m.acceptor.close(ignored);
+    m.accept_backoff.cancel();
   });
   const auto deadline = std::chrono::steady_clock::now() + m.options.shutdown_timeout;
   while (m.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
