@@ -36,9 +36,12 @@ class StoreEngineTest : public ::testing::TestWithParam<std::string> {
   }
 
   void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name) {
+      if (c == '/') c = '-';  // "Case/sqlite": one folder, not two
+    }
     dir_ = std::filesystem::temp_directory_path() /
-           (std::string("tandem-store-test-") + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           (std::string("tandem-store-test-") + std::to_string(getpid()) + "-" + name);
     std::filesystem::remove_all(dir_);
     room_prefix_ = std::string("t") + std::to_string(getpid()) + "-" +
                    ::testing::UnitTest::GetInstance()->current_test_info()->name() + "-";
