@@ -6,6 +6,7 @@
 
 #include "cli/doc_command.h"
 #include "cli/serve_command.h"
+#include "cli/store_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Tandem: a Yjs collaboration server (y-websocket protocol, durable rooms)"};
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version");
   tandem::cli::ServeCommand serve(app);
+  tandem::cli::StoreCommand store(app);
 
   // tandem doc ...
   auto* doc = app.add_subcommand("doc", "Inspect and repair stored Yjs documents (update files)");
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   }
 
   if (serve.parsed()) return serve.Run();
+  if (store.parsed()) return store.Run();
   if (merge->parsed()) return tandem::cli::DocMerge(doc_options, merge_inputs, output, std::cerr);
   if (json->parsed()) return tandem::cli::DocJson(doc_options, input, std::cout, std::cerr);
   if (sv->parsed()) return tandem::cli::DocStateVector(doc_options, input, std::cout, std::cerr);

@@ -1,88 +1,48 @@
 #include "snapshot/embedded_snapshot_client.h"
 
-#include <sqlite3.h>
-
 #include <boost/asio/post.hpp>
 #include <filesystem>
+#include <limits>
+
+#include "store/snapshot_store.h"
 
 namespace tandem::snapshot {
 
 namespace {
 
-class SqliteSnapshotStorage : public SnapshotStorage {
+// The storage engine of `tandem store` (src/store: validation, versions, the merge rule) in
+// process.
+class StoreSnapshotStorage : public SnapshotStorage {
  public:
-  explicit SqliteSnapshotStorage(sqlite3* db) : db_(db) {}
-  ~SqliteSnapshotStorage() override { sqlite3_close(db_); }
+  explicit StoreSnapshotStorage(std::unique_ptr<store::Backend> backend)
+      : store_(std::move(backend),
+               store::StoreOptions{.max_snapshot_bytes = std::numeric_limits<size_t>::max(),
+                                   .keep_versions = 10}) {}
 
   Status Put(const std::string& room, const Bytes& bytes) override {
-    std::lock_guard lock(mu_);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "INSERT INTO snapshots (room, data, updated_ms) VALUES (?, ?, "
-                       "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) ON "
-                       "CONFLICT(room) DO UPDATE SET "
-                       "data = excluded.data, updated_ms = excluded.updated_ms",
-                       -1, &s, nullptr);
-    sqlite3_bind_text(s, 1, room.data(), static_cast<int>(room.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_blob(s, 2, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-    const int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-      return UnavailableError(std::string("embedded snapshot store: ") + sqlite3_errmsg(db_));
+    auto saved = store_.Save(room, bytes);
+    if (!saved.ok()) return saved.status().WithContext("embedded snapshot store");
     return Status::Ok();
   }
 
   Result<std::optional<Bytes>> Get(const std::string& room) override {
-    std::lock_guard lock(mu_);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db_, "SELECT data FROM snapshots WHERE room = ?", -1, &s, nullptr);
-    sqlite3_bind_text(s, 1, room.data(), static_cast<int>(room.size()), SQLITE_TRANSIENT);
-    const int rc = sqlite3_step(s);
-    std::optional<Bytes> out;
-    if (rc == SQLITE_ROW) {
-      const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s, 0));
-      out = Bytes(p, p + sqlite3_column_bytes(s, 0));
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      return UnavailableError(std::string("embedded snapshot store: ") + sqlite3_errmsg(db_));
-    }
-    return out;
+    auto got = store_.Get(room);
+    if (!got.ok()) return got.status().WithContext("embedded snapshot store");
+    if (!got->has_value()) return std::optional<Bytes>();
+    return std::optional<Bytes>(std::move((*got)->data));
   }
 
  private:
-  std::mutex mu_;
-  sqlite3* db_;
+  store::SnapshotStore store_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<SnapshotStorage>> OpenSqliteSnapshotStorage(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  const std::string path = (std::filesystem::path(dir) / "snapshots.db").string();
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string message = db != nullptr ? sqlite3_errmsg(db) : "cannot open";
-    sqlite3_close(db);
-    return UnavailableError("cannot open " + path + ": " + message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  if (sqlite3_exec(db,
-                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                   "CREATE TABLE IF NOT EXISTS snapshots (room TEXT PRIMARY KEY, data BLOB NOT "
-                   "NULL, updated_ms "
-                   "INTEGER NOT NULL)",
-                   nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err != nullptr ? err : "sqlite error";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return UnavailableError("cannot initialise " + path + ": " + message);
-  }
-  return std::unique_ptr<SnapshotStorage>(std::make_unique<SqliteSnapshotStorage>(db));
+  auto backend = store::OpenSqliteBackend((std::filesystem::path(dir) / "snapshots.db").string());
+  if (!backend.ok()) return backend.status();
+  return std::unique_ptr<SnapshotStorage>(
+      std::make_unique<StoreSnapshotStorage>(std::move(backend).value()));
 }
 
 EmbeddedSnapshotClient::EmbeddedSnapshotClient(SnapshotStorage& storage,

@@ -9,8 +9,6 @@
 
 #include "snapshot/snapshot_client.h"
 
-struct sqlite3;
-
 namespace tandem::snapshot {
 
 // Where embedded snapshots live: a synchronous, thread-safe key -> latest bytes store.
@@ -21,7 +19,8 @@ class SnapshotStorage {
   virtual Result<std::optional<Bytes>> Get(const std::string& room) = 0;
 };
 
-// SQLite (WAL, synchronous=FULL) in `<dir>/snapshots.db`.
+// `tandem store`'s engine on SQLite (WAL, synchronous=FULL) in `<dir>/snapshots.db`: snapshots
+// are validated, versioned, and merged rather than overwritten when stale (docs/STORE.md).
 Result<std::unique_ptr<SnapshotStorage>> OpenSqliteSnapshotStorage(const std::string& dir);
 
 class EmbeddedSnapshotClient : public SnapshotClient {

@@ -1,0 +1,91 @@
+// `tandem serve`'s embedded snapshot store is this module's engine on SQLite.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "snapshot/embedded_snapshot_client.h"
+#include "store/snapshot_store.h"
+#include "store/test_updates.h"
+
+namespace tandem::store {
+namespace {
+
+using testing::MapHasKey;
+using testing::MapSet;
+using testing::Snapshot;
+
+TEST(StoreEmbeddedTest, ServeEmbeddedStorageValidatesVersionsAndMerges) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("tandem-store-embedded-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    auto storage = snapshot::OpenSqliteSnapshotStorage(dir.string());
+    ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+    const auto a = MapSet(1, 0, "a", "1");
+    const auto b = MapSet(2, 0, "b", "2");
+    const auto c = MapSet(3, 0, "c", "3");
+    EXPECT_FALSE((*storage)->Put("room", {1, 2, 3}).ok()) << "not a Yjs update";
+    ASSERT_TRUE((*storage)->Put("room", Snapshot({a, b})).ok());
+    ASSERT_TRUE((*storage)->Put("room", Snapshot({a, c})).ok());  // stale: merged
+    auto got = (*storage)->Get("room");
+    ASSERT_TRUE(got.ok() && got->has_value());
+    for (const char* key : {"a", "b", "c"}) EXPECT_TRUE(MapHasKey(**got, key)) << key;
+    auto none = (*storage)->Get("other");
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value());
+  }
+  // `tandem store --data-dir` on the same folder serves the same rooms and versions.
+  auto backend = OpenSqliteBackend((dir / "snapshots.db").string());
+  ASSERT_TRUE(backend.ok());
+  auto list = (*backend)->List("room");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_TRUE((*list)[0].merged);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StoreEmbeddedTest, LegacyEmbeddedSnapshotsBecomeVersionOne) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tandem-store-legacy-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto snap = Snapshot({MapSet(1, 0, "a", "1")});
+  {
+    // The file as the embedded store wrote it before the store engine.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "snapshots.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE snapshots (room TEXT PRIMARY KEY, data BLOB NOT NULL, "
+                           "updated_ms INTEGER NOT NULL)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO snapshots VALUES ('old room', ?, 1700000000000)", -1, &s,
+                       nullptr);
+    sqlite3_bind_blob(s, 1, snap.data(), static_cast<int>(snap.size()), SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  auto storage = snapshot::OpenSqliteSnapshotStorage(dir.string());
+  ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+  auto got = (*storage)->Get("old room");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, snap);
+  storage->reset();
+  // Opening again does not migrate twice.
+  auto backend = OpenSqliteBackend((dir / "snapshots.db").string());
+  ASSERT_TRUE(backend.ok());
+  auto list = (*backend)->List("old room");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].version, 1);
+  EXPECT_EQ((*list)[0].time_ms, 1'700'000'000'000);
+  EXPECT_EQ((*list)[0].checksum, Sha256Hex(snap));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace tandem::store
