@@ -403,12 +403,15 @@ describe('limits, keepalive and unloading', () => {
   })
 
   test('a peer that answers no pings is dropped after twice the ping interval', async () => {
-    const before = await gauge('tandem_connections')
+    await waitFor(async () => await gauge('tandem_connections') === 0, 'earlier clients gone')
     const dead = await rawSocket(`${server.ws}/dead`)
-    await waitFor(async () => await gauge('tandem_connections') === before + 1, 'the connection counted')
-    dead.socket._socket.pause() // no pong ever comes back
-    await waitFor(async () => await gauge('tandem_connections') === before, 'the silent peer dropped', 5000)
-    dead.socket.terminate()
+    try {
+      await waitFor(async () => await gauge('tandem_connections') === 1, 'the connection counted')
+      dead.socket._socket.pause() // no pong ever comes back
+      await waitFor(async () => await gauge('tandem_connections') === 0, 'the silent peer dropped', 5000)
+    } finally {
+      dead.socket.terminate()
+    }
   })
 
   test('a room with nobody left is unloaded once saved; metrics count loads and messages', async () => {
