@@ -69,6 +69,25 @@ lines.push(`- Node ${process.version}`, '')
   lines.push('')
 }
 
+// Snapshot store
+if (fs.existsSync(path.join(dir, 'store-cpp.json'))) {
+  const rows = Object.fromEntries(read('store-cpp.json').benchmarks.map(b => [b.name, b]))
+  const rate = (name, key) => rows[name] && !rows[name].error_occurred ? Math.round(rows[name][key]).toLocaleString('en-US') : 'n/a'
+  lines.push('## Snapshot store storage (`src/store`, what `POST`/`GET /collaboration/snapshot` do minus HTTP)', '')
+  lines.push('A save validates the Yjs update, checksums it, checks it against the stored version (the merge rule)')
+  lines.push('and commits a new version durably (SQLite WAL synchronous=FULL; PostgreSQL with its default fsync).')
+  lines.push('1 KB = a small document; 300 KB = the B4 snapshot; 3 MB = B4x10.', '')
+  lines.push('| backend | size | saves/s (new version of a room) | saves/s (new room) | loads/s |')
+  lines.push('|---|---|---:|---:|---:|')
+  for (const backend of ['sqlite', 'postgres']) {
+    for (const size of ['1KB', '300KB', '3MB']) {
+      if (!rows[`Save/${backend}/${size}`]) continue
+      lines.push(`| ${backend} | ${size} | ${rate(`Save/${backend}/${size}`, 'saves/s')} | ${rate(`SaveFirst/${backend}/${size}`, 'saves/s')} | ${rate(`Load/${backend}/${size}`, 'loads/s')} |`)
+    }
+  }
+  lines.push('')
+}
+
 // Server load
 if (fs.existsSync(path.join(dir, 'server-load.json'))) {
   const load = read('server-load.json')

@@ -39,6 +39,10 @@ void WsSession::Start(Request request, RoomRegistry* registry, std::string room_
   if (refuse_code != 0) {
     close_code_ = refuse_code;
     close_reason_ = std::move(refuse_reason);
+  } else {
+    // Counted from the handshake on, so a shutdown waits for connections still completing it.
+    ++metrics_.connections;
+    counted_ = true;
   }
   ws_.async_accept(request,
                    [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
@@ -55,7 +59,6 @@ void WsSession::OnAccept(beast::error_code ec) {
     DoRead();  // read until the close handshake completes
     return;
   }
-  ++metrics_.connections;
   ++metrics_.connections_total;
   joined_ = true;
   room_ = registry_->Acquire(room_id_);
@@ -168,10 +171,8 @@ void WsSession::DoClose(uint16_t code, std::string reason) {
 void WsSession::Finish() {
   if (finished_) return;
   finished_ = true;
-  if (joined_) {
-    --metrics_.connections;
-    room_->Leave(shared_from_this());
-  }
+  if (counted_) --metrics_.connections;
+  if (joined_) room_->Leave(shared_from_this());
   queue_.clear();
   queued_bytes_ = 0;
 }

@@ -65,6 +65,7 @@ class WsSession : public Connection, public std::enable_shared_from_this<WsSessi
   bool close_after_write_ = false;
   uint16_t close_code_ = 0;
   std::string close_reason_;
+  bool counted_ = false;  // in metrics_.connections
   bool joined_ = false;
   bool finished_ = false;
 };
