@@ -191,36 +191,38 @@ void HttpSession::HandleUpgrade(Request req) {
 
 namespace {
 // Moves an idle socket onto `executor` (the room's strand), so that the room's broadcasts reach
-// the session without a post to another strand. Keeps the stream as it is if that fails.
-beast::tcp_stream RebindStream(beast::tcp_stream stream,
-                               const boost::asio::any_io_executor& executor) {
+// the session without a post to another strand. Keeps the socket as it is if that fails.
+boost::asio::ip::tcp::socket RebindSocket(boost::asio::ip::tcp::socket socket,
+                                          const boost::asio::any_io_executor& executor) {
   using tcp = boost::asio::ip::tcp;
   boost::system::error_code ec;
-  tcp::socket& socket = stream.socket();
   const tcp::endpoint local = socket.local_endpoint(ec);
-  if (ec) return stream;
+  if (ec) return socket;
   const auto fd = socket.release(ec);
-  if (ec) return stream;
+  if (ec) return socket;
   tcp::socket moved(executor);
   moved.assign(local.protocol(), fd, ec);
   if (ec) {
     ::close(fd);
     spdlog::warn("could not move a connection onto its room's strand: {}", ec.message());
   }
-  return beast::tcp_stream(std::move(moved));
+  return moved;
 }
 }  // namespace
 
 void HttpSession::StartWebSocket(Request req, std::string room_id, uint16_t refuse_code,
                                  std::string reason, bool read_only, std::string user_id) {
-  beast::tcp_stream stream =
-      refuse_code == 0 ? RebindStream(std::move(stream_), server_.registry().StrandFor(room_id))
-                       : std::move(stream_);
-  auto session = std::make_shared<WsSession>(server_.NextConnectionId(), std::move(stream),
-                                             server_.session_options(), server_.metrics(),
-                                             read_only, std::move(user_id));
-  session->Start(std::move(req), &server_.registry(), std::move(room_id), refuse_code,
-                 std::move(reason));
+  stream_.expires_never();
+  boost::asio::ip::tcp::socket socket = stream_.release_socket();
+  if (refuse_code == 0) {
+    socket = RebindSocket(std::move(socket), server_.registry().StrandFor(room_id));
+  }
+  // Bytes the client sent after its request (a first message) belong to the session.
+  std::string early_bytes = beast::buffers_to_string(buffer_.data());
+  auto session = std::make_shared<WsSession>(server_.NextConnectionId(), std::move(socket),
+                                             std::move(early_bytes), server_.session_options(),
+                                             server_.metrics(), read_only, std::move(user_id));
+  session->Start(req, &server_.registry(), std::move(room_id), refuse_code, std::move(reason));
 }
 
 }  // namespace tandem::server

@@ -1,109 +1,201 @@
 #include "server/ws_session.h"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <vector>
 
 #include "protocol/close_codes.h"
 
 namespace tandem::server {
 
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
 
-WsSession::WsSession(uint64_t id, beast::tcp_stream&& stream, SessionOptions options,
-                     Metrics& metrics, bool read_only, std::string user_id)
+namespace {
+
+// How long we wait for the peer's close frame after sending ours.
+constexpr std::chrono::seconds kCloseHandshakeTimeout{5};
+// Frames gathered into one send.
+constexpr size_t kMaxFramesPerWrite = 64;
+
+// Sec-WebSocket-Accept: base64(SHA-1(key + the RFC 6455 GUID)).
+std::string AcceptKey(std::string_view key) {
+  std::string input(key);
+  input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+}
+
+// The bytes of one read, shared by every connection of the thread: a read and its parsing happen
+// in one handler, so no connection needs a buffer of its own while it waits.
+std::array<uint8_t, 64 * 1024>& ThreadReadBuffer() {
+  thread_local std::array<uint8_t, 64 * 1024> buffer;
+  return buffer;
+}
+
+}  // namespace
+
+WsSession::WsSession(uint64_t id, tcp::socket socket, std::string early_bytes,
+                     SessionOptions options, Metrics& metrics, bool read_only, std::string user_id)
     : Connection(id, read_only, std::move(user_id)),
-      ws_(std::move(stream)),
+      socket_(std::move(socket)),
+      early_bytes_(std::move(early_bytes)),
       options_(options),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      parser_(options.max_message_bytes),
+      timer_(socket_.get_executor()) {}
 
 WsSession::~WsSession() = default;
 
-void WsSession::Start(Request request, RoomRegistry* registry, std::string room_id,
+void WsSession::Start(const Request& request, RoomRegistry* registry, std::string room_id,
                       uint16_t refuse_code, std::string refuse_reason) {
   registry_ = registry;
   room_id_ = std::move(room_id);
-  beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = options_.handshake_timeout;
-  // Beast pings after half the idle timeout and drops the peer after the full timeout.
-  timeouts.idle_timeout = options_.ping_interval * 2;
-  timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "tandem"); }));
-  ws_.read_message_max(options_.max_message_bytes);
-  ws_.binary(true);
-  if (refuse_code != 0) {
-    close_code_ = refuse_code;
-    close_reason_ = std::move(refuse_reason);
+  refuse_code_ = refuse_code;
+  refuse_reason_ = std::move(refuse_reason);
+  const auto key = request[http::field::sec_websocket_key];
+  const auto version = request[http::field::sec_websocket_version];
+  std::string response;
+  if (key.empty() || version != "13") {
+    response =
+        "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n"
+        "Content-Length: 0\r\n\r\n";
+    refuse_code_ = 0;
+    closing_ = close_sent_ = close_received_ = true;  // nothing more to say after this
   } else {
-    // Counted from the handshake on, so a shutdown waits for connections still completing it.
-    ++metrics_.connections;
-    counted_ = true;
+    response =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Server: tandem\r\nSec-WebSocket-Accept: " +
+        AcceptKey(key) + "\r\n\r\n";
+    if (refuse_code_ == 0) {
+      // Counted from the handshake on, so a shutdown waits for connections still completing it.
+      ++metrics_.connections;
+      counted_ = true;
+    }
   }
-  ws_.async_accept(request,
-                   [self = shared_from_this()](beast::error_code ec) { self->OnAccept(ec); });
+  handshake_ = std::make_shared<const std::string>(std::move(response));
+  boost::asio::async_write(socket_, boost::asio::buffer(*handshake_),
+                           [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                             self->OnHandshakeWritten(ec);
+                           });
 }
 
-void WsSession::OnAccept(beast::error_code ec) {
-  if (ec) {
+void WsSession::OnHandshakeWritten(boost::system::error_code ec) {
+  handshake_.reset();
+  if (ec || close_sent_) {
     Finish();
     return;
   }
-  if (close_code_ != 0) {
-    metrics_.CountRefusal(close_code_);
-    DoClose(close_code_, close_reason_);
-    DoRead();  // read until the close handshake completes
-    return;
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
+  ScheduleKeepalive();
+  if (refuse_code_ != 0) {
+    metrics_.CountRefusal(refuse_code_);
+    DoClose(refuse_code_, refuse_reason_);
+  } else {
+    ++metrics_.connections_total;
+    joined_ = true;
+    room_ = registry_->Acquire(room_id_);
+    room_->Join(shared_from_this());
   }
-  ++metrics_.connections_total;
-  joined_ = true;
-  room_ = registry_->Acquire(room_id_);
-  room_->Join(shared_from_this());
-  DoRead();
+  if (!early_bytes_.empty()) {
+    std::string early = std::move(early_bytes_);
+    Consume({reinterpret_cast<const uint8_t*>(early.data()), early.size()});
+  }
+  if (!finished_) DoRead();
 }
 
 void WsSession::DoRead() {
-  ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->OnRead(ec, n);
-  });
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](boost::system::error_code ec) { self->OnReadable(ec); });
 }
 
-void WsSession::OnRead(beast::error_code ec, size_t bytes) {
+void WsSession::OnReadable(boost::system::error_code ec) {
+  if (finished_) return;
   if (ec) {
-    if (ec == websocket::error::message_too_big) {
-      metrics_.CountRefusal(protocol::kCloseTooBig);
-      spdlog::info("room={} conn={} message larger than {} bytes: closing with 1009", room_id_,
-                   id(), options_.max_message_bytes);
-    }
     Finish();
     return;
   }
-  if (joined_ && !closing_) {
-    auto frame = std::make_shared<std::vector<uint8_t>>(bytes);
-    boost::asio::buffer_copy(boost::asio::buffer(*frame), read_buf_.data());
-    room_->Receive(shared_from_this(), std::move(frame));
+  auto& buffer = ThreadReadBuffer();
+  // A few reads at most per wake-up, so one busy client cannot starve the others of its thread.
+  for (int i = 0; i < 4 && !finished_; ++i) {
+    const size_t n = socket_.read_some(boost::asio::buffer(buffer), ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
+    if (ec) {  // end of stream, reset
+      Finish();
+      return;
+    }
+    Consume({buffer.data(), n});
+    if (n < buffer.size()) break;
   }
-  read_buf_.consume(bytes);
-  if (read_buf_.capacity() > 64 * 1024) read_buf_.shrink_to_fit();  // idle connections stay small
-  DoRead();
+  if (!finished_) DoRead();
+}
+
+void WsSession::Consume(std::span<const uint8_t> bytes) {
+  heard_since_ping_ = true;
+  ping_outstanding_ = false;
+  if (parser_.failed()) return;  // after a protocol error we only wait for the close
+  parser_.Feed(bytes, [this](WsEvent&& e) { OnEvent(std::move(e)); });
+}
+
+void WsSession::OnEvent(WsEvent&& e) {
+  switch (e.kind) {
+    case WsEvent::Kind::kMessage:
+      if (joined_ && !closing_) {
+        room_->Receive(shared_from_this(),
+                       std::make_shared<std::vector<uint8_t>>(std::move(e.payload)));
+      }
+      return;
+    case WsEvent::Kind::kPing:
+      if (!closing_)
+        Enqueue(WsOpcode::kPong,
+                std::make_shared<const std::vector<uint8_t>>(std::move(e.payload)));
+      return;
+    case WsEvent::Kind::kPong: return;
+    case WsEvent::Kind::kClose:
+      close_received_ = true;
+      if (close_sent_) {
+        Finish();
+      } else if (!closing_) {
+        // Echo the peer's code, as the RFC asks.
+        DoClose(e.code == 1005 ? 1000 : e.code, "");
+      }
+      return;
+    case WsEvent::Kind::kError:
+      if (e.code == protocol::kCloseTooBig) {
+        metrics_.CountRefusal(protocol::kCloseTooBig);
+        spdlog::info("room={} conn={} message larger than {} bytes: closing with 1009", room_id_,
+                     id(), options_.max_message_bytes);
+      } else {
+        spdlog::info("room={} conn={} WebSocket protocol error: {}", room_id_, id(), e.reason);
+      }
+      DoClose(e.code, e.reason);
+      return;
+  }
 }
 
 void WsSession::Send(SharedFrame frame) {
-  boost::asio::dispatch(ws_.get_executor(),
+  boost::asio::dispatch(socket_.get_executor(),
                         [self = shared_from_this(), frame = std::move(frame)]() mutable {
-                          self->Enqueue(std::move(frame));
+                          if (self->closing_ || self->finished_) return;
+                          self->Enqueue(WsOpcode::kBinary, std::move(frame));
                         });
 }
 
-void WsSession::Enqueue(SharedFrame frame) {
-  if (closing_ || finished_) return;
+void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
+  if (finished_) return;
   // One frame is always accepted into an empty queue, so a document larger than the limit can
   // still be served (as sync step 2).
-  if (!queue_.empty() && queued_bytes_ + frame->size() > options_.max_send_queue_bytes) {
+  if (opcode == WsOpcode::kBinary && !queue_.empty() &&
+      queued_bytes_ + payload->size() > options_.max_send_queue_bytes) {
     // A client that does not keep up is closed rather than buffered without bound; its provider
     // reconnects and resyncs.
     ++metrics_.slow_client_closes;
@@ -112,40 +204,72 @@ void WsSession::Enqueue(SharedFrame frame) {
     DoClose(protocol::kClosePolicy, "client too slow: send queue full");
     return;
   }
-  queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
-  if (!writing_) DoWrite();
+  OutFrame f;
+  f.header_size =
+      static_cast<uint8_t>(WriteWsFrameHeader(opcode, payload->size(), f.header.data()));
+  f.is_close = opcode == WsOpcode::kClose;
+  queued_bytes_ += payload->size();
+  f.payload = std::move(payload);
+  queue_.push_back(std::move(f));
+  if (writing_frames_ == 0) DoWrite();
 }
 
 void WsSession::DoWrite() {
-  writing_ = true;
-  ws_.async_write(
-      boost::asio::buffer(*queue_.front()),
-      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnWrite(ec, n); });
+  const size_t n = std::min(queue_.size(), kMaxFramesPerWrite);
+  // The headers go to their own array: queue_ may grow (and move) while the write is in flight.
+  write_headers_.assign(n, {});
+  std::vector<boost::asio::const_buffer> buffers;
+  buffers.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    const OutFrame& f = queue_[i];
+    std::copy_n(f.header.data(), f.header_size, write_headers_[i].data());
+    buffers.emplace_back(write_headers_[i].data(), f.header_size);
+    if (!f.payload->empty()) buffers.emplace_back(f.payload->data(), f.payload->size());
+  }
+  writing_frames_ = n;
+  boost::asio::async_write(
+      socket_, buffers, [self = shared_from_this(), n](boost::system::error_code ec, size_t bytes) {
+        self->OnWrite(ec, n, bytes);
+      });
 }
 
-void WsSession::OnWrite(beast::error_code ec, size_t bytes) {
-  writing_ = false;
-  if (ec) {
+void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t bytes) {
+  writing_frames_ = 0;
+  if (ec || finished_) {
     Finish();
     return;
   }
-  ++metrics_.messages_out;
+  metrics_.messages_out += frames;
   metrics_.bytes_out += bytes;
-  queued_bytes_ -= queue_.front()->size();
-  queue_.pop_front();
-  if (close_after_write_) {
-    close_after_write_ = false;
-    ws_.async_close(
-        websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-        [self = shared_from_this()](beast::error_code) {});
+  bool wrote_close = false;
+  frames = std::min(frames, queue_.size());
+  for (size_t i = 0; i < frames; ++i) {
+    queued_bytes_ -= queue_[i].payload->size();
+    wrote_close |= queue_[i].is_close;
+  }
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(frames));
+  if (queue_.empty()) {  // idle connections stay small
+    if (queue_.capacity() > 16) queue_ = {};
+    write_headers_ = {};
+  }
+  if (wrote_close) {
+    close_sent_ = true;
+    if (close_received_) {
+      Finish();
+      return;
+    }
+    // Wait for the peer's close frame, but not forever.
+    timer_.expires_after(kCloseHandshakeTimeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
+      if (!e) self->Finish();
+    });
     return;
   }
-  if (!queue_.empty() && !closing_) DoWrite();
+  if (!queue_.empty()) DoWrite();
 }
 
 void WsSession::Close(uint16_t code, std::string reason) {
-  boost::asio::dispatch(ws_.get_executor(),
+  boost::asio::dispatch(socket_.get_executor(),
                         [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
                           self->DoClose(code, std::move(reason));
                         });
@@ -154,23 +278,43 @@ void WsSession::Close(uint16_t code, std::string reason) {
 void WsSession::DoClose(uint16_t code, std::string reason) {
   if (closing_ || finished_) return;
   closing_ = true;
-  close_code_ = code;
   // Close reasons are limited to 123 bytes by the protocol.
-  close_reason_ = reason.size() > 123 ? reason.substr(0, 120) + "..." : std::move(reason);
-  queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
-  queued_bytes_ = writing_ ? queue_.front()->size() : 0;
-  if (writing_) {
-    close_after_write_ = true;
-    return;
+  if (reason.size() > 123) reason = reason.substr(0, 120) + "...";
+  // Frames not yet being written are dropped; the close frame goes right after.
+  while (queue_.size() > writing_frames_) {
+    queued_bytes_ -= queue_.back().payload->size();
+    queue_.pop_back();
   }
-  ws_.async_close(
-      websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-      [self = shared_from_this()](beast::error_code) {});
+  Enqueue(WsOpcode::kClose,
+          std::make_shared<const std::vector<uint8_t>>(WsClosePayload(code, reason)));
+}
+
+void WsSession::ScheduleKeepalive() {
+  timer_.expires_after(options_.ping_interval);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->finished_ || self->closing_) return;
+    if (!self->heard_since_ping_ && self->ping_outstanding_) {
+      // Silent for two intervals, the last of which had a ping in it: a dead peer.
+      spdlog::debug("room={} conn={} no answer to ping: dropping", self->room_id_, self->id());
+      self->Finish();
+      return;
+    }
+    if (!self->heard_since_ping_) {
+      self->ping_outstanding_ = true;
+      self->Enqueue(WsOpcode::kPing, std::make_shared<const std::vector<uint8_t>>());
+    }
+    self->heard_since_ping_ = false;
+    self->ScheduleKeepalive();
+  });
 }
 
 void WsSession::Finish() {
   if (finished_) return;
   finished_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
   if (counted_) --metrics_.connections;
   if (joined_) room_->Leave(shared_from_this());
   queue_.clear();

@@ -72,6 +72,7 @@ export class TandemServer {
   async metrics () { return (await fetch(`${this.http}/metrics`)).text() }
 
   async stop (signal = 'SIGTERM') {
+    if (this.proc.exitCode !== null && this.proc.exitCode !== 0) process.stderr.write(`tandem serve exited with ${this.proc.exitCode}:\n${this.output}\n`)
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal)
     return this.exited
   }
