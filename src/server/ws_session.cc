@@ -50,7 +50,9 @@ WsSession::WsSession(uint64_t id, tcp::socket socket, std::string early_bytes,
       options_(options),
       metrics_(metrics),
       parser_(options.max_message_bytes),
-      timer_(socket_.get_executor()) {}
+      timer_(socket_.get_executor()),
+      executor_(socket_.get_executor()),
+      own_strand_(executor_.target<Room::Strand>()) {}
 
 WsSession::~WsSession() = default;
 
@@ -182,12 +184,19 @@ void WsSession::OnEvent(WsEvent&& e) {
   }
 }
 
+bool WsSession::OnOwnStrand() const {
+  return own_strand_ != nullptr && own_strand_->running_in_this_thread();
+}
+
 void WsSession::Send(SharedFrame frame) {
-  boost::asio::dispatch(socket_.get_executor(),
-                        [self = shared_from_this(), frame = std::move(frame)]() mutable {
-                          if (self->closing_ || self->finished_) return;
-                          self->Enqueue(WsOpcode::kBinary, std::move(frame));
-                        });
+  if (OnOwnStrand()) {  // a broadcast from our room: no dispatch machinery per recipient
+    if (!closing_ && !finished_) Enqueue(WsOpcode::kBinary, std::move(frame));
+    return;
+  }
+  boost::asio::dispatch(executor_, [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    if (self->closing_ || self->finished_) return;
+    self->Enqueue(WsOpcode::kBinary, std::move(frame));
+  });
 }
 
 void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
@@ -269,7 +278,7 @@ void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t byte
 }
 
 void WsSession::Close(uint16_t code, std::string reason) {
-  boost::asio::dispatch(socket_.get_executor(),
+  boost::asio::dispatch(executor_,
                         [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
                           self->DoClose(code, std::move(reason));
                         });

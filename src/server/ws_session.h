@@ -57,6 +57,8 @@ class WsSession : public Connection, public std::enable_shared_from_this<WsSessi
     bool is_close;
   };
 
+  // True when called on the strand the socket runs on (its room's).
+  bool OnOwnStrand() const;
   void OnHandshakeWritten(boost::system::error_code ec);
   void DoRead();
   void OnReadable(boost::system::error_code ec);
@@ -74,7 +76,9 @@ class WsSession : public Connection, public std::enable_shared_from_this<WsSessi
   SessionOptions options_;
   Metrics& metrics_;
   WsFrameParser parser_;
-  boost::asio::steady_timer timer_;  // keepalive pings; then the close handshake's deadline
+  boost::asio::steady_timer timer_;        // keepalive pings; then the close handshake's deadline
+  boost::asio::any_io_executor executor_;  // the socket's: its room's strand, as a rule
+  const Room::Strand* own_strand_;         // that strand, when it is one (points into executor_)
   RoomRegistry* registry_ = nullptr;
   std::string room_id_;
   std::shared_ptr<Room> room_;
