@@ -2,7 +2,7 @@
 .PHONY: deps build-debug build-release run test bench fmt fmt-check clean
 
 JOBS ?= $(shell nproc)
-RUN_ARGS ?=
+RUN_ARGS ?= serve
 
 deps:
 	@scripts/install-deps

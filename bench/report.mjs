@@ -92,27 +92,42 @@ if (fs.existsSync(path.join(dir, 'store-cpp.json'))) {
 if (fs.existsSync(path.join(dir, 'server-load.json'))) {
   const load = read('server-load.json')
   const peers = ['y-websocket', 'hocuspocus'].filter(p => load[p] && !load[p].error)
+  const names = ['tandem', ...peers].filter(n => load[n] && !load[n].error)
   const t = load.tandem
-  const d0 = t.delivery
   lines.push('## Server under load (Tandem vs the y-websocket server and Hocuspocus, same load, one run)', '')
-  lines.push(`${d0.rooms} rooms x ${d0.clients_per_room} raw WebSocket clients; one writer per room sends a real yjs keystroke`)
-  lines.push(`update ${d0.updates_sent / d0.rooms / Math.round(d0.wall_s)} times/s for ~${Math.round(d0.wall_s)} s; the others receive it. CPU = server process utime+stime`)
-  lines.push('over that phase / updates delivered. Idle memory = server RSS growth for ' + t.idle.connections + ' more idle connections.')
-  lines.push('Capacity = connections opened (each synced) in batches of 500 up to the target. Tandem runs with')
-  lines.push('its defaults: every update is fsynced to its room log (SQLite WAL) before it is broadcast; the peers keep')
-  lines.push('documents in memory only.', '')
-  lines.push('| server | CPU µs / delivery | of which user space | p50 ms | p99 ms | delivered | bytes / idle connection | connections held |')
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
-  for (const name of ['tandem', ...peers]) {
-    const r = load[name]
-    if (!r || r.error) { lines.push(`| ${name} | error: ${String(r?.error).split('\n')[0]} |||||||`); continue }
-    const d = r.delivery
-    lines.push(`| ${name} | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${d.delivered}/${d.expected} | ${Math.round(r.idle.bytes_per_connection)} | ${r.capacity.held}/${r.capacity.target}${r.capacity.error ? ' (' + r.capacity.error + ')' : ''} |`)
+  lines.push('Raw WebSocket clients speak the y-websocket protocol (Hocuspocus: its own framing); one writer per room')
+  lines.push('sends a real yjs keystroke update 10 times a second for 10 s and the room\'s other clients receive it.')
+  lines.push('CPU = the server process\'s utime+stime over that phase / updates delivered (user space alone beside it).')
+  lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL) before it is')
+  lines.push('broadcast; the peers keep documents in memory only. Idle memory = server RSS growth for ' + (t?.idle?.connections ?? '?') + ' more')
+  lines.push('idle, synced connections; capacity = connections opened and synced in batches of 500, up to the target.', '')
+  lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | delivered |')
+  lines.push('|---|---|---:|---:|---:|---:|---:|')
+  const shapes = t && !t.error ? t.delivery.length : 0
+  for (let i = 0; i < shapes; i++) {
+    for (const name of names) {
+      const d = load[name].delivery[i]
+      lines.push(`| ${name} | ${d.rooms} rooms x ${d.clients_per_room} clients | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${d.delivered}/${d.expected} |`)
+    }
   }
-  if (peers.length) {
-    const bestCpu = Math.min(...peers.map(p => load[p].delivery.cpu_us_per_delivery))
+  lines.push('', '| server | bytes / idle connection | connections held | RSS at that peak |')
+  lines.push('|---|---:|---:|---:|')
+  for (const name of ['tandem', 'y-websocket', 'hocuspocus']) {
+    const r = load[name]
+    if (!r) continue
+    if (r.error) { lines.push(`| ${name} | error: ${String(r.error).split('\n')[0]} | | |`); continue }
+    lines.push(`| ${name} | ${Math.round(r.idle.bytes_per_connection)} | ${r.capacity.held}/${r.capacity.target}${r.capacity.error ? ' (' + r.capacity.error + ')' : ''} | ${(r.capacity.rss_at_peak / 2 ** 20).toFixed(0)} MiB |`)
+  }
+  if (peers.length && shapes) {
+    lines.push('')
+    for (let i = 0; i < shapes; i++) {
+      const d0 = t.delivery[i]
+      const best = Math.min(...peers.map(p => load[p].delivery[i].cpu_us_per_delivery))
+      const bestUser = Math.min(...peers.map(p => load[p].delivery[i].user_cpu_us_per_delivery))
+      lines.push(`- ${d0.rooms} rooms x ${d0.clients_per_room} clients: the best peer spends ${fmt(best / d0.cpu_us_per_delivery)}x Tandem's CPU per delivery (${fmt(bestUser / d0.user_cpu_us_per_delivery)}x in user space).`)
+    }
     const bestMem = Math.min(...peers.map(p => load[p].idle.bytes_per_connection))
-    lines.push('', `Tandem vs the best peer: CPU per delivery ${fmt(bestCpu / d0.cpu_us_per_delivery)}× less, memory per idle connection ${fmt(bestMem / t.idle.bytes_per_connection)}× less.`)
+    lines.push(`- Memory per idle connection: the best peer uses ${fmt(bestMem / t.idle.bytes_per_connection)}x Tandem's.`)
   }
   lines.push('')
 }

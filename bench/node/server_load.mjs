@@ -25,8 +25,11 @@ const hocuspocusPath = require.resolve('@hocuspocus/server')
 const yWebsocketServer = path.resolve('tests/interop/node_modules/y-websocket/bin/server.cjs')
 
 const env = (name, def) => Number(process.env[name] ?? def)
-const ROOMS = env('LOAD_ROOMS', 100)
-const CLIENTS = env('LOAD_CLIENTS', 5) // per room, the writer included
+// Two shapes of load: many small rooms, and fewer rooms with many readers each (fan-out).
+const SHAPES = process.env.LOAD_ROOMS
+  ? [{ rooms: env('LOAD_ROOMS', 100), clients: env('LOAD_CLIENTS', 5) }]
+  : [{ rooms: 100, clients: 5 }, { rooms: 10, clients: 51 }] // clients per room, writer included
+const ROOMS = SHAPES[0].rooms
 const RATE = env('LOAD_RATE', 10) // updates per second per writer
 const SECONDS = env('LOAD_SECONDS', 10)
 const IDLE = env('LOAD_IDLE', 2000)
@@ -156,14 +159,14 @@ const makeUpdates = (count) => {
 
 // --- phases --------------------------------------------------------------------------------------
 
-async function delivery (frame, port, pid) {
+async function delivery (frame, port, pid, ROOMS, CLIENTS) {
   const perWriter = RATE * SECONDS
   const updates = makeUpdates(perWriter)
   const latencies = []
   let delivered = 0
   const rooms = []
   for (let r = 0; r < ROOMS; r++) {
-    const room = `load-${r}`
+    const room = `load-${ROOMS}x${CLIENTS}-${r}`
     const sent = []
     const receivers = []
     for (let c = 1; c < CLIENTS; c++) {
@@ -256,7 +259,8 @@ for (const [name, start] of Object.entries(servers).filter(([n]) => !process.env
   try {
     await waitListening(port)
     process.stderr.write(`server-load: ${name}: delivery\n`)
-    const d = await delivery(frame, port, proc.pid)
+    const d = []
+    for (const shape of SHAPES) d.push(await delivery(frame, port, proc.pid, shape.rooms, shape.clients))
     process.stderr.write(`server-load: ${name}: idle memory\n`)
     const m = await idleMemory(frame, port, proc.pid)
     process.stderr.write(`server-load: ${name}: capacity\n`)
