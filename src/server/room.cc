@@ -393,8 +393,13 @@ void Room::OnAppended(Status status, uint64_t local_seq, uint64_t store_seq,
   }
   append_retry_ = std::chrono::milliseconds(100);
   ++metrics_.log_appends;
-  // The commit log completes appends in order, so this is a high-water mark.
-  durable_local_ = std::max(durable_local_, local_seq);
+  // Only a gap-free prefix is durable: after a failed append (being retried) later appends can
+  // commit first, and frames that follow the failed one must wait for it.
+  durable_ahead_.insert(local_seq);
+  while (!durable_ahead_.empty() && *durable_ahead_.begin() == durable_local_ + 1) {
+    durable_ahead_.erase(durable_ahead_.begin());
+    ++durable_local_;
+  }
   durable_store_seq_ = std::max(durable_store_seq_, store_seq);
   ++updates_since_compaction_;
   FlushOutbox();
@@ -406,7 +411,8 @@ void Room::FlushOutbox() {
     SendNow(outbox_.front());
     outbox_.pop_front();
   }
-  if (outbox_.empty() && !after_save_.empty() && !policy_.save_in_flight()) {
+  // A shutdown waits until everything is saved (a failed save is retried until its timeout).
+  if (outbox_.empty() && !after_save_.empty() && !policy_.save_in_flight() && !policy_.dirty()) {
     auto callbacks = std::move(after_save_);
     after_save_.clear();
     for (auto& f : callbacks) f();
@@ -495,7 +501,9 @@ void Room::ResumeSaves() {
 void Room::StartSave() {
   const auto started = SteadyClock::now();
   auto bytes = doc_.EncodeStateAsUpdate();
-  const uint64_t through = durable_store_seq_ + (appended_local_ - durable_local_);
+  // The store's sequence number of the last append so far, once the ones in flight commit.
+  const uint64_t through =
+      durable_store_seq_ + (appended_local_ - durable_local_ - durable_ahead_.size());
   policy_.OnSaveStarted();
   if (bytes.size() <= 2) {  // an empty document: nothing to send
     policy_.OnSaveFinished(true, started);
@@ -535,6 +543,8 @@ void Room::OnSaved(Status status, uint64_t through_seq, size_t bytes,
     spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)", id_,
                  status.message(), policy_.failed_attempts(), retry.count());
   }
+  // Shutting down: what changed while this save was in flight is saved right away.
+  if (status.ok() && !after_save_.empty() && policy_.dirty()) StartSave();
   ScheduleSaveCheck();
   FlushOutbox();
 }

@@ -9,9 +9,29 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import {
-  TandemServer, wsClient, synced, waitFor, destroyAll, rawSocket, closeOf, docJson,
-  serverDocJson, sleep, sameJson, tempDir
+  TandemServer as Server, wsClient as client, synced, waitFor, destroyAll, rawSocket, closeOf,
+  docJson, serverDocJson, sleep, sameJson, tempDir
 } from './server_harness.mjs'
+
+// Whatever a failed test leaves running is stopped at the end, so the process can exit.
+const live = { servers: new Set(), clients: new Set(), stores: new Set() }
+const TandemServer = {
+  async start (opts) {
+    const s = await Server.start(opts)
+    live.servers.add(s)
+    return s
+  }
+}
+const wsClient = (...args) => {
+  const c = client(...args)
+  live.clients.add(c)
+  return c
+}
+after(async () => {
+  for (const c of live.clients) destroyAll(c)
+  await Promise.all([...live.servers].map(s => s.stop('SIGKILL')))
+  await Promise.all([...live.stores].map(s => s.close()))
+})
 
 const SECRET = 's3cr3t token/+=.~'
 const INTERVAL = 300
@@ -33,12 +53,14 @@ const strictEncode = (s) => encodeURIComponent(s)
 class TestStore {
   static async start () {
     const s = new TestStore()
+    live.stores.add(s)
     s.requests = []
     s.snapshots = new Map()
     s.mode = 'ok' // ok | 500 | hang | refuse
     s.hanging = []
     s.sockets = new Set()
     s.getDelayMs = 0
+    s.postDelayMs = 0
     s.port = 0
     await s.listen()
     return s
@@ -86,6 +108,7 @@ class TestStore {
       if (this.mode === 'hang') { this.hanging.push(res); return }
       if (this.mode === '500') return answer(500, 'store down')
       if (req.method === 'GET' && this.getDelayMs > 0) await sleep(this.getDelayMs)
+      if (req.method === 'POST' && this.postDelayMs > 0) await sleep(this.postDelayMs)
       if (r.auth !== `Bearer ${SECRET}`) return answer(401, 'unauthorized')
       if (r.path !== '/collaboration/snapshot' || r.roomId === null) return answer(400, 'bad request')
       if (req.method === 'POST') {
@@ -122,6 +145,8 @@ class TestStore {
   gets (room) { return this.requests.filter(r => r.method === 'GET' && r.roomId === room) }
 
   async close () {
+    if (this.closed) return
+    this.closed = true
     await this.setMode('ok')
     await new Promise(resolve => { this.server.close(resolve); for (const s of this.sockets) s.destroy() })
   }
@@ -408,66 +433,70 @@ describe('crashes and shutdown', () => {
   before(async () => { store = await TestStore.start() })
   after(async () => { await store.close() })
 
-  test('kill -9 under continuous edits: every update a client received survives', async () => {
-    const dataDir = tempDir()
-    let server = await TandemServer.start({ args: storeArgs(store), dataDir })
-    const clients = [0, 1, 2].map(() => wsClient(server, 'crash'))
-    await Promise.all(clients.map(c => synced(c.provider)))
-    // Everything the server sent a client (sync step 2 and broadcasts), merged.
-    const received = new Y.Doc()
-    for (const c of clients) {
-      c.doc.on('update', (update, origin) => {
-        if (origin === c.provider) Y.applyUpdate(received, update)
-      })
-    }
-    let n = 0
-    const timers = clients.map((c, i) => setInterval(() => {
-      const text = c.doc.getText('text')
-      c.doc.transact(() => {
-        text.insert(Math.floor(Math.random() * (text.length + 1)), `c${i}.${n++} `)
-        c.doc.getMap('map').set(`c${i}`, n)
-        if (n % 5 === 0 && text.length > 10) text.delete(Math.floor(Math.random() * 5), 2)
-      })
-    }, 4))
-    await waitFor(() => received.getText('text').length > 400, 'edits to flow')
-    server.proc.kill('SIGKILL')
-    const { signal } = await server.exited
-    assert.equal(signal, 'SIGKILL')
-    timers.forEach(clearInterval)
-    // They would re-send their documents and hide any loss.
-    for (const c of clients) c.provider.destroy()
-    const receivedSnapshot = Y.snapshot(received)
-
-    server = await TandemServer.start({ args: storeArgs(store), dataDir })
-    const fresh = wsClient(server, 'crash')
-    await synced(fresh.provider)
-    // Nothing any client received is missing: merging it in changes nothing.
-    const merged = new Y.Doc()
-    Y.applyUpdate(merged, Y.encodeStateAsUpdate(fresh.doc))
-    const before = Y.snapshot(merged)
-    Y.applyUpdate(merged, Y.encodeStateAsUpdate(received))
-    assert.ok(Y.equalSnapshots(before, Y.snapshot(merged)),
-      'the restarted server lacks updates that clients had received')
-    assert.ok(receivedSnapshot.sv.size === 3)
-    for (const c of clients) {
-      // Each client's own document differs at most by its own unacknowledged edits.
-      const check = new Y.Doc()
-      Y.applyUpdate(check, Y.encodeStateAsUpdate(fresh.doc))
-      const sv = Y.encodeStateVector(check)
-      Y.applyUpdate(check, Y.encodeStateAsUpdate(c.doc))
-      const grown = Y.decodeStateVector(Y.encodeStateVector(check))
-      for (const [client, clock] of Y.decodeStateVector(sv)) {
-        if (client !== c.doc.clientID) assert.equal(grown.get(client), clock)
+  for (const compactAfter of [2000, 10]) {
+    test(`kill -9 under continuous edits: every update a client received survives (compact after ${compactAfter})`, async () => {
+      const dataDir = tempDir()
+      const room = `crash-${compactAfter}`
+      const args = [...storeArgs(store), '--compact-after', String(compactAfter)]
+      let server = await TandemServer.start({ args, dataDir })
+      const clients = [0, 1, 2].map(() => wsClient(server, room))
+      await Promise.all(clients.map(c => synced(c.provider)))
+      // Everything the server sent a client (sync step 2 and broadcasts), merged.
+      const received = new Y.Doc()
+      for (const c of clients) {
+        c.doc.on('update', (update, origin) => {
+          if (origin === c.provider) Y.applyUpdate(received, update)
+        })
       }
-    }
-    // The crash left changes unsaved: the restarted server saves them by itself.
-    await waitFor(() => {
-      const s = store.saves('crash')
-      return s.length > 0 && sameJson(snapshotJson(s.at(-1).body), docJson(fresh.doc))
-    }, 'the unsaved changes to reach the store after the restart')
-    destroyAll(fresh, ...clients)
-    await server.stop()
-  })
+      let n = 0
+      const timers = clients.map((c, i) => setInterval(() => {
+        const text = c.doc.getText('text')
+        c.doc.transact(() => {
+          text.insert(Math.floor(Math.random() * (text.length + 1)), `c${i}.${n++} `)
+          c.doc.getMap('map').set(`c${i}`, n)
+          if (n % 5 === 0 && text.length > 10) text.delete(Math.floor(Math.random() * 5), 2)
+        })
+      }, 4))
+      await waitFor(() => received.getText('text').length > 400, 'edits to flow')
+      server.proc.kill('SIGKILL')
+      const { signal } = await server.exited
+      assert.equal(signal, 'SIGKILL')
+      timers.forEach(clearInterval)
+      // They would re-send their documents and hide any loss.
+      for (const c of clients) c.provider.destroy()
+      const receivedSnapshot = Y.snapshot(received)
+
+      server = await TandemServer.start({ args, dataDir })
+      const fresh = wsClient(server, room)
+      await synced(fresh.provider)
+      // Nothing any client received is missing: merging it in changes nothing.
+      const merged = new Y.Doc()
+      Y.applyUpdate(merged, Y.encodeStateAsUpdate(fresh.doc))
+      const before = Y.snapshot(merged)
+      Y.applyUpdate(merged, Y.encodeStateAsUpdate(received))
+      assert.ok(Y.equalSnapshots(before, Y.snapshot(merged)),
+        'the restarted server lacks updates that clients had received')
+      assert.ok(receivedSnapshot.sv.size === 3)
+      for (const c of clients) {
+        // Each client's own document differs at most by its own unacknowledged edits.
+        const check = new Y.Doc()
+        Y.applyUpdate(check, Y.encodeStateAsUpdate(fresh.doc))
+        const sv = Y.encodeStateVector(check)
+        Y.applyUpdate(check, Y.encodeStateAsUpdate(c.doc))
+        const grown = Y.decodeStateVector(Y.encodeStateVector(check))
+        for (const [client, clock] of Y.decodeStateVector(sv)) {
+          if (client !== c.doc.clientID) assert.equal(grown.get(client), clock)
+        }
+      }
+      // The crash left changes unsaved: the restarted server saves them by itself.
+      await waitFor(() => {
+        const s = store.saves(room)
+        return s.length > 0 && sameJson(snapshotJson(s.at(-1).body), docJson(fresh.doc))
+      }, 'the unsaved changes to reach the store after the restart')
+      destroyAll(fresh, ...clients)
+      await server.stop()
+    })
+  }
 
   test('SIGTERM saves every room with unsaved changes before exiting', async () => {
     const server = await TandemServer.start({
@@ -490,6 +519,64 @@ describe('crashes and shutdown', () => {
     })
     assert.equal(store.posts('shut-idle').length, 0, 'an unchanged room is not saved')
     destroyAll(...writers, ...readers, idle)
+  })
+
+  test('SIGTERM during a save in flight also saves the changes made meanwhile', async () => {
+    const server = await TandemServer.start({ args: storeArgs(store, { debounce: '60s' }) })
+    const a = wsClient(server, 'shut-inflight')
+    const b = wsClient(server, 'shut-inflight')
+    await synced(a.provider)
+    await synced(b.provider)
+    store.postDelayMs = 500
+    a.doc.getText('text').insert(0, 'first')
+    await waitFor(() => store.posts('shut-inflight').length === 1, 'a save to start')
+    a.doc.getText('text').insert(5, ' second')
+    await waitFor(() => b.doc.getText('text').toString() === 'first second', 'the second edit')
+    const { code } = await server.stop('SIGTERM')
+    store.postDelayMs = 0
+    assert.equal(code, 0)
+    const saves = store.saves('shut-inflight')
+    assert.equal(snapshotJson(saves.at(-1).body).text, 'first second')
+    destroyAll(a, b)
+  })
+
+  test('SIGTERM with the store down retries until it is back, within the shutdown timeout', async () => {
+    const server = await TandemServer.start({
+      args: [...storeArgs(store, { interval: '60s', debounce: '60s' }), '--shutdown-timeout', '5s']
+    })
+    const a = wsClient(server, 'shut-retry')
+    await synced(a.provider)
+    a.doc.getText('text').insert(0, 'keep me')
+    await waitFor(async () => (await serverDocJson(server, 'shut-retry')).text === 'keep me', 'the edit')
+    await store.setMode('500')
+    const stopped = server.stop('SIGTERM')
+    await waitFor(() => store.posts('shut-retry').length > 0, 'a failing save at shutdown')
+    await store.setMode('ok')
+    assert.equal((await stopped).code, 0)
+    assert.equal(snapshotJson(store.saves('shut-retry').at(-1).body).text, 'keep me')
+    destroyAll(a)
+  })
+
+  test('SIGTERM with the store down for good: exits at the timeout, saves after the restart', async () => {
+    const dataDir = tempDir()
+    const args = [...storeArgs(store, { interval: '60s', debounce: '60s' }), '--shutdown-timeout', '1s']
+    let server = await TandemServer.start({ args, dataDir })
+    const a = wsClient(server, 'shut-down')
+    await synced(a.provider)
+    a.doc.getText('text').insert(0, 'not lost')
+    await waitFor(async () => (await serverDocJson(server, 'shut-down')).text === 'not lost', 'the edit')
+    await store.setMode('refuse')
+    const stopping = Date.now()
+    assert.equal((await server.stop('SIGTERM')).code, 0)
+    const took = Date.now() - stopping
+    assert.ok(took < 3000, `shutdown took ${took} ms with a 1 s timeout`)
+    destroyAll(a)
+    await store.setMode('ok')
+    assert.equal(store.saves('shut-down').length, 0)
+    server = await TandemServer.start({ args: storeArgs(store), dataDir })
+    await waitFor(() => store.saves('shut-down').length === 1, 'the save resumed after the restart')
+    assert.equal(snapshotJson(store.saves('shut-down')[0].body).text, 'not lost')
+    await server.stop()
   })
 })
 
