@@ -232,6 +232,18 @@ TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
   EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
 }
 
+TEST_F(DurableRoomTest, AJoinArrivingAfterCloseAllIsClosedToo) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  room->CloseAll(protocol::kCloseGoingAway, "server shutting down");
+  auto late = std::make_shared<FakeConnection>(2);
+  room->Join(late);  // its handshake completed just before the shutdown
+  ASSERT_TRUE(WaitFor([&] { return late->close_code.load() == protocol::kCloseGoingAway; }));
+  EXPECT_EQ(a->close_code.load(), protocol::kCloseGoingAway);
+  EXPECT_EQ(late->count(), 0u);
+}
+
 TEST_F(DurableRoomTest, SavesPeriodicallyOnlyWhenChangedAndAfterLastLeave) {
   auto room = MakeRoom("r");
   auto a = std::make_shared<FakeConnection>(1);

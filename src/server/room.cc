@@ -144,6 +144,13 @@ void Room::Fail(const std::string& why) {
 
 void Room::Join(std::shared_ptr<Connection> conn) {
   boost::asio::post(strand_, [self = shared_from_this(), conn = std::move(conn)]() mutable {
+    if (self->closed_code_ != 0) {
+      // Closed for shutdown: a join that was on its way (its handshake done just before) is
+      // closed too, or the server would wait for it until the shutdown timeout.
+      if (self->on_join_done_) self->on_join_done_(*self);
+      conn->Close(self->closed_code_, self->closed_reason_);
+      return;
+    }
     if (self->state_ == State::kLoading) {
       self->pending_.push_back({std::move(conn), nullptr});
       return;
@@ -180,6 +187,8 @@ void Room::Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector
 
 void Room::CloseAll(uint16_t code, std::string reason) {
   boost::asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
+    self->closed_code_ = code;
+    self->closed_reason_ = reason;
     for (auto& [ptr, state] : self->conns_) state.conn->Close(code, reason);
     for (auto& w : self->pending_) w.conn->Close(code, reason);
   });

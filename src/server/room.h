@@ -68,6 +68,7 @@ class Room : public std::enable_shared_from_this<Room> {
   void Join(std::shared_ptr<Connection> conn);
   void Leave(std::shared_ptr<Connection> conn);
   void Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame);
+  // Closes every connection, and every later join, with this code.
   void CloseAll(uint16_t code, std::string reason);
   // Saves what is unsaved (again after a save in flight; failed saves are retried), then calls
   // done on the strand. Without an answer, the caller's shutdown timeout ends the wait.
@@ -171,6 +172,9 @@ class Room : public std::enable_shared_from_this<Room> {
   snapshot::SavePolicy policy_;
   boost::asio::steady_timer save_timer_;
   std::optional<std::chrono::steady_clock::time_point> save_timer_at_;
+
+  uint16_t closed_code_ = 0;  // set by CloseAll
+  std::string closed_reason_;
 
   std::function<void()> on_empty_;
   std::function<void(Room&)> on_join_done_;

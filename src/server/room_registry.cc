@@ -31,6 +31,7 @@ std::shared_ptr<Room> RoomRegistry::GetOrCreateLocked(const std::string& id) {
     ++metrics_.rooms_loaded;
     ++metrics_.room_loads_total;
     e.room->Start();
+    if (closing_) e.room->CloseAll(closing_->first, closing_->second);
   }
   return e.room;
 }
@@ -93,6 +94,10 @@ void RoomRegistry::OnRoomEmpty(const std::shared_ptr<Room>& room) {
 }
 
 void RoomRegistry::CloseAll(uint16_t code, const std::string& reason) {
+  {
+    std::lock_guard lock(mu_);
+    closing_.emplace(code, reason);
+  }
   for (auto& r : Rooms()) r->CloseAll(code, reason);
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,6 +52,8 @@ class RoomRegistry {
   Metrics& metrics_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry> rooms_;  // GUARDED_BY(mu_)
+  // Set by CloseAll (shutdown): rooms created afterwards close their joins at once.
+  std::optional<std::pair<uint16_t, std::string>> closing_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tandem::server
