@@ -22,6 +22,7 @@ struct ServeFlags {
   std::string save_interval = "30s";
   std::string disconnect_debounce = "7s";
   std::string snapshot_timeout = "30s";
+  std::string save_retry = "1s";
 };
 
 ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlags>()) {
@@ -79,6 +80,8 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_DISCONNECT_DEBOUNCE");
   opt("--snapshot-timeout", f.snapshot_timeout, "Timeout of one snapshot-store request",
       "TANDEM_SNAPSHOT_TIMEOUT");
+  opt("--save-retry", f.save_retry,
+      "First retry after a failed save; doubles (with jitter) up to 60s", "TANDEM_SAVE_RETRY");
   opt("--compact-after", c.compact_after_updates,
       "Compact a room's log into a snapshot after this many updates", "TANDEM_COMPACT_AFTER");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
@@ -109,7 +112,8 @@ int ServeCommand::Run() {
                          DurationFlag{f.shutdown_timeout, c.shutdown_timeout},
                          DurationFlag{f.save_interval, c.save_interval},
                          DurationFlag{f.disconnect_debounce, c.disconnect_debounce},
-                         DurationFlag{f.snapshot_timeout, c.snapshot_timeout}}) {
+                         DurationFlag{f.snapshot_timeout, c.snapshot_timeout},
+                         DurationFlag{f.save_retry, c.save_retry}}) {
     auto parsed = server::ParseDuration(d.text);
     if (!parsed.ok()) return fail(parsed.status());
     d.out = *parsed;

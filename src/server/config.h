@@ -45,6 +45,7 @@ struct ServerConfig {
   std::chrono::milliseconds save_interval{30'000};
   std::chrono::milliseconds disconnect_debounce{7'000};
   std::chrono::milliseconds snapshot_timeout{30'000};
+  std::chrono::milliseconds save_retry{1'000};  // first retry after a failed save; doubles to 60 s
   size_t compact_after_updates = 2'000;
 
   std::string log_level = "info";

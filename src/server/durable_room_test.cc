@@ -79,6 +79,45 @@ class FakeSnapshots : public snapshot::SnapshotClient {
   std::atomic<bool> fail_loads{false};
 };
 
+// Room storage whose next appends fail (slowly, so later appends queue up behind them).
+class FlakyStore : public storage::RoomStore {
+ public:
+  explicit FlakyStore(storage::RoomStore& inner) : inner_(inner) {}
+  Result<std::optional<storage::StoredRoom>> Load(const std::string& room) override {
+    return inner_.Load(room);
+  }
+  Result<std::vector<uint64_t>> AppendBatch(
+      const std::vector<storage::RoomAppend>& appends) override {
+    ++append_calls;
+    if (fail_appends > 0) {
+      --fail_appends;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      return UnavailableError("disk full");
+    }
+    return inner_.AppendBatch(appends);
+  }
+  Status Compact(const std::string& room, const Bytes& snapshot, uint64_t through) override {
+    return inner_.Compact(room, snapshot, through);
+  }
+  Status SetUnsaved(const std::string& room, bool unsaved) override {
+    return inner_.SetUnsaved(room, unsaved);
+  }
+  Status MarkSaved(const std::string& room, uint64_t through) override {
+    return inner_.MarkSaved(room, through);
+  }
+  Status SetAlarm(const std::string& room, std::optional<int64_t> unix_ms) override {
+    return inner_.SetAlarm(room, unix_ms);
+  }
+  Result<std::vector<std::string>> RoomsNeedingSave() override { return inner_.RoomsNeedingSave(); }
+  Result<uint64_t> LogBytes() override { return inner_.LogBytes(); }
+
+  std::atomic<int> fail_appends{0};
+  std::atomic<int> append_calls{0};
+
+ private:
+  storage::RoomStore& inner_;
+};
+
 class DurableRoomTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -95,6 +134,7 @@ class DurableRoomTest : public ::testing::Test {
     ioc_.stop();
     runner_.join();
     log_.reset();
+    flaky_.reset();
     store_.reset();
     fs::remove_all(dir_);
   }
@@ -103,6 +143,13 @@ class DurableRoomTest : public ::testing::Test {
     store_ = std::move(storage::SqliteRoomStore::Open(dir_.string(), storage::Durability::kNormal))
                  .value();
     log_ = std::make_unique<storage::CommitLog>(*store_);
+  }
+  // Appends go through a FlakyStore from now on.
+  FlakyStore& UseFlakyStore() {
+    log_.reset();
+    flaky_ = std::make_unique<FlakyStore>(*store_);
+    log_ = std::make_unique<storage::CommitLog>(*flaky_);
+    return *flaky_;
   }
   std::shared_ptr<Room> MakeRoom(const std::string& id) {
     RoomServices services;
@@ -134,6 +181,7 @@ class DurableRoomTest : public ::testing::Test {
   boost::asio::thread_pool pool_{2};
   Metrics metrics_;
   std::unique_ptr<storage::SqliteRoomStore> store_;
+  std::unique_ptr<FlakyStore> flaky_;
   std::unique_ptr<storage::CommitLog> log_;
   FakeSnapshots snapshots_;
 };
@@ -159,6 +207,42 @@ TEST_F(DurableRoomTest, UpdatesAreDurableBeforeBroadcastAndSurviveReload) {
   ASSERT_TRUE(WaitFor([&] { return c->count() == 2; }));
   EXPECT_EQ(c->frames[1], protocol::EncodeSyncStep2(kUpdate));
   EXPECT_EQ(snapshots_.loads, 1);  // only the first, empty cold start asked the store
+}
+
+TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
+  FlakyStore& flaky = UseFlakyStore();
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  ASSERT_TRUE(WaitFor([&] { return b->count() == 1; }));
+  flaky.fail_appends = 1;
+  room->Receive(a, std::make_shared<Bytes>(protocol::EncodeSyncUpdate(kUpdate)));
+  ASSERT_TRUE(WaitFor([&] { return flaky.append_calls.load() == 1; }));
+  // The same content by client 2: independent of the first, committed while it is retried.
+  Bytes other = kUpdate;
+  other[2] = 0x02;
+  room->Receive(a, std::make_shared<Bytes>(protocol::EncodeSyncUpdate(other)));
+  ASSERT_TRUE(WaitFor([&] { return b->count() >= 2; }));
+  // Whatever b has seen is durable: the first update is in the log by now.
+  auto stored = store_->Load("r");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->updates.size(), 2u);
+  ASSERT_TRUE(WaitFor([&] { return b->count() == 3; }));
+  EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
+}
+
+TEST_F(DurableRoomTest, AJoinArrivingAfterCloseAllIsClosedToo) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  room->CloseAll(protocol::kCloseGoingAway, "server shutting down");
+  auto late = std::make_shared<FakeConnection>(2);
+  room->Join(late);  // its handshake completed just before the shutdown
+  ASSERT_TRUE(WaitFor([&] { return late->close_code.load() == protocol::kCloseGoingAway; }));
+  EXPECT_EQ(a->close_code.load(), protocol::kCloseGoingAway);
+  EXPECT_EQ(late->count(), 0u);
 }
 
 TEST_F(DurableRoomTest, SavesPeriodicallyOnlyWhenChangedAndAfterLastLeave) {

@@ -149,6 +149,13 @@ void Room::Fail(const std::string& why) {
 
 void Room::Join(std::shared_ptr<Connection> conn) {
   boost::asio::post(strand_, [self = shared_from_this(), conn = std::move(conn)]() mutable {
+    if (self->close_joins_code_ != 0) {
+      // Closed for shutdown: a join that was on its way (its handshake done just before) is
+      // closed too, or the server would wait for it until the shutdown timeout.
+      if (self->on_join_done_) self->on_join_done_(*self);
+      conn->Close(self->close_joins_code_, self->close_joins_reason_);
+      return;
+    }
     if (self->state_ == State::kLoading) {
       self->pending_.push_back({std::move(conn), nullptr});
       return;
@@ -194,12 +201,6 @@ void Room::CloseAll(uint16_t code, std::string reason) {
 
 void Room::DoJoin(std::shared_ptr<Connection> conn) {
   if (on_join_done_) on_join_done_(*this);
-  if (close_joins_code_ != 0) {
-    // A handshake that completed after CloseAll (shutdown) ends the same way.
-    conn->Close(close_joins_code_, close_joins_reason_);
-    if (conns_.empty() && on_empty_) on_empty_();
-    return;
-  }
   if (state_ == State::kFailed) {
     metrics_.CountRefusal(protocol::kCloseTryAgain);
     conn->Close(protocol::kCloseTryAgain, "room unavailable, try again later");
@@ -406,8 +407,13 @@ void Room::OnAppended(Status status, uint64_t local_seq, uint64_t store_seq,
   }
   append_retry_ = std::chrono::milliseconds(100);
   ++metrics_.log_appends;
-  // The commit log completes appends in order, so this is a high-water mark.
-  durable_local_ = std::max(durable_local_, local_seq);
+  // Only a gap-free prefix is durable: after a failed append (being retried) later appends can
+  // commit first, and frames that follow the failed one must wait for it.
+  durable_ahead_.insert(local_seq);
+  while (!durable_ahead_.empty() && *durable_ahead_.begin() == durable_local_ + 1) {
+    durable_ahead_.erase(durable_ahead_.begin());
+    ++durable_local_;
+  }
   durable_store_seq_ = std::max(durable_store_seq_, store_seq);
   ++updates_since_compaction_;
   FlushOutbox();
@@ -419,7 +425,8 @@ void Room::FlushOutbox() {
     SendNow(outbox_.front());
     outbox_.pop_front();
   }
-  if (outbox_.empty() && !after_save_.empty() && !policy_.save_in_flight()) {
+  // A shutdown waits until everything is saved (a failed save is retried until its timeout).
+  if (outbox_.empty() && !after_save_.empty() && !policy_.save_in_flight() && !policy_.dirty()) {
     auto callbacks = std::move(after_save_);
     after_save_.clear();
     for (auto& f : callbacks) f();
@@ -508,7 +515,9 @@ void Room::ResumeSaves() {
 void Room::StartSave() {
   const auto started = SteadyClock::now();
   auto bytes = doc_.EncodeStateAsUpdate();
-  const uint64_t through = durable_store_seq_ + (appended_local_ - durable_local_);
+  // The store's sequence number of the last append so far, once the ones in flight commit.
+  const uint64_t through =
+      durable_store_seq_ + (appended_local_ - durable_local_ - durable_ahead_.size());
   policy_.OnSaveStarted();
   if (bytes.size() <= 2) {  // an empty document: nothing to send
     policy_.OnSaveFinished(true, started);
@@ -548,6 +557,8 @@ void Room::OnSaved(Status status, uint64_t through_seq, size_t bytes,
     spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)", id_,
                  status.message(), policy_.failed_attempts(), retry.count());
   }
+  // Shutting down: what changed while this save was in flight is saved right away.
+  if (status.ok() && !after_save_.empty() && policy_.dirty()) StartSave();
   ScheduleSaveCheck();
   FlushOutbox();
 }

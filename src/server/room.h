@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -70,7 +71,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame);
   // Closes every connection, and every later join, with this code (shutdown).
   void CloseAll(uint16_t code, std::string reason);
-  // Saves now if there are unsaved changes, commits, then calls done (on the strand).
+  // Saves what is unsaved (again after a save in flight; failed saves are retried), then calls
+  // done on the strand. Without an answer, the caller's shutdown timeout ends the wait.
   void SaveForShutdown(std::function<void()> done);
   // Compacts the local log into a snapshot (before unloading), then calls done.
   void CompactForUnload(std::function<void()> done);
@@ -161,8 +163,9 @@ class Room : public std::enable_shared_from_this<Room> {
   // Durability: local sequence numbers of appends handed to the commit log, and the highest
   // one known durable; frames wait in outbox_ until what they reveal is durable.
   uint64_t appended_local_ = 0;
-  uint64_t durable_local_ = 0;
-  uint64_t durable_store_seq_ = 0;  // the store's sequence number of the last durable append
+  uint64_t durable_local_ = 0;        // every append up to this one is durable
+  std::set<uint64_t> durable_ahead_;  // durable appends after a gap (a failed append)
+  uint64_t durable_store_seq_ = 0;    // the store's sequence number of the last durable append
   uint64_t updates_since_compaction_ = 0;
   std::deque<Outgoing> outbox_;
   std::chrono::milliseconds append_retry_{100};

@@ -96,6 +96,8 @@ Status Server::Start() {
   services.io = io_pool_.get_executor();
   services.save_policy.interval = config_.save_interval;
   services.save_policy.debounce = config_.disconnect_debounce;
+  services.save_policy.retry_min = config_.save_retry;
+  services.save_policy.retry_max = std::max(config_.save_retry, services.save_policy.retry_max);
   services.compact_after_updates = config_.compact_after_updates;
   const unsigned n =
       config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());

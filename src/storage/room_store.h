@@ -38,6 +38,7 @@ class RoomStore {
   // those rooms unsaved. Returns each append's sequence number, in order.
   virtual Result<std::vector<uint64_t>> AppendBatch(const std::vector<RoomAppend>& appends) = 0;
   // Replaces the snapshot and drops log entries up to `through_seq` (they are in the snapshot).
+  // A snapshot through an earlier sequence number than the stored one is ignored.
   virtual Status Compact(const std::string& room, const Bytes& snapshot, uint64_t through_seq) = 0;
   // Persistence bookkeeping for the snapshot-store lifecycle.
   virtual Status SetUnsaved(const std::string& room, bool unsaved) = 0;

@@ -171,8 +171,9 @@ Status SqliteRoomStore::Compact(const std::string& room, const Bytes& snapshot,
   TANDEM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt put(db_,
            "INSERT INTO room_snapshot (room, data, through_seq) VALUES (?, ?, ?) ON CONFLICT(room) "
-           "DO UPDATE SET "
-           "data = excluded.data, through_seq = excluded.through_seq");
+           "DO UPDATE SET data = excluded.data, through_seq = excluded.through_seq "
+           // Compactions may commit out of order: never go back to an older snapshot.
+           "WHERE excluded.through_seq >= room_snapshot.through_seq");
   Stmt drop(db_, "DELETE FROM room_update WHERE room = ? AND seq <= ?");
   if (!put.ok() || !drop.ok()) {
     (void)Exec("ROLLBACK");

@@ -57,6 +57,21 @@ TEST_F(SqliteRoomStoreTest, AppendsSurviveReopenAndCompactionDropsLog) {
   EXPECT_EQ(*store->LogBytes(), 3u);  // {4}, {5} in a, {3} in b
 }
 
+TEST_F(SqliteRoomStoreTest, AnOlderCompactionNeverReplacesANewerSnapshot) {
+  // Compactions run on a pool, so an older one (e.g. a room's unload) can commit after a newer
+  // one; it must not bring back a snapshot that lacks log entries the newer one dropped.
+  auto store = Open();
+  ASSERT_TRUE(store->AppendBatch({{"a", {1}}, {"a", {2}}, {"a", {3}}}).ok());
+  ASSERT_TRUE(store->Compact("a", {7, 7, 7}, 3).ok());
+  ASSERT_TRUE(store->Compact("a", {7}, 1).ok());
+  auto a = store->Load("a");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->snapshot, (Bytes{7, 7, 7}));
+  EXPECT_TRUE((*a)->updates.empty());
+  ASSERT_TRUE(store->Compact("a", {8, 8, 8}, 3).ok());  // same point: either is complete
+  EXPECT_EQ((*store->Load("a"))->snapshot, (Bytes{8, 8, 8}));
+}
+
 TEST_F(SqliteRoomStoreTest, UnsavedAndAlarmsPersist) {
   auto store = Open();
   ASSERT_TRUE(store->AppendBatch({{"x", {1}}}).ok());

@@ -93,11 +93,11 @@ describe('sync with stock providers', () => {
     for (let i = 0; i < 200; i++) a.doc.getText('text').insert(0, 'x')
     await waitFor(async () => (await serverDocJson(server, 'late')).text.length === 200,
       'the server to hold all edits')
-    a.provider.destroy()
+    destroyAll(a)
     const late = wsClient(server, 'late')
     await synced(late.provider)
     assert.equal(late.doc.getText('text').length, 200)
-    late.provider.destroy()
+    destroyAll(late)
   })
 
   test('awareness appears on others, is answered to query-awareness, and disappears on leave', async () => {
@@ -124,9 +124,9 @@ describe('sync with stock providers', () => {
     }), 'query-awareness answer with a\'s state')
     raw.socket.close()
 
-    a.provider.destroy()
+    destroyAll(a)
     await waitFor(() => !b.provider.awareness.getStates().has(aId), 'a\'s awareness removed at b')
-    b.provider.destroy()
+    destroyAll(b)
   })
 })
 
@@ -218,7 +218,7 @@ describe('bad input gets its code and disturbs nothing else', () => {
     // The server greets with its own step 1.
     assert.ok(raw.messages.some(m => m[0] === 0 && m[1] === 0))
     raw.socket.close()
-    a.provider.destroy()
+    destroyAll(a)
   })
 })
 
@@ -321,7 +321,7 @@ describe('auth: http callback', () => {
     const call = calls.find(c => c.body.token === 'writer')
     assert.equal(call.auth, 'Bearer backend-secret')
     assert.equal(call.body.roomId, 'cb room')
-    a.provider.destroy()
+    destroyAll(a)
   })
 
   test('401 -> 4401, 403 -> 4403, backend error -> 1013', async () => {

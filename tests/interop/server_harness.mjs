@@ -103,8 +103,13 @@ export const partyClient = (server, room, { party = 'main', params, doc = new Y.
 export const synced = (provider, what = 'provider sync') =>
   waitFor(() => provider.synced, what)
 
+// Destroys the providers and their docs (a doc's awareness keeps a timer until it is destroyed,
+// which would keep the test process alive).
 export const destroyAll = (...clients) => {
-  for (const c of clients) c.provider.destroy()
+  for (const c of clients) {
+    c.provider.destroy()
+    c.doc.destroy()
+  }
 }
 
 // Opens a raw WebSocket; resolves once open or closed, with the close code and reason recorded.
@@ -159,6 +164,6 @@ export const serverDocJson = async (server, room) => {
   const c = wsClient(server, room)
   await synced(c.provider, `a fresh join of ${room}`)
   const json = docJson(c.doc)
-  c.provider.destroy()
+  destroyAll(c)
   return json
 }
