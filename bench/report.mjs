@@ -69,6 +69,29 @@ lines.push(`- Node ${process.version}`, '')
   lines.push('')
 }
 
+// Durable rooms
+if (fs.existsSync(path.join(dir, 'durable-cpp.json'))) {
+  const rows = read('durable-cpp.json').benchmarks
+  const ms = (b) => b.real_time * ({ ms: 1, us: 1e-3, ns: 1e-6 }[b.time_unit] ?? 1)
+  lines.push('## Durable rooms (`src/storage`, `src/server`)', '')
+  lines.push('| benchmark | figure |')
+  lines.push('|---|---:|')
+  for (const b of rows) {
+    if (b.error_occurred) continue
+    const name = b.name.replace('BM_', '')
+    if (name.startsWith('DurableAppend/')) {
+      lines.push(`| small updates appended durably (group commit), ${name.replace('DurableAppend/', '').replace('/real_time', '')} | ${Math.round(b.items_per_second).toLocaleString('en-US')} /s |`)
+    } else if (name.startsWith('DurableAppendLatency')) {
+      lines.push(`| one append waited for, ${name.replace('DurableAppendLatency/', '').replace('/real_time', '')} | ${fmt(ms(b) * 1000)} µs |`)
+    } else if (name.startsWith('ColdRoomFirstAnswer')) {
+      lines.push(`| cold room answers its first client from a B4x10 snapshot (${(b.snapshot_bytes / 2 ** 20).toFixed(1)} MiB: load, apply, sync step 1 + 2) | ${fmt(ms(b))} ms |`)
+    } else if (name.startsWith('SaveBlocksRoom')) {
+      lines.push(`| a save of that snapshot blocks its room (encode on the strand; target < 5 ms) | ${fmt(ms(b))} ms |`)
+    }
+  }
+  lines.push('')
+}
+
 // Snapshot store
 if (fs.existsSync(path.join(dir, 'store-cpp.json'))) {
   const rows = Object.fromEntries(read('store-cpp.json').benchmarks.map(b => [b.name, b]))
