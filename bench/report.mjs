@@ -94,7 +94,7 @@ if (fs.existsSync(path.join(dir, 'durable-cpp.json'))) {
 
 // Snapshot store
 if (fs.existsSync(path.join(dir, 'store-cpp.json'))) {
-  const rows = Object.fromEntries(read('store-cpp.json').benchmarks.map(b => [b.name, b]))
+  const rows = Object.fromEntries(read('store-cpp.json').benchmarks.map(b => [b.name.replace('/real_time', ''), b]))
   const rate = (name, key) => rows[name] && !rows[name].error_occurred ? Math.round(rows[name][key]).toLocaleString('en-US') : 'n/a'
   lines.push('## Snapshot store storage (`src/store`, what `POST`/`GET /collaboration/snapshot` do minus HTTP)', '')
   lines.push('A save validates the Yjs update, checksums it, checks it against the stored version (the merge rule)')

@@ -16,7 +16,17 @@ Status SqliteError(sqlite3* db, const std::string& what) {
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  // Borrows a statement from the store's cache: reset, not finalized, when done.
+  explicit Stmt(sqlite3_stmt* cached)
+      : stmt_(cached), rc_(cached != nullptr ? SQLITE_OK : SQLITE_ERROR), owned_(false) {}
+  ~Stmt() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return rc_ == SQLITE_OK; }
@@ -43,6 +53,7 @@ class Stmt {
  private:
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
+  bool owned_ = true;
 };
 
 }  // namespace
@@ -80,7 +91,25 @@ Result<std::unique_ptr<SqliteRoomStore>> SqliteRoomStore::Open(const std::string
 }
 
 SqliteRoomStore::~SqliteRoomStore() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteRoomStore::Cached(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return nullptr;
+  statements_.emplace(sql, stmt);
+  return stmt;
+}
+
+Status SqliteRoomStore::Run(const char* sql) {
+  Stmt s(Cached(sql));
+  if (!s.ok()) return SqliteError(db_, sql);
+  const int rc = s.Step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return SqliteError(db_, sql);
+  return Status::Ok();
 }
 
 Status SqliteRoomStore::Exec(const char* sql) {
@@ -98,7 +127,7 @@ Result<std::optional<StoredRoom>> SqliteRoomStore::Load(const std::string& room)
   StoredRoom out;
   bool found = false;
   {
-    Stmt s(db_, "SELECT data FROM room_snapshot WHERE room = ?");
+    Stmt s(Cached("SELECT data FROM room_snapshot WHERE room = ?"));
     if (!s.ok()) return SqliteError(db_, "load snapshot");
     s.BindText(1, room);
     if (s.Step() == SQLITE_ROW) {
@@ -107,7 +136,7 @@ Result<std::optional<StoredRoom>> SqliteRoomStore::Load(const std::string& room)
     }
   }
   {
-    Stmt s(db_, "SELECT seq, data FROM room_update WHERE room = ? ORDER BY seq");
+    Stmt s(Cached("SELECT seq, data FROM room_update WHERE room = ? ORDER BY seq"));
     if (!s.ok()) return SqliteError(db_, "load updates");
     s.BindText(1, room);
     int rc;
@@ -119,7 +148,7 @@ Result<std::optional<StoredRoom>> SqliteRoomStore::Load(const std::string& room)
     if (rc != SQLITE_DONE) return SqliteError(db_, "load updates");
   }
   {
-    Stmt s(db_, "SELECT next_seq, unsaved, alarm_ms FROM room_meta WHERE room = ?");
+    Stmt s(Cached("SELECT next_seq, unsaved, alarm_ms FROM room_meta WHERE room = ?"));
     if (!s.ok()) return SqliteError(db_, "load meta");
     s.BindText(1, room);
     if (s.Step() == SQLITE_ROW) {
@@ -138,16 +167,16 @@ Result<std::vector<uint64_t>> SqliteRoomStore::AppendBatch(const std::vector<Roo
   std::lock_guard lock(mu_);
   std::vector<uint64_t> seqs;
   seqs.reserve(appends.size());
-  TANDEM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  TANDEM_RETURN_IF_ERROR(Run("BEGIN IMMEDIATE"));
   auto rollback = [this](Status s) {
-    (void)Exec("ROLLBACK");
+    (void)Run("ROLLBACK");
     return s;
   };
-  Stmt next(db_,
-            "INSERT INTO room_meta (room, next_seq, unsaved) VALUES (?, 2, 1) ON CONFLICT(room) DO "
-            "UPDATE SET "
-            "next_seq = next_seq + 1, unsaved = 1 RETURNING next_seq - 1");
-  Stmt insert(db_, "INSERT INTO room_update (room, seq, data) VALUES (?, ?, ?)");
+  Stmt next(Cached(
+      "INSERT INTO room_meta (room, next_seq, unsaved) VALUES (?, 2, 1) ON CONFLICT(room) DO "
+      "UPDATE SET "
+      "next_seq = next_seq + 1, unsaved = 1 RETURNING next_seq - 1"));
+  Stmt insert(Cached("INSERT INTO room_update (room, seq, data) VALUES (?, ?, ?)"));
   if (!next.ok() || !insert.ok()) return rollback(SqliteError(db_, "append"));
   for (const RoomAppend& a : appends) {
     next.BindText(1, a.room);
@@ -161,22 +190,22 @@ Result<std::vector<uint64_t>> SqliteRoomStore::AppendBatch(const std::vector<Roo
     insert.Reset();
     seqs.push_back(static_cast<uint64_t>(seq));
   }
-  if (Status s = Exec("COMMIT"); !s.ok()) return rollback(s);
+  if (Status s = Run("COMMIT"); !s.ok()) return rollback(s);
   return seqs;
 }
 
 Status SqliteRoomStore::Compact(const std::string& room, const Bytes& snapshot,
                                 uint64_t through_seq) {
   std::lock_guard lock(mu_);
-  TANDEM_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  TANDEM_RETURN_IF_ERROR(Run("BEGIN IMMEDIATE"));
   Stmt put(db_,
            "INSERT INTO room_snapshot (room, data, through_seq) VALUES (?, ?, ?) ON CONFLICT(room) "
            "DO UPDATE SET data = excluded.data, through_seq = excluded.through_seq "
            // Compactions may commit out of order: never go back to an older snapshot.
            "WHERE excluded.through_seq >= room_snapshot.through_seq");
-  Stmt drop(db_, "DELETE FROM room_update WHERE room = ? AND seq <= ?");
+  Stmt drop(Cached("DELETE FROM room_update WHERE room = ? AND seq <= ?"));
   if (!put.ok() || !drop.ok()) {
-    (void)Exec("ROLLBACK");
+    (void)Run("ROLLBACK");
     return SqliteError(db_, "compact");
   }
   put.BindText(1, room);
@@ -186,18 +215,18 @@ Status SqliteRoomStore::Compact(const std::string& room, const Bytes& snapshot,
   drop.BindInt(2, static_cast<int64_t>(through_seq));
   if (put.Step() != SQLITE_DONE || drop.Step() != SQLITE_DONE) {
     Status s = SqliteError(db_, "compact");
-    (void)Exec("ROLLBACK");
+    (void)Run("ROLLBACK");
     return s;
   }
-  return Exec("COMMIT");
+  return Run("COMMIT");
 }
 
 Status SqliteRoomStore::SetUnsaved(const std::string& room, bool unsaved) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "INSERT INTO room_meta (room, unsaved) VALUES (?, ?) ON CONFLICT(room) DO UPDATE SET "
-         "unsaved = "
-         "excluded.unsaved");
+  Stmt s(
+      Cached("INSERT INTO room_meta (room, unsaved) VALUES (?, ?) ON CONFLICT(room) DO UPDATE SET "
+             "unsaved = "
+             "excluded.unsaved"));
   if (!s.ok()) return SqliteError(db_, "set unsaved");
   s.BindText(1, room);
   s.BindInt(2, unsaved ? 1 : 0);
@@ -206,7 +235,7 @@ Status SqliteRoomStore::SetUnsaved(const std::string& room, bool unsaved) {
 
 Status SqliteRoomStore::MarkSaved(const std::string& room, uint64_t through_seq) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE room_meta SET unsaved = 0 WHERE room = ? AND next_seq - 1 <= ?");
+  Stmt s(Cached("UPDATE room_meta SET unsaved = 0 WHERE room = ? AND next_seq - 1 <= ?"));
   if (!s.ok()) return SqliteError(db_, "mark saved");
   s.BindText(1, room);
   s.BindInt(2, static_cast<int64_t>(through_seq));
@@ -215,10 +244,10 @@ Status SqliteRoomStore::MarkSaved(const std::string& room, uint64_t through_seq)
 
 Status SqliteRoomStore::SetAlarm(const std::string& room, std::optional<int64_t> unix_ms) {
   std::lock_guard lock(mu_);
-  Stmt s(db_,
-         "INSERT INTO room_meta (room, alarm_ms) VALUES (?, ?) ON CONFLICT(room) DO UPDATE SET "
-         "alarm_ms = "
-         "excluded.alarm_ms");
+  Stmt s(
+      Cached("INSERT INTO room_meta (room, alarm_ms) VALUES (?, ?) ON CONFLICT(room) DO UPDATE SET "
+             "alarm_ms = "
+             "excluded.alarm_ms"));
   if (!s.ok()) return SqliteError(db_, "set alarm");
   s.BindText(1, room);
   if (unix_ms) {
@@ -231,7 +260,8 @@ Status SqliteRoomStore::SetAlarm(const std::string& room, std::optional<int64_t>
 
 Result<std::vector<std::string>> SqliteRoomStore::RoomsNeedingSave() {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT room FROM room_meta WHERE unsaved = 1 OR alarm_ms IS NOT NULL ORDER BY room");
+  Stmt s(
+      Cached("SELECT room FROM room_meta WHERE unsaved = 1 OR alarm_ms IS NOT NULL ORDER BY room"));
   if (!s.ok()) return SqliteError(db_, "rooms needing save");
   std::vector<std::string> rooms;
   int rc;
@@ -245,7 +275,7 @@ Result<std::vector<std::string>> SqliteRoomStore::RoomsNeedingSave() {
 
 Result<uint64_t> SqliteRoomStore::LogBytes() {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM room_update");
+  Stmt s(Cached("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM room_update"));
   if (!s.ok() || s.Step() != SQLITE_ROW) return SqliteError(db_, "log bytes");
   return static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
 }

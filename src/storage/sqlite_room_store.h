@@ -5,10 +5,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "storage/room_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace tandem::storage {
 
@@ -36,8 +38,13 @@ class SqliteRoomStore : public RoomStore {
  private:
   explicit SqliteRoomStore(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
+  // Prepared statements, kept for the store's lifetime: parsing SQL per append cost more than
+  // the append. Keyed by the address of the SQL literal. REQUIRES: mu_ held.
+  sqlite3_stmt* Cached(const char* sql);
+  Status Run(const char* sql);  // one cached statement, stepped to completion
   std::mutex mu_;
-  sqlite3* db_;  // GUARDED_BY(mu_)
+  sqlite3* db_;                                                // GUARDED_BY(mu_)
+  std::unordered_map<const char*, sqlite3_stmt*> statements_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace tandem::storage
