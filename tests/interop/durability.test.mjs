@@ -6,9 +6,8 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
-import * as decoding from 'lib0/decoding'
 import {
+  syncStep1Message, updateMessage, parseMessage,
   TandemServer as Server, wsClient as client, synced, waitFor, destroyAll, rawSocket, closeOf,
   docJson, serverDocJson, sleep, sameJson, tempDir
 } from './server_harness.mjs'
@@ -166,29 +165,6 @@ const docWith = (text, mapEntries = {}) => {
   return doc
 }
 
-// y-protocols sync messages for raw sockets.
-const syncStep1Message = (sv) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint8Array(e, sv)
-  return encoding.toUint8Array(e)
-}
-const updateMessage = (update) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint(e, 2)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
-}
-// {type, syncType, payload} of a server message (sync messages only; others: {type}).
-const parseMessage = (m) => {
-  const d = decoding.createDecoder(m)
-  const type = decoding.readVarUint(d)
-  if (type !== 0) return { type }
-  const syncType = decoding.readVarUint(d)
-  return { type, syncType, payload: decoding.readVarUint8Array(d) }
-}
 
 // Counts how often a provider lost its connection.
 const trackCloses = (client) => {

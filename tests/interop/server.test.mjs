@@ -6,28 +6,13 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import * as Y from 'yjs'
-import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import {
   TandemServer, wsClient, partyClient, synced, waitFor, destroyAll, rawSocket, closeOf,
-  signJwt, docJson, serverDocJson, sleep, sameJson
+  signJwt, docJson, serverDocJson, sleep, sameJson, syncStep1Message, updateMessage,
+  parseMessage
 } from './server_harness.mjs'
-
-const syncStep1 = (doc) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint8Array(e, Y.encodeStateVector(doc))
-  return encoding.toUint8Array(e)
-}
-const updateMessage = (update) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0)
-  encoding.writeVarUint(e, 2)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
-}
 
 describe('sync with stock providers', () => {
   let server
@@ -208,12 +193,9 @@ describe('bad input gets its code and disturbs nothing else', () => {
     await waitFor(async () => (await serverDocJson(server, 'raw')).text === 'hello', 'server has it')
     const mine = new Y.Doc()
     const raw = await rawSocket(`${server.ws}/raw`)
-    raw.socket.send(syncStep1(mine))
+    raw.socket.send(syncStep1Message(Y.encodeStateVector(mine)))
     await waitFor(() => raw.messages.some(m => m[0] === 0 && m[1] === 1), 'sync step 2')
-    const step2 = raw.messages.find(m => m[0] === 0 && m[1] === 1)
-    const d = decoding.createDecoder(step2)
-    decoding.readVarUint(d); decoding.readVarUint(d)
-    Y.applyUpdate(mine, decoding.readVarUint8Array(d))
+    Y.applyUpdate(mine, parseMessage(raw.messages.find(m => m[0] === 0 && m[1] === 1)).payload)
     assert.equal(mine.getText('text').toString(), 'hello')
     // The server greets with its own step 1.
     assert.ok(raw.messages.some(m => m[0] === 0 && m[1] === 0))

@@ -9,6 +9,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import WebSocket from 'ws'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import YPartyKitProvider from 'y-partykit/provider'
@@ -166,4 +168,28 @@ export const serverDocJson = async (server, room) => {
   const json = docJson(c.doc)
   destroyAll(c)
   return json
+}
+
+// y-protocols sync messages for raw sockets.
+export const syncStep1Message = (sv) => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint8Array(e, sv)
+  return encoding.toUint8Array(e)
+}
+export const updateMessage = (update) => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, 2)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+// {type, syncType, payload} of a server message (sync messages only; others: {type}).
+export const parseMessage = (m) => {
+  const d = decoding.createDecoder(m)
+  const type = decoding.readVarUint(d)
+  if (type !== 0) return { type }
+  const syncType = decoding.readVarUint(d)
+  return { type, syncType, payload: decoding.readVarUint8Array(d) }
 }
