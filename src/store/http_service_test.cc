@@ -43,16 +43,7 @@ std::string Str(const Bytes& b) {
 class StoreHttpTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() { spdlog::set_level(spdlog::level::warn); }
-  // Started on first use, so the SQLite cases do not wait for it.
-  static void StartPostgres() {
-    if (pg_ != nullptr) return;
-    pg_ = new TestPostgres();
-    pg_status_ = pg_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
+  static void TearDownTestSuite() { pg_.Stop(); }
 
   void SetUp() override {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -68,9 +59,9 @@ class StoreHttpTest : public ::testing::TestWithParam<std::string> {
         skip_ = "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)";
         return;
       }
-      StartPostgres();
-      ASSERT_TRUE(pg_status_.ok()) << pg_status_.ToString();
-      auto b = OpenPostgresBackend(pg_->url(), 4);
+      const Status& started = pg_.Start();
+      ASSERT_TRUE(started.ok()) << started.ToString();
+      auto b = OpenPostgresBackend(pg_.url(), 4);
       ASSERT_TRUE(b.ok()) << b.status().ToString();
       backend = std::move(b).value();
     } else {
@@ -101,8 +92,7 @@ class StoreHttpTest : public ::testing::TestWithParam<std::string> {
     return Call(port_, http::verb::get, Target(room, extra), "");
   }
 
-  static TestPostgres* pg_;
-  static Status pg_status_;
+  static LazyTestPostgres pg_;
   std::filesystem::path dir_;
   std::string prefix_;
   std::string skip_;
@@ -111,8 +101,7 @@ class StoreHttpTest : public ::testing::TestWithParam<std::string> {
   uint16_t port_ = 0;
 };
 
-TestPostgres* StoreHttpTest::pg_ = nullptr;
-Status StoreHttpTest::pg_status_;
+LazyTestPostgres StoreHttpTest::pg_;
 
 #define REQUIRE_SERVICE()                      \
   do {                                         \

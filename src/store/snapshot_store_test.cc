@@ -24,16 +24,7 @@ using testing::TextInsert;
 
 class StoreEngineTest : public ::testing::TestWithParam<std::string> {
  protected:
-  // Started on first use, so the SQLite cases do not wait for it.
-  static void StartPostgres() {
-    if (pg_ != nullptr) return;
-    pg_ = new TestPostgres();
-    pg_status_ = pg_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete pg_;
-    pg_ = nullptr;
-  }
+  static void TearDownTestSuite() { pg_.Stop(); }
 
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -58,10 +49,10 @@ class StoreEngineTest : public ::testing::TestWithParam<std::string> {
         skip_ = "PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)";
         return nullptr;
       }
-      StartPostgres();
-      EXPECT_TRUE(pg_status_.ok()) << pg_status_.ToString();
-      if (!pg_status_.ok()) return nullptr;
-      auto backend = OpenPostgresBackend(pg_->url(), 4);
+      const Status& started = pg_.Start();
+      EXPECT_TRUE(started.ok()) << started.ToString();
+      if (!started.ok()) return nullptr;
+      auto backend = OpenPostgresBackend(pg_.url(), 4);
       EXPECT_TRUE(backend.ok()) << backend.status().ToString();
       if (!backend.ok()) return nullptr;
       return std::make_unique<SnapshotStore>(std::move(backend).value(), options);
@@ -75,16 +66,14 @@ class StoreEngineTest : public ::testing::TestWithParam<std::string> {
   // Room names unique per test, so tests sharing one postgres do not see each other.
   std::string Room(const std::string& name) { return room_prefix_ + name; }
 
-  static TestPostgres* pg_;
-  static Status pg_status_;
+  static LazyTestPostgres pg_;
   std::filesystem::path dir_;
   std::string room_prefix_;
   std::string skip_;
   std::unique_ptr<SnapshotStore> store_;
 };
 
-TestPostgres* StoreEngineTest::pg_ = nullptr;
-Status StoreEngineTest::pg_status_;
+LazyTestPostgres StoreEngineTest::pg_;
 
 #define REQUIRE_STORE()                        \
   do {                                         \

@@ -3,6 +3,7 @@
 // and a free port, stopped and deleted by Stop(). As root, the server runs as the `postgres`
 // user (or `nobody`) through runuser, since postgres refuses to run as root.
 
+#include <memory>
 #include <string>
 
 #include "base/status.h"
@@ -31,6 +32,26 @@ class TestPostgres {
   std::string run_as_;  // "" or a user name for runuser
   std::string url_;
   bool running_ = false;
+};
+
+// A TestPostgres started on first use, so that a suite's SQLite cases do not wait for it.
+class LazyTestPostgres {
+ public:
+  // Starts the server the first time; the result of that start every time.
+  const Status& Start() {
+    if (pg_ == nullptr) {
+      pg_ = std::make_unique<TestPostgres>();
+      status_ = pg_->Start();
+    }
+    return status_;
+  }
+  // REQUIRES: Start() succeeded.
+  const std::string& url() const { return pg_->url(); }
+  void Stop() { pg_.reset(); }
+
+ private:
+  std::unique_ptr<TestPostgres> pg_;
+  Status status_;
 };
 
 }  // namespace tandem::store
