@@ -364,6 +364,10 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
       } else {
         set_rest(client, {item});
       }
+      // The rest starts at the client's last consumed struct; a stack item of the same client
+      // consumed before it is dropped, as yjs drops it, and must be freed here.
+      const auto& slot = rest_structs[client];
+      if (std::find(slot.begin(), slot.end(), item) == slot.end()) to_free.push_back(item);
       ids.erase(std::remove(ids.begin(), ids.end(), client), ids.end());
     }
     stack.clear();
@@ -417,6 +421,9 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   for (auto& [client, refs] : clients) {
     for (size_t k = refs.i; k < refs.refs.size(); ++k) to_free.push_back(refs.refs[k]);
   }
+  // An item can reach to_free on two paths (a replaced rest and a dropped stack item).
+  std::sort(to_free.begin(), to_free.end());
+  to_free.erase(std::unique(to_free.begin(), to_free.end()), to_free.end());
   FreeRefs(store, to_free);
   if (rest_structs.empty()) return std::nullopt;
   std::unordered_map<ClientId, StructStore::Structs> rest(rest_structs.begin(), rest_structs.end());
