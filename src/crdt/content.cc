@@ -126,7 +126,7 @@ void Content::Write(UpdateEncoder& e, uint64_t offset) const {
     case ContentRef::kFormat: {
       const auto* f = get<FormatContent>();
       e.WriteKey(f->key);
-      e.WriteJson(f->value);
+      e.WriteJson(*f->value);
       break;
     }
     case ContentRef::kType: {
@@ -202,7 +202,7 @@ Content ReadContent(UpdateDecoder& d, ContentRef ref) {
     case ContentRef::kFormat: {
       FormatContent f;
       f.key = d.ReadKey();
-      f.value = d.ReadJson();
+      f.value = std::make_shared<const lib0::Any>(d.ReadJson());
       return Content(std::move(f));
     }
     case ContentRef::kType: {

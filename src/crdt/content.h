@@ -48,9 +48,12 @@ struct StringContent {
 struct EmbedContent {
   lib0::Any value;
 };
+// A format's value is shared, not copied: yjs compares attribute values with `===`, so objects
+// are equal only to themselves (the same ContentFormat's value), which a pointer models.
+using SharedAny = std::shared_ptr<const lib0::Any>;
 struct FormatContent {
   std::string key;
-  lib0::Any value;
+  SharedAny value;
 };
 struct TypeContent {
   std::unique_ptr<Type> type;

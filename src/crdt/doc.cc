@@ -23,12 +23,21 @@ Doc::Doc(DocOptions options)
 
 Doc::~Doc() = default;
 
+void Doc::Transact(const std::function<void(Transaction&)>& fn, const void* origin) {
+  crdt::Transact(*this, fn, /*local=*/true, origin);
+}
+
 void Doc::RegenerateClientId() {
   client_id_ = RandomClientId();
 }
 
 const std::string* Doc::InternKey(std::string_view key) {
   return &*keys_.emplace(key).first;
+}
+
+const std::string* Doc::FindKey(std::string_view key) const {
+  auto it = keys_.find(std::string(key));
+  return it == keys_.end() ? nullptr : &*it;
 }
 
 Type* Doc::FindRoot(std::string_view name) const {
@@ -69,10 +78,8 @@ void Doc::EmitUpdate(Transaction& t) {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-namespace {
-
 // Item.write / GC.write for integrated (or not yet integrated) structs.
-void WriteItem(UpdateEncoder& e, const Item& item, uint64_t offset) {
+void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
   if (item.is_gc) {
     e.WriteInfo(0);
     e.WriteLen(item.length - offset);
@@ -107,6 +114,8 @@ void WriteItem(UpdateEncoder& e, const Item& item, uint64_t offset) {
   item.content.Write(e, offset);
 }
 
+namespace {
+
 void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client,
                   Clock clock) {
   clock = std::max(clock, structs[0]->id.clock);
@@ -115,8 +124,8 @@ void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientI
   e.WriteClient(client);
   e.rest().WriteVarUint(clock);
   const Item* first = structs[start];
-  WriteItem(e, *first, clock - first->id.clock);
-  for (size_t i = start + 1; i < structs.size(); ++i) WriteItem(e, *structs[i], 0);
+  WriteStruct(e, *first, clock - first->id.clock);
+  for (size_t i = start + 1; i < structs.size(); ++i) WriteStruct(e, *structs[i], 0);
 }
 
 void WriteClientsStructsFrom(UpdateEncoder& e,
@@ -556,7 +565,7 @@ Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
   TANDEM_RETURN_IF_ERROR(
       DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
   Status result;
-  Transact(
+  crdt::Transact(
       *this, [&](Transaction& t) { result = ApplyDecoded(t, decoded); }, /*local=*/false);
   return result;
 }

@@ -32,6 +32,11 @@ struct DocOptions {
 };
 
 class Transaction;
+class TextRef;
+class ArrayRef;
+class MapRef;
+class XmlFragmentRef;
+class XmlElementRef;
 
 class Doc {
  public:
@@ -41,7 +46,23 @@ class Doc {
   ~Doc();
 
   ClientId client_id() const { return client_id_; }
+  // Sets the id local edits are made with (yjs `doc.clientID = ...`).
+  void set_client_id(ClientId id) { client_id_ = id; }
   bool gc() const { return gc_; }
+
+  // doc.transact(fn, origin): every edit `fn` makes through the shared type handles is one
+  // transaction, one update event and one round of observer calls. Nested calls join the
+  // outer transaction. `origin` is passed through to observers (Transaction::origin).
+  void Transact(const std::function<void(Transaction&)>& fn, const void* origin = nullptr);
+
+  // Root types (doc.getText(name), ...). Include "crdt/types/shared_types.h" to use them. A
+  // root's kind is fixed by its first typed access; a later access as another kind still
+  // returns a handle on the same type, as yjs does for a root first seen as a plain type.
+  TextRef GetText(std::string_view name);
+  ArrayRef GetArray(std::string_view name);
+  MapRef GetMap(std::string_view name);
+  XmlFragmentRef GetXmlFragment(std::string_view name);
+  XmlElementRef GetXmlElement(std::string_view name);
 
   // applyUpdate / applyUpdateV2. Structs whose dependencies are missing are kept pending and
   // integrated once they arrive.
@@ -82,6 +103,8 @@ class Doc {
 
   // Interns a map key; the pointer is stable for the document's lifetime.
   const std::string* InternKey(std::string_view key);
+  // The interned key, or null if no map in this document ever used it.
+  const std::string* FindKey(std::string_view key) const;
 
   // Internal API for the engine (transaction.cc, item.cc).
   StructStore& store() { return store_; }
@@ -95,8 +118,13 @@ class Doc {
   std::optional<std::vector<uint8_t>>& pending_ds() { return pending_ds_; }
   Transaction* current_transaction() { return transaction_; }
   void set_current_transaction(Transaction* t) { transaction_ = t; }
+  // Transactions waiting for (or in) cleanup: the outermost one and those observers start.
+  std::vector<std::unique_ptr<Transaction>>& transaction_cleanups() { return cleanups_; }
   void RegenerateClientId();
   void EmitUpdate(Transaction& t);
+  // Keeps a collected nested type alive (empty and detached) so handles to it stay valid.
+  void RetireType(std::unique_ptr<Type> type) { retired_types_.push_back(std::move(type)); }
+  uint64_t NextObserverId() { return ++last_observer_id_; }
 
  private:
   StructStore store_;
@@ -108,6 +136,9 @@ class Doc {
   std::optional<PendingStructs> pending_structs_;
   std::optional<std::vector<uint8_t>> pending_ds_;
   Transaction* transaction_ = nullptr;
+  std::vector<std::unique_ptr<Transaction>> cleanups_;
+  std::vector<std::unique_ptr<Type>> retired_types_;
+  uint64_t last_observer_id_ = 0;
   UpdateObserver on_update_v1_;
   UpdateObserver on_update_v2_;
 };
@@ -115,6 +146,8 @@ class Doc {
 // writeStructsFromTransaction + the transaction's delete set (writeUpdateMessageFromTransaction).
 // Returns false when the transaction changed nothing.
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& encoder);
+// Item.write / GC.write / Skip.write: one struct, skipping its first `offset` clock units.
+void WriteStruct(UpdateEncoder& encoder, const Item& item, uint64_t offset);
 // writeClientsStructs: the structs of `store` a peer with `sv` lacks.
 void WriteClientsStructs(UpdateEncoder& encoder, const StructStore& store, const StateVector& sv);
 

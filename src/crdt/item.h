@@ -20,6 +20,16 @@
 namespace tandem::crdt {
 
 struct Item;
+struct Prelim;
+struct TypeObservers;
+
+// yjs ArraySearchMarker: a remembered (item, index) pair that shortens position lookups in long
+// lists. Markers only speed lookups up; the positions found are the same without them.
+struct SearchMarker {
+  Item* p = nullptr;
+  uint64_t index = 0;
+  uint64_t timestamp = 0;
+};
 
 // Type refs as written by `AbstractType._write` (ContentType).
 enum class TypeRef : uint8_t {
@@ -41,6 +51,20 @@ struct Type {
   Item* start = nullptr;                   // first item of the list part
   uint64_t length = 0;                     // countable, undeleted length of the list part
   bool has_formatting = false;
+  // Search markers are kept for Text and Array types until a format item disables them, as in
+  // yjs (`_searchMarker` null vs []).
+  bool markers_enabled = false;
+  // The type's item was collected (its content became Deleted or GC); the Type object is kept
+  // alive by the document so handles to it stay valid, but it is detached and empty.
+  bool collected = false;
+  std::vector<SearchMarker> markers;
+  std::unique_ptr<TypeObservers> observers;  // null until someone observes this type
+  std::shared_ptr<const Prelim> prelim;      // content to insert when the type is integrated
+
+  Type();
+  ~Type();
+  Type(const Type&) = delete;
+  Type& operator=(const Type&) = delete;
 
   // Map part: key -> the rightmost item of that key, in first-insertion order like a JS Map.
   // Keys are interned by the document, so pointers compare as strings.
@@ -83,6 +107,8 @@ struct Item {
   bool keep() const { return (info & kItemKeep) != 0; }
   void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
   void MarkDeleted() { info |= kItemDeleted; }
+  bool marker() const { return (info & kItemMarker) != 0; }
+  void set_marker(bool m) { info = m ? (info | kItemMarker) : (info & ~kItemMarker); }
   ID last_id() const { return length == 1 ? id : ID{id.client, id.clock + length - 1}; }
   Clock end_clock() const { return id.clock + length; }
 };

@@ -73,12 +73,12 @@ using Attributes = std::vector<std::pair<std::string, lib0::Any>>;
 void UpdateAttributes(Attributes& attrs, const FormatContent& f) {
   auto it =
       std::find_if(attrs.begin(), attrs.end(), [&](const auto& a) { return a.first == f.key; });
-  if (f.value.is_null()) {
+  if (f.value->is_null()) {
     if (it != attrs.end()) attrs.erase(it);
   } else if (it != attrs.end()) {
-    it->second = f.value;
+    it->second = *f.value;
   } else {
-    attrs.emplace_back(f.key, f.value);
+    attrs.emplace_back(f.key, *f.value);
   }
 }
 

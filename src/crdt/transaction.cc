@@ -2,24 +2,48 @@
 
 #include <algorithm>
 
+#include "crdt/events.h"
 #include "crdt/struct_store.h"
+#include "crdt/types/text.h"
 
 namespace tandem::crdt {
 
-Transaction::Transaction(Doc& d, bool is_local)
-    : doc(d), before_state(d.store().GetStateVector()), local(is_local) {}
+Transaction::Transaction(Doc& d, bool is_local, const void* txn_origin)
+    : doc(d), before_state(d.store().GetStateVector()), local(is_local), origin(txn_origin) {}
 
-namespace {
+Transaction::~Transaction() = default;
 
-StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
-  return *t.doc.store().Get(client);
+void ChangedTypes::Add(Type* type, const std::string* sub) {
+  for (auto& [t, subs] : entries_) {
+    if (t != type) continue;
+    if (std::find(subs.begin(), subs.end(), sub) == subs.end()) subs.push_back(sub);
+    return;
+  }
+  entries_.emplace_back(type, std::vector<const std::string*>{sub});
+}
+
+void ChangedTypes::Erase(Type* type) {
+  std::erase_if(entries_, [type](const auto& e) { return e.first == type; });
+}
+
+const std::vector<const std::string*>* ChangedTypes::Find(const Type* type) const {
+  for (const auto& [t, subs] : entries_) {
+    if (t == type) return &subs;
+  }
+  return nullptr;
 }
 
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
   const Item* item = type->item;
   if (item == nullptr || (item->id.clock < t.BeforeState(item->id.client) && !item->deleted())) {
-    t.changed[type].insert(parent_sub);
+    t.changed.Add(type, parent_sub);
   }
+}
+
+namespace {
+
+StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
+  return *t.doc.store().Get(client);
 }
 
 // Item.mergeWith / GC.mergeWith for integrated structs.
@@ -33,6 +57,15 @@ bool MergeWith(Item* left, Item* right) {
       left->right_origin == right->right_origin && left->id.client == right->id.client &&
       left->id.clock + left->length == right->id.clock && left->deleted() == right->deleted() &&
       left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
+    // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
+    Type* parent = left->parent;
+    if (parent != nullptr && parent->markers_enabled) {
+      for (SearchMarker& m : parent->markers) {
+        if (m.p != right) continue;
+        m.p = left;
+        if (!left->deleted() && left->countable()) m.index -= left->length;
+      }
+    }
     if (right->keep()) left->set_keep(true);
     left->right = right->right;
     if (left->right != nullptr) left->right->left = left;
@@ -66,23 +99,29 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
 }
 
 // Item.gc: drops the content of a deleted item; inside a collected parent the item becomes GC.
-void GcItem(StructStore& store, Item* item, bool parent_gcd) {
+void GcItem(Doc& doc, Item* item, bool parent_gcd) {
+  StructStore& store = doc.store();
   if (auto* tc = item->content.get<TypeContent>()) {
     Type* type = tc->type.get();
     for (Item* child = type->start; child != nullptr;) {
       Item* next = child->right;
-      GcItem(store, child, true);
+      GcItem(doc, child, true);
       child = next;
     }
     type->start = nullptr;
     for (const auto& [key, last] : type->map_entries()) {
       for (Item* child = last; child != nullptr;) {
         Item* prev = child->left;
-        GcItem(store, child, true);
+        GcItem(doc, child, true);
         child = prev;
       }
     }
     type->MapClear();
+    type->markers.clear();
+    type->length = 0;
+    type->item = nullptr;
+    type->collected = true;
+    doc.RetireType(std::move(tc->type));
   }
   if (parent_gcd) {
     Item* gc = store.pool().New();
@@ -95,7 +134,8 @@ void GcItem(StructStore& store, Item* item, bool parent_gcd) {
   }
 }
 
-void TryGcDeleteSet(const DeleteSet& ds, StructStore& store) {
+void TryGcDeleteSet(const DeleteSet& ds, Doc& doc) {
+  StructStore& store = doc.store();
   for (const auto& [client, deletes] : ds.clients()) {
     StructStore::Structs* structs = store.Get(client);
     if (structs == nullptr) continue;
@@ -105,7 +145,7 @@ void TryGcDeleteSet(const DeleteSet& ds, StructStore& store) {
       for (size_t si = StructStore::FindIndex(*structs, d.clock);
            si < structs->size() && (*structs)[si]->id.clock < end; ++si) {
         Item* s = (*structs)[si];
-        if (!s->is_gc && s->deleted() && !s->keep()) GcItem(store, s, false);
+        if (!s->is_gc && s->deleted() && !s->keep()) GcItem(doc, s, false);
       }
     }
   }
@@ -133,7 +173,9 @@ void Cleanup(Transaction& t) {
   StructStore& store = doc.store();
   t.delete_set.SortAndMerge();
   t.after_state = store.GetStateVector();
-  if (doc.gc()) TryGcDeleteSet(t.delete_set, store);
+  CallObservers(t);
+  if (t.need_formatting_cleanup) CleanupTextAfterTransaction(t);
+  if (doc.gc()) TryGcDeleteSet(t.delete_set, doc);
   TryMergeDeleteSet(t.delete_set, store);
   for (const auto& [client, clock] : t.after_state) {
     const Clock before = t.BeforeState(client);
@@ -162,16 +204,81 @@ void Cleanup(Transaction& t) {
 
 }  // namespace
 
-void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local) {
+void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local,
+              const void* origin) {
   if (doc.current_transaction() != nullptr) {
     fn(*doc.current_transaction());
     return;
   }
-  Transaction t(doc, local);
-  doc.set_current_transaction(&t);
-  fn(t);
+  auto& cleanups = doc.transaction_cleanups();
+  cleanups.push_back(std::make_unique<Transaction>(doc, local, origin));
+  Transaction* t = cleanups.back().get();
+  const bool first = cleanups.size() == 1;
+  doc.set_current_transaction(t);
+  fn(*t);
   doc.set_current_transaction(nullptr);
-  Cleanup(t);
+  if (!first) return;  // started by an observer: cleaned up by the loop below, after its parent
+  for (size_t i = 0; i < cleanups.size(); ++i) Cleanup(*cleanups[i]);
+  cleanups.clear();
+}
+
+// findIndexCleanStart
+size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock clock) {
+  size_t index = StructStore::FindIndex(structs, clock);
+  Item* s = structs[index];
+  if (s->id.clock < clock && !s->is_gc) {
+    structs.insert(structs.begin() + static_cast<ptrdiff_t>(index + 1),
+                   SplitItem(t, s, clock - s->id.clock));
+    return index + 1;
+  }
+  return index;
+}
+
+// iterateStructs: calls f on every struct covering [clock_start, clock_start + len), splitting
+// the first and last so they start and end on the range.
+void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_start, uint64_t len,
+                    const std::function<void(Item*)>& f) {
+  if (len == 0) return;
+  const Clock clock_end = clock_start + len;
+  size_t index = FindIndexCleanStart(t, structs, clock_start);
+  for (;;) {
+    Item* s = structs[index++];
+    if (clock_end < s->id.clock + s->length) FindIndexCleanStart(t, structs, clock_end);
+    f(s);
+    if (!(index < structs.size() && structs[index]->id.clock < clock_end)) break;
+  }
+}
+
+// iterateDeletedStructs
+void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, const std::function<void(Item*)>& f) {
+  for (const auto& [client, deletes] : ds.clients()) {
+    StructStore::Structs* structs = t.doc.store().Get(client);
+    if (structs == nullptr || structs->empty()) continue;
+    const Clock state = structs->back()->end_clock();
+    for (const DeleteItem& d : deletes) {
+      if (d.clock >= state) break;
+      IterateStructs(t, *structs, d.clock, d.len, f);
+    }
+  }
+}
+
+Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
+                      const std::string* parent_sub, Content content) {
+  StructStore& store = t.doc.store();
+  const ClientId client = t.doc.client_id();
+  Item* item = store.pool().New();
+  item->id = ID{client, store.GetState(client)};
+  item->left = left;
+  if (left != nullptr) item->origin = left->last_id();
+  item->right = right;
+  if (right != nullptr) item->right_origin = right->id;
+  item->parent = parent;
+  item->parent_sub = parent_sub;
+  item->content = std::move(content);
+  item->length = item->content.length();
+  item->info = item->content.countable() ? kItemCountable : 0;
+  Integrate(t, item, 0);
+  return item;
 }
 
 void AddStruct(Transaction& t, Item* item) {
@@ -304,14 +411,25 @@ class ItemSet {
   std::vector<const Item*> items_;
 };
 
+// ContentX.integrate
 void IntegrateContent(Transaction& t, Item* item) {
   switch (item->content.ref()) {
     case ContentRef::kDeleted:
       t.delete_set.Add(item->id.client, item->id.clock, item->length);
       item->MarkDeleted();
       break;
-    case ContentRef::kType: item->content.get<TypeContent>()->type->item = item; break;
-    case ContentRef::kFormat: item->parent->has_formatting = true; break;
+    case ContentRef::kType: {
+      Type* type = item->content.get<TypeContent>()->type.get();
+      type->item = item;
+      if (type->prelim) IntegratePrelim(t, type);
+      break;
+    }
+    case ContentRef::kFormat:
+      // Search markers are not kept for rich text (ContentFormat.integrate).
+      item->parent->has_formatting = true;
+      item->parent->markers_enabled = false;
+      item->parent->markers.clear();
+      break;
     default: break;
   }
 }
@@ -432,7 +550,7 @@ void DeleteStruct(Transaction& t, Item* item) {
     };
     for (Item* child = type->start; child != nullptr; child = child->right) delete_child(child);
     for (const auto& [key, child] : type->map_entries()) delete_child(child);
-    t.changed.erase(type);
+    t.changed.Erase(type);
   }
 }
 

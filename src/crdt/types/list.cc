@@ -1,0 +1,396 @@
+#include "crdt/types/list.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "crdt/transaction.h"
+#include "crdt/types/text.h"
+#include "lib0/utf.h"
+
+namespace tandem::crdt {
+
+namespace {
+
+constexpr size_t kMaxSearchMarkers = 80;
+
+// globalSearchMarkerTimestamp: only the order of stamps within one type matters. Rooms run on
+// several threads, so each thread counts for itself.
+thread_local uint64_t marker_clock = 0;
+
+void OverwriteMarker(SearchMarker& marker, Item* p, uint64_t index) {
+  marker.p->set_marker(false);
+  marker.p = p;
+  p->set_marker(true);
+  marker.index = index;
+  marker.timestamp = ++marker_clock;
+}
+
+SearchMarker* MarkPosition(std::vector<SearchMarker>& markers, Item* p, uint64_t index) {
+  if (markers.size() >= kMaxSearchMarkers) {
+    SearchMarker* oldest = &markers[0];
+    for (SearchMarker& m : markers) {
+      if (m.timestamp < oldest->timestamp) oldest = &m;
+    }
+    OverwriteMarker(*oldest, p, index);
+    return oldest;
+  }
+  if (markers.capacity() < kMaxSearchMarkers) markers.reserve(kMaxSearchMarkers);
+  p->set_marker(true);
+  markers.push_back(SearchMarker{p, index, ++marker_clock});
+  return &markers.back();
+}
+
+uint64_t AbsDiff(uint64_t a, uint64_t b) {
+  return a > b ? a - b : b - a;
+}
+
+Item* Prev(Item* n) {
+  Item* p = n->left;
+  while (p != nullptr && p->deleted()) p = p->left;
+  return p;
+}
+
+}  // namespace
+
+SearchMarker* FindMarker(Type* type, uint64_t index) {
+  if (type->start == nullptr || index == 0 || !type->markers_enabled) return nullptr;
+  std::vector<SearchMarker>& markers = type->markers;
+  SearchMarker* marker = nullptr;
+  if (!markers.empty()) {
+    marker = &markers[0];
+    for (size_t i = 1; i < markers.size(); ++i) {
+      if (!(AbsDiff(index, marker->index) < AbsDiff(index, markers[i].index))) marker = &markers[i];
+    }
+  }
+  Item* p = type->start;
+  uint64_t pindex = 0;
+  if (marker != nullptr) {
+    p = marker->p;
+    pindex = marker->index;
+    marker->timestamp = ++marker_clock;
+  }
+  // Iterate right while possible, then left if we went past the index.
+  while (p->right != nullptr && pindex < index) {
+    if (!p->deleted() && p->countable()) {
+      if (index < pindex + p->length) break;
+      pindex += p->length;
+    }
+    p = p->right;
+  }
+  while (p->left != nullptr && pindex > index) {
+    p = p->left;
+    if (!p->deleted() && p->countable()) pindex -= p->length;
+  }
+  // A marker must not sit on an item that can merge into its left neighbour.
+  while (p->left != nullptr && p->left->id.client == p->id.client &&
+         p->left->id.clock + p->left->length == p->id.clock) {
+    p = p->left;
+    if (!p->deleted() && p->countable()) pindex -= p->length;
+  }
+  if (marker != nullptr && static_cast<double>(AbsDiff(marker->index, pindex)) <
+                               static_cast<double>(p->parent->length) /
+                                   static_cast<double>(kMaxSearchMarkers)) {
+    OverwriteMarker(*marker, p, pindex);
+    return marker;
+  }
+  return MarkPosition(markers, p, pindex);
+}
+
+void UpdateMarkerChanges(Type* type, uint64_t index, int64_t len) {
+  std::vector<SearchMarker>& markers = type->markers;
+  for (size_t i = markers.size(); i-- > 0;) {
+    SearchMarker& m = markers[i];
+    if (len > 0) {
+      Item* p = m.p;
+      p->set_marker(false);
+      // Move to the previous undeleted countable item, so an insertion there is seen.
+      while (p != nullptr && (p->deleted() || !p->countable())) {
+        p = p->left;
+        if (p != nullptr && !p->deleted() && p->countable()) m.index -= p->length;
+      }
+      if (p == nullptr || p->marker()) {
+        markers.erase(markers.begin() + static_cast<ptrdiff_t>(i));
+        continue;
+      }
+      m.p = p;
+      p->set_marker(true);
+    }
+    if (index < m.index || (len > 0 && index == m.index)) {
+      const int64_t moved = static_cast<int64_t>(m.index) + len;
+      m.index = std::max<int64_t>(static_cast<int64_t>(index), moved);
+    }
+  }
+}
+
+Status ValidateListValues(std::span<const Value> values) {
+  for (const Value& v : values) {
+    if (v.kind() != Value::Kind::kAny) continue;
+    if (v.any().is_undefined()) return InvalidArgumentError("undefined cannot be inserted in a list");
+    if (v.any().kind() == lib0::Any::Kind::kBigInt) {
+      return InvalidArgumentError("a BigInt cannot be inserted in a list");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateMapValue(const Value&) {
+  return Status::Ok();
+}
+
+std::unique_ptr<Type> NewPrelimType(const std::shared_ptr<const Prelim>& prelim) {
+  auto type = std::make_unique<Type>();
+  type->ref = prelim->ref;
+  type->name = prelim->name;
+  type->markers_enabled = prelim->ref == TypeRef::kText || prelim->ref == TypeRef::kArray ||
+                          prelim->ref == TypeRef::kXmlText;
+  type->prelim = prelim;
+  return type;
+}
+
+Content ContentOfValue(const Value& value) {
+  switch (value.kind()) {
+    case Value::Kind::kAny:
+      if (value.any().kind() == lib0::Any::Kind::kBinary) {
+        return Content(BinaryContent{value.any().as_binary()});
+      }
+      return Content(AnyContent{{value.any()}});
+    case Value::Kind::kType: return Content(TypeContent{NewPrelimType(value.prelim())});
+    case Value::Kind::kDoc: return Content(DocContent{value.guid(), value.any()});
+  }
+  return Content::Deleted(0);
+}
+
+OutValue ContentValueAt(const Content& content, uint64_t index) {
+  OutValue v;
+  switch (content.ref()) {
+    case ContentRef::kAny: v.any = content.get<AnyContent>()->values[index]; return v;
+    case ContentRef::kJson: v.any = content.get<JsonContent>()->values[index]; return v;
+    case ContentRef::kString: {
+      // getContent() yields UTF-16 units; half a surrogate pair reads as U+FFFD here.
+      v.any = lib0::Any(lib0::Utf16Slice(content.get<StringContent>()->utf8, index, index + 1));
+      return v;
+    }
+    default: {
+      std::vector<OutValue> values;
+      AppendContentValues(content, values);
+      return values.empty() ? v : std::move(values[0]);
+    }
+  }
+}
+
+void ListInsertAfter(Transaction& t, Type* parent, Item* reference, std::span<const Value> values) {
+  Item* left = reference;
+  Item* right = reference == nullptr ? parent->start : reference->right;
+  std::vector<lib0::Any> json;
+  auto pack = [&] {
+    if (json.empty()) return;
+    left = InsertLocalItem(t, left, right, parent, nullptr, Content(AnyContent{std::move(json)}));
+    json.clear();
+  };
+  for (const Value& v : values) {
+    if (v.kind() == Value::Kind::kAny && v.any().kind() != lib0::Any::Kind::kBinary) {
+      json.push_back(v.any());
+      continue;
+    }
+    pack();
+    left = InsertLocalItem(t, left, right, parent, nullptr, ContentOfValue(v));
+  }
+  pack();
+}
+
+void ListInsert(Transaction& t, Type* parent, uint64_t index, std::span<const Value> values) {
+  if (index == 0) {
+    if (parent->markers_enabled) {
+      UpdateMarkerChanges(parent, index, static_cast<int64_t>(values.size()));
+    }
+    ListInsertAfter(t, parent, nullptr, values);
+    return;
+  }
+  const uint64_t start_index = index;
+  SearchMarker* marker = FindMarker(parent, index);
+  Item* n = parent->start;
+  if (marker != nullptr) {
+    n = marker->p;
+    index -= marker->index;
+    if (index == 0) {
+      // Step to the left undeleted item so that the loop below can count it.
+      n = Prev(n);
+      index += (n != nullptr && n->countable() && !n->deleted()) ? n->length : 0;
+    }
+  }
+  for (; n != nullptr; n = n->right) {
+    if (!n->deleted() && n->countable()) {
+      if (index <= n->length) {
+        if (index < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+        break;
+      }
+      index -= n->length;
+    }
+  }
+  if (parent->markers_enabled) {
+    UpdateMarkerChanges(parent, start_index, static_cast<int64_t>(values.size()));
+  }
+  ListInsertAfter(t, parent, n, values);
+}
+
+void ListPush(Transaction& t, Type* parent, std::span<const Value> values) {
+  // Start from the marker with the highest index and walk to the end.
+  Item* n = parent->start;
+  uint64_t best = 0;
+  for (const SearchMarker& m : parent->markers) {
+    if (m.index > best) {
+      best = m.index;
+      n = m.p;
+    }
+  }
+  if (n != nullptr) {
+    while (n->right != nullptr) n = n->right;
+  }
+  ListInsertAfter(t, parent, n, values);
+}
+
+void ListDelete(Transaction& t, Type* parent, uint64_t index, uint64_t length) {
+  if (length == 0) return;
+  const uint64_t start_index = index;
+  const uint64_t start_length = length;
+  SearchMarker* marker = FindMarker(parent, index);
+  Item* n = parent->start;
+  if (marker != nullptr) {
+    n = marker->p;
+    index -= marker->index;
+  }
+  for (; n != nullptr && index > 0; n = n->right) {
+    if (!n->deleted() && n->countable()) {
+      if (index < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+      index -= n->length;
+    }
+  }
+  while (length > 0 && n != nullptr) {
+    if (!n->deleted()) {
+      if (length < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + length});
+      DeleteStruct(t, n);
+      length -= n->length;
+    }
+    n = n->right;
+  }
+  if (parent->markers_enabled) {
+    UpdateMarkerChanges(parent, start_index,
+                        -static_cast<int64_t>(start_length) + static_cast<int64_t>(length));
+  }
+}
+
+OutValue ListGet(Type* type, uint64_t index) {
+  SearchMarker* marker = FindMarker(type, index);
+  Item* n = type->start;
+  if (marker != nullptr) {
+    n = marker->p;
+    index -= marker->index;
+  }
+  for (; n != nullptr; n = n->right) {
+    if (!n->deleted() && n->countable()) {
+      if (index < n->length) return ContentValueAt(n->content, index);
+      index -= n->length;
+    }
+  }
+  return {};
+}
+
+std::vector<OutValue> ListSlice(const Type* type, int64_t start, int64_t end) {
+  const auto length = static_cast<int64_t>(type->length);
+  if (start < 0) start += length;
+  if (end < 0) end += length;
+  int64_t len = end - start;
+  std::vector<OutValue> out;
+  for (const Item* n = type->start; n != nullptr && len > 0; n = n->right) {
+    if (!n->countable() || n->deleted()) continue;
+    const auto c = static_cast<int64_t>(n->length);
+    if (c <= start) {
+      start -= c;
+      continue;
+    }
+    for (int64_t i = std::max<int64_t>(start, 0); i < c && len > 0; ++i, --len) {
+      out.push_back(ContentValueAt(n->content, static_cast<uint64_t>(i)));
+    }
+    start = 0;
+  }
+  return out;
+}
+
+std::vector<OutValue> ListToArray(const Type* type) {
+  std::vector<OutValue> out;
+  for (const Item* n = type->start; n != nullptr; n = n->right) {
+    if (n->countable() && !n->deleted()) {
+      for (uint64_t i = 0; i < n->length; ++i) out.push_back(ContentValueAt(n->content, i));
+    }
+  }
+  return out;
+}
+
+void MapSet(Transaction& t, Type* parent, const std::string* key, const Value& value) {
+  Item* left = parent->MapGet(key);
+  InsertLocalItem(t, left, nullptr, parent, key, ContentOfValue(value));
+}
+
+void MapDelete(Transaction& t, Type* parent, const std::string* key) {
+  if (Item* c = parent->MapGet(key)) DeleteStruct(t, c);
+}
+
+std::optional<OutValue> MapGetValue(const Type* parent, const std::string* key) {
+  if (key == nullptr) return std::nullopt;
+  const Item* item = parent->MapGet(key);
+  if (item == nullptr || item->deleted()) return std::nullopt;
+  return LastContentValue(item->content);
+}
+
+bool MapHas(const Type* parent, const std::string* key) {
+  if (key == nullptr) return false;
+  const Item* item = parent->MapGet(key);
+  return item != nullptr && !item->deleted();
+}
+
+std::vector<std::pair<std::string, OutValue>> MapEntries(const Type* parent) {
+  std::vector<std::pair<std::string, OutValue>> out;
+  for (const auto& [key, item] : parent->map_entries()) {
+    if (!item->deleted()) out.emplace_back(*key, LastContentValue(item->content));
+  }
+  return out;
+}
+
+// AbstractType._integrate of each kind: the content given before integration goes in now.
+void IntegratePrelim(Transaction& t, Type* type) {
+  const std::shared_ptr<const Prelim> prelim = std::move(type->prelim);
+  type->prelim.reset();
+  Doc& doc = t.doc;
+  // A JS Map keeps a key's first position and its last value.
+  auto set_entries = [&](const std::vector<std::pair<std::string, Value>>& entries) {
+    std::vector<std::pair<const std::string*, const Value*>> ordered;
+    for (const auto& [k, v] : entries) {
+      const std::string* key = doc.InternKey(k);
+      auto it = std::find_if(ordered.begin(), ordered.end(),
+                             [key](const auto& e) { return e.first == key; });
+      if (it != ordered.end()) {
+        it->second = &v;
+      } else {
+        ordered.emplace_back(key, &v);
+      }
+    }
+    for (const auto& [key, v] : ordered) MapSet(t, type, key, *v);
+  };
+  switch (prelim->ref) {
+    case TypeRef::kArray:
+    case TypeRef::kXmlFragment: ListInsert(t, type, 0, prelim->children); break;
+    case TypeRef::kXmlElement:
+      ListInsert(t, type, 0, prelim->children);
+      set_entries(prelim->entries);
+      break;
+    case TypeRef::kMap:
+    case TypeRef::kXmlHook: set_entries(prelim->entries); break;
+    case TypeRef::kText:
+    case TypeRef::kXmlText:
+      if (!prelim->text.empty()) TextInsert(t, type, 0, Value(prelim->text), nullptr);
+      break;
+    default: break;
+  }
+}
+
+}  // namespace tandem::crdt
