@@ -23,8 +23,19 @@ Doc::Doc(DocOptions options)
 
 Doc::~Doc() = default;
 
-void Doc::Transact(const std::function<void(Transaction&)>& fn, const void* origin) {
+void Doc::Transact(FunctionRef<void(Transaction&)> fn, const void* origin) {
   crdt::Transact(*this, fn, /*local=*/true, origin);
+}
+
+std::unique_ptr<Transaction> Doc::AcquireTransaction() {
+  if (spare_transactions_.empty()) return std::make_unique<Transaction>(*this);
+  std::unique_ptr<Transaction> t = std::move(spare_transactions_.back());
+  spare_transactions_.pop_back();
+  return t;
+}
+
+void Doc::ReleaseTransaction(std::unique_ptr<Transaction> t) {
+  if (spare_transactions_.size() < 2) spare_transactions_.push_back(std::move(t));
 }
 
 void Doc::RegenerateClientId() {
@@ -151,13 +162,16 @@ void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const State
 }
 
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
-  bool changed = !t.delete_set.empty();
-  for (const auto& [client, clock] : t.after_state) {
-    if (t.BeforeState(client) != clock || t.before_state.find(client) == t.before_state.end())
-      changed = true;
+  if (t.delete_set.empty() && t.changed_clients.empty()) return false;
+  // writeStructsFromTransaction: every client that grew, from its clock before, descending.
+  std::vector<std::pair<ClientId, Clock>> grown;
+  grown.reserve(t.changed_clients.size());
+  for (const Transaction::ClientChange& c : t.changed_clients) grown.emplace_back(c.client, c.before);
+  std::sort(grown.begin(), grown.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  e.rest().WriteVarUint(grown.size());
+  for (const auto& [client, clock] : grown) {
+    WriteStructs(e, *t.doc.store().Get(client), client, clock);
   }
-  if (!changed) return false;
-  WriteClientsStructs(e, t.doc.store(), t.before_state);
   t.delete_set.Write(e);
   return true;
 }
@@ -435,7 +449,8 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   to_free.erase(std::unique(to_free.begin(), to_free.end()), to_free.end());
   FreeRefs(store, to_free);
   if (rest_structs.empty()) return std::nullopt;
-  std::unordered_map<ClientId, StructStore::Structs> rest(rest_structs.begin(), rest_structs.end());
+  std::unordered_map<ClientId, StructStore::Structs> rest;
+  for (const auto& [client, items] : rest_structs) rest.emplace(client, StructStore::Structs(items));
   UpdateEncoderV2 encoder;
   WriteClientsStructsFrom(encoder, rest, {});
   encoder.rest().WriteVarUint(0);  // no deletes
@@ -460,8 +475,7 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(
         size_t index = StructStore::FindIndex(*structs, clock);
         Item* s = (*structs)[index];
         if (!s->deleted() && s->id.clock < clock) {
-          structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1),
-                          SplitItem(t, s, clock - s->id.clock));
+          structs->insert(index + 1, SplitItem(t, s, clock - s->id.clock));
           ++index;
         }
         while (index < structs->size()) {
@@ -469,8 +483,7 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(
           if (s->id.clock >= clock_end) break;
           if (!s->deleted()) {
             if (clock_end < s->id.clock + s->length) {
-              structs->insert(structs->begin() + static_cast<ptrdiff_t>(index),
-                              SplitItem(t, s, clock_end - s->id.clock));
+              structs->insert(index, SplitItem(t, s, clock_end - s->id.clock));
             }
             DeleteStruct(t, s);
           }

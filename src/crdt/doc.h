@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/function_ref.h"
 #include "base/result.h"
 #include "crdt/delete_set.h"
 #include "crdt/item.h"
@@ -53,7 +54,7 @@ class Doc {
   // doc.transact(fn, origin): every edit `fn` makes through the shared type handles is one
   // transaction, one update event and one round of observer calls. Nested calls join the
   // outer transaction. `origin` is passed through to observers (Transaction::origin).
-  void Transact(const std::function<void(Transaction&)>& fn, const void* origin = nullptr);
+  void Transact(FunctionRef<void(Transaction&)> fn, const void* origin = nullptr);
 
   // Root types (doc.getText(name), ...). Include "crdt/types/shared_types.h" to use them. A
   // root's kind is fixed by its first typed access; a later access as another kind still
@@ -120,6 +121,9 @@ class Doc {
   void set_current_transaction(Transaction* t) { transaction_ = t; }
   // Transactions waiting for (or in) cleanup: the outermost one and those observers start.
   std::vector<std::unique_ptr<Transaction>>& transaction_cleanups() { return cleanups_; }
+  // Transaction objects are reused: their buffers keep their capacity between transactions.
+  std::unique_ptr<Transaction> AcquireTransaction();
+  void ReleaseTransaction(std::unique_ptr<Transaction> t);
   void RegenerateClientId();
   void EmitUpdate(Transaction& t);
   // Keeps a collected nested type alive (empty and detached) so handles to it stay valid.
@@ -137,6 +141,7 @@ class Doc {
   std::optional<std::vector<uint8_t>> pending_ds_;
   Transaction* transaction_ = nullptr;
   std::vector<std::unique_ptr<Transaction>> cleanups_;
+  std::vector<std::unique_ptr<Transaction>> spare_transactions_;
   std::vector<std::unique_ptr<Type>> retired_types_;
   uint64_t last_observer_id_ = 0;
   UpdateObserver on_update_v1_;

@@ -190,7 +190,7 @@ std::string XmlTextToString(const Type& type) {
       out += ">";
     }
     if (op.type != nullptr) {
-      out += XmlToString(*op.type);
+      out += TypeToJsString(*op.type);
     } else {
       out += JsToString(op.insert);
     }
@@ -204,7 +204,7 @@ std::string XmlChildrenToString(const Type& type) {
   for (const Item* n = type.start; n != nullptr; n = n->right) {
     if (!Visible(n)) continue;
     if (const auto* tc = n->content.get<TypeContent>()) {
-      out += XmlToString(*tc->type);
+      out += TypeToJsString(*tc->type);
     } else {
       lib0::Any::Array values;
       AppendContentJson(n->content, values);
@@ -305,6 +305,16 @@ std::string XmlToString(const Type& type) {
     }
     case TypeRef::kXmlHook: return JsToString(MapToJson(type));
     default: return XmlChildrenToString(type);
+  }
+}
+
+std::string TypeToJsString(const Type& type) {
+  switch (type.ref) {
+    case TypeRef::kText: return TextToString(type);
+    case TypeRef::kXmlText:
+    case TypeRef::kXmlElement:
+    case TypeRef::kXmlFragment: return XmlToString(type);
+    default: return "[object Object]";  // YArray, YMap, YXmlHook have no toString
   }
 }
 

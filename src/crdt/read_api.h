@@ -21,6 +21,8 @@ std::string TextToString(const Type& type);
 lib0::Any TextToDelta(const Type& type);
 // YXmlFragment/YXmlElement/YXmlText .toString().
 std::string XmlToString(const Type& type);
+// JS String(type): text for Text, XML for the XML types, "[object Object]" otherwise.
+std::string TypeToJsString(const Type& type);
 // JS String(value) for attribute values.
 std::string JsToString(const lib0::Any& value);
 

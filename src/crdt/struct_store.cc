@@ -69,30 +69,7 @@ bool StructStore::Add(Item* item) {
 }
 
 size_t StructStore::FindIndex(const Structs& structs, Clock clock) {
-  if (structs.empty()) return kNotFound;
-  size_t left = 0;
-  size_t right = structs.size() - 1;
-  const Item* mid = structs[right];
-  // Integration mostly looks up the struct just added: check the last one first.
-  if (mid->id.clock <= clock) return clock < mid->end_clock() ? right : kNotFound;
-  // Pivot the first probe on the clock distribution, as yjs findIndexSS does.
-  size_t mid_index = static_cast<size_t>(
-      (static_cast<double>(clock) /
-       static_cast<double>(mid->end_clock() - 1 == 0 ? 1 : mid->end_clock() - 1)) *
-      static_cast<double>(right));
-  if (mid_index > right) mid_index = right;
-  while (left <= right) {
-    mid = structs[mid_index];
-    if (mid->id.clock <= clock) {
-      if (clock < mid->end_clock()) return mid_index;
-      left = mid_index + 1;
-    } else {
-      if (mid_index == 0) return kNotFound;
-      right = mid_index - 1;
-    }
-    mid_index = (left + right) / 2;
-  }
-  return kNotFound;
+  return structs.FindIndex(clock);
 }
 
 Item* StructStore::Find(ID id) const {

@@ -9,6 +9,7 @@
 
 #include "crdt/item.h"
 #include "crdt/state_vector.h"
+#include "crdt/struct_list.h"
 
 namespace tandem::crdt {
 
@@ -34,7 +35,7 @@ class ItemPool {
 
 class StructStore {
  public:
-  using Structs = std::vector<Item*>;
+  using Structs = StructList;
   static constexpr size_t kNotFound = static_cast<size_t>(-1);
 
   StructStore() = default;

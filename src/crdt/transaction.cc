@@ -8,10 +8,53 @@
 
 namespace tandem::crdt {
 
-Transaction::Transaction(Doc& d, bool is_local, const void* txn_origin)
-    : doc(d), before_state(d.store().GetStateVector()), local(is_local), origin(txn_origin) {}
+Transaction::Transaction(Doc& d) : doc(d) {}
 
 Transaction::~Transaction() = default;
+
+void Transaction::Reset(bool is_local, const void* txn_origin) {
+  changed_clients.clear();
+  changed_index_.clear();
+  delete_set.Clear();
+  merge_structs.clear();
+  local = is_local;
+  origin = txn_origin;
+  changed.Clear();
+  changed_parent_types.clear();
+  events.clear();
+  need_formatting_cleanup = false;
+  split_snapshots.clear();
+}
+
+Clock Transaction::BeforeState(ClientId client) const {
+  if (changed_index_.empty()) {
+    for (const ClientChange& c : changed_clients) {
+      if (c.client == client) return c.before;
+    }
+  } else if (auto it = changed_index_.find(client); it != changed_index_.end()) {
+    return changed_clients[it->second].before;
+  }
+  return doc.store().GetState(client);  // unchanged
+}
+
+void Transaction::RecordGrowth(ClientId client, Clock before) {
+  if (!changed_clients.empty() && changed_clients.back().client == client) return;
+  constexpr size_t kLinear = 8;
+  if (changed_index_.empty()) {
+    for (const ClientChange& c : changed_clients) {
+      if (c.client == client) return;
+    }
+    changed_clients.push_back({client, before, before});
+    if (changed_clients.size() > kLinear) {
+      for (size_t i = 0; i < changed_clients.size(); ++i)
+        changed_index_[changed_clients[i].client] = i;
+    }
+    return;
+  }
+  if (changed_index_.emplace(client, changed_clients.size()).second) {
+    changed_clients.push_back({client, before, before});
+  }
+}
 
 void ChangedTypes::Add(Type* type, const std::string* sub) {
   for (auto& [t, subs] : entries_) {
@@ -20,6 +63,10 @@ void ChangedTypes::Add(Type* type, const std::string* sub) {
     return;
   }
   entries_.emplace_back(type, std::vector<const std::string*>{sub});
+}
+
+void ChangedTypes::Clear() {
+  entries_.clear();
 }
 
 void ChangedTypes::Erase(Type* type) {
@@ -92,8 +139,7 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
   const size_t merged = pos - i;
   if (merged > 0) {
     for (size_t k = pos + 1 - merged; k <= pos; ++k) store.pool().Free(structs[k]);
-    structs.erase(structs.begin() + static_cast<ptrdiff_t>(pos + 1 - merged),
-                  structs.begin() + static_cast<ptrdiff_t>(pos + 1));
+    structs.erase(pos + 1 - merged, pos + 1);
   }
   return merged;
 }
@@ -172,15 +218,15 @@ void Cleanup(Transaction& t) {
   Doc& doc = t.doc;
   StructStore& store = doc.store();
   t.delete_set.SortAndMerge();
-  t.after_state = store.GetStateVector();
+  for (Transaction::ClientChange& c : t.changed_clients) c.after = store.GetState(c.client);
   CallObservers(t);
   if (t.need_formatting_cleanup) CleanupTextAfterTransaction(t);
   if (doc.gc()) TryGcDeleteSet(t.delete_set, doc);
   TryMergeDeleteSet(t.delete_set, store);
-  for (const auto& [client, clock] : t.after_state) {
-    const Clock before = t.BeforeState(client);
-    if (before == clock) continue;
-    StructStore::Structs& structs = StructsOf(t, client);
+  for (const Transaction::ClientChange& c : t.changed_clients) {
+    const Clock before = c.before;
+    if (before == c.after) continue;
+    StructStore::Structs& structs = StructsOf(t, c.client);
     const size_t found = StructStore::FindIndex(structs, before);
     const int64_t first_change =
         std::max<int64_t>(found == StructStore::kNotFound ? 0 : static_cast<int64_t>(found), 1);
@@ -196,7 +242,10 @@ void Cleanup(Transaction& t) {
     if (pos + 1 < structs.size() && TryToMergeWithLefts(store, structs, pos + 1) > 1) continue;
     if (pos > 0) TryToMergeWithLefts(store, structs, pos);
   }
-  if (!t.local && StateOf(t.after_state, doc.client_id()) != t.BeforeState(doc.client_id())) {
+  const bool own_client_changed =
+      std::any_of(t.changed_clients.begin(), t.changed_clients.end(),
+                  [&](const auto& c) { return c.client == doc.client_id() && c.after != c.before; });
+  if (!t.local && own_client_changed) {
     doc.RegenerateClientId();  // another client is using our id
   }
   doc.EmitUpdate(t);
@@ -204,21 +253,22 @@ void Cleanup(Transaction& t) {
 
 }  // namespace
 
-void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local,
-              const void* origin) {
+void Transact(Doc& doc, FunctionRef<void(Transaction&)> fn, bool local, const void* origin) {
   if (doc.current_transaction() != nullptr) {
     fn(*doc.current_transaction());
     return;
   }
   auto& cleanups = doc.transaction_cleanups();
-  cleanups.push_back(std::make_unique<Transaction>(doc, local, origin));
+  cleanups.push_back(doc.AcquireTransaction());
   Transaction* t = cleanups.back().get();
+  t->Reset(local, origin);
   const bool first = cleanups.size() == 1;
   doc.set_current_transaction(t);
   fn(*t);
   doc.set_current_transaction(nullptr);
   if (!first) return;  // started by an observer: cleaned up by the loop below, after its parent
   for (size_t i = 0; i < cleanups.size(); ++i) Cleanup(*cleanups[i]);
+  for (auto& done : cleanups) doc.ReleaseTransaction(std::move(done));
   cleanups.clear();
 }
 
@@ -227,8 +277,7 @@ size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock 
   size_t index = StructStore::FindIndex(structs, clock);
   Item* s = structs[index];
   if (s->id.clock < clock && !s->is_gc) {
-    structs.insert(structs.begin() + static_cast<ptrdiff_t>(index + 1),
-                   SplitItem(t, s, clock - s->id.clock));
+    structs.insert(index + 1, SplitItem(t, s, clock - s->id.clock));
     return index + 1;
   }
   return index;
@@ -237,7 +286,7 @@ size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock 
 // iterateStructs: calls f on every struct covering [clock_start, clock_start + len), splitting
 // the first and last so they start and end on the range.
 void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_start, uint64_t len,
-                    const std::function<void(Item*)>& f) {
+                    FunctionRef<void(Item*)> f) {
   if (len == 0) return;
   const Clock clock_end = clock_start + len;
   size_t index = FindIndexCleanStart(t, structs, clock_start);
@@ -250,7 +299,7 @@ void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_s
 }
 
 // iterateDeletedStructs
-void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, const std::function<void(Item*)>& f) {
+void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void(Item*)> f) {
   for (const auto& [client, deletes] : ds.clients()) {
     StructStore::Structs* structs = t.doc.store().Get(client);
     if (structs == nullptr || structs->empty()) continue;
@@ -282,8 +331,9 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
 }
 
 void AddStruct(Transaction& t, Item* item) {
-  if (!t.doc.store().Add(item))
-    t.doc.store().pool().Free(item);  // not contiguous: unreachable by design
+  StructStore& store = t.doc.store();
+  t.RecordGrowth(item->id.client, store.GetState(item->id.client));
+  if (!store.Add(item)) store.pool().Free(item);  // not contiguous: unreachable by design
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
@@ -317,7 +367,7 @@ Item* GetItemCleanStart(Transaction& t, ID id) {
   Item* s = (*structs)[index];
   if (s->id.clock < id.clock && !s->is_gc) {
     Item* right = SplitItem(t, s, id.clock - s->id.clock);
-    structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), right);
+    structs->insert(index + 1, right);
     return right;
   }
   return s;
@@ -331,7 +381,7 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
   Item* s = (*structs)[index];
   if (id.clock != s->id.clock + s->length - 1 && !s->is_gc) {
     Item* right = SplitItem(t, s, id.clock - s->id.clock + 1);
-    structs->insert(structs->begin() + static_cast<ptrdiff_t>(index + 1), right);
+    structs->insert(index + 1, right);
   }
   return s;
 }

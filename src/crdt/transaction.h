@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/function_ref.h"
 #include "crdt/delete_set.h"
 #include "crdt/doc.h"
 #include "crdt/item.h"
@@ -26,6 +27,7 @@ class ChangedTypes {
  public:
   void Add(Type* type, const std::string* sub);
   void Erase(Type* type);
+  void Clear();
   bool empty() const { return entries_.empty(); }
   const std::vector<std::pair<Type*, std::vector<const std::string*>>>& entries() const {
     return entries_;
@@ -38,16 +40,25 @@ class ChangedTypes {
 
 class Transaction {
  public:
-  Transaction(Doc& doc, bool local, const void* origin = nullptr);
+  explicit Transaction(Doc& doc);
   ~Transaction();
+  // Prepares a finished transaction object for reuse (the document keeps a few).
+  void Reset(bool local, const void* origin);
+
+  // A client whose structs grew in this transaction: its clock before (beforeState) and, from
+  // the start of the cleanup, after (afterState). Clients not listed did not change.
+  struct ClientChange {
+    ClientId client;
+    Clock before;
+    Clock after;
+  };
 
   Doc& doc;
-  StateVector before_state;
-  StateVector after_state;
+  std::vector<ClientChange> changed_clients;  // in the order the clients first grew
   DeleteSet delete_set;
   std::vector<ID> merge_structs;  // IDs, not pointers: the structs may be merged away meanwhile
-  bool local;
-  const void* origin;
+  bool local = true;
+  const void* origin = nullptr;
   ChangedTypes changed;
   // Events by every type they bubble up to, for deep observers (changedParentTypes).
   std::vector<std::pair<Type*, std::vector<Event*>>> changed_parent_types;
@@ -56,13 +67,19 @@ class Transaction {
   // Snapshots whose boundaries were split in this transaction (splitSnapshotAffectedStructs).
   std::vector<const void*> split_snapshots;
 
-  Clock BeforeState(ClientId client) const { return StateOf(before_state, client); }
+  // beforeState.get(client) || 0
+  Clock BeforeState(ClientId client) const;
+  // Called before `client`'s structs grow from `before`.
+  void RecordGrowth(ClientId client, Clock before);
+
+ private:
+  std::unordered_map<ClientId, size_t> changed_index_;  // used once many clients changed
 };
 
 // Runs `fn` in a transaction on `doc` (reusing the current one if nested) and cleans up after
 // the outermost one: observers, GC, merging, update callbacks. Transactions started by
 // observers are cleaned up after the current one, in order, as yjs does.
-void Transact(Doc& doc, const std::function<void(Transaction&)>& fn, bool local = true,
+void Transact(Doc& doc, FunctionRef<void(Transaction&)> fn, bool local = true,
               const void* origin = nullptr);
 
 // splitItem: `left` keeps [0, diff); returns the new right part (not yet in the store's array).
@@ -95,9 +112,9 @@ void IntegratePrelim(Transaction& t, Type* type);
 size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock clock);
 // iterateStructs: calls f on every struct of [clock_start, clock_start + len), split to fit.
 void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_start, uint64_t len,
-                    const std::function<void(Item*)>& f);
+                    FunctionRef<void(Item*)> f);
 // iterateDeletedStructs: IterateStructs over every range of `ds` the store holds.
-void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, const std::function<void(Item*)>& f);
+void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void(Item*)> f);
 
 // addChangedTypeToTransaction
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub);

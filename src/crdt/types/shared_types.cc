@@ -1,5 +1,7 @@
 #include "crdt/types/shared_types.h"
 
+#include <algorithm>
+
 #include "crdt/read_api.h"
 #include "crdt/transaction.h"
 #include "crdt/types/list.h"
@@ -122,9 +124,9 @@ Status TextRef::InsertEmbed(uint64_t index, const Value& embed,
 
 Status TextRef::Delete(uint64_t index, uint64_t length) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  if (index > type_->length || length > type_->length - index) {
-    return RangeError(index, length, type_->length);
-  }
+  if (index > type_->length) return IndexError(index, type_->length);
+  // As in yjs, a length past the end deletes to the end.
+  length = std::min(length, type_->length - index);
   if (length == 0) return Status::Ok();
   Transact(*doc_, [&](Transaction& t) { TextDelete(t, type_, index, length); });
   return Status::Ok();

@@ -78,6 +78,7 @@ class TextRef : public SharedType {
   // insertEmbed(index, embed, attributes?): a JSON value or a new nested type.
   Status InsertEmbed(uint64_t index, const Value& embed,
                      const lib0::Any::Object* attributes = nullptr) const;
+  // delete(index, length): as in yjs, a length past the end deletes to the end.
   Status Delete(uint64_t index, uint64_t length) const;
   // format(index, length, attributes): a null value removes that attribute.
   Status Format(uint64_t index, uint64_t length, const lib0::Any::Object& attributes) const;

@@ -563,10 +563,10 @@ void CleanupTextAfterTransaction(Transaction& transaction) {
       need_full_cleanup.push_back(type);
   };
   // A format item inserted anywhere: clean its whole text.
-  for (const auto& [client, after] : transaction.after_state) {
-    const Clock before = transaction.BeforeState(client);
-    if (after == before) continue;
-    StructStore::Structs& structs = *doc.store().Get(client);
+  for (const Transaction::ClientChange& c : transaction.changed_clients) {
+    const Clock before = c.before;
+    if (c.after == before) continue;
+    StructStore::Structs& structs = *doc.store().Get(c.client);
     for (size_t i = StructStore::FindIndex(structs, before); i < structs.size(); ++i) {
       Item* item = structs[i];
       if (!item->is_gc && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent);

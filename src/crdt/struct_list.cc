@@ -1,0 +1,137 @@
+#include "crdt/struct_list.h"
+
+#include <algorithm>
+
+#include "crdt/item.h"
+
+namespace tandem::crdt {
+
+StructList::StructList(const std::vector<Item*>& items) {
+  for (Item* item : items) push_back(item);
+}
+
+size_t StructList::Locate(size_t i) const {
+  const size_t c = last_chunk_;
+  if (c < chunks_.size() && i >= starts_[c] && i - starts_[c] < chunks_[c].size()) return c;
+  if (c + 1 < chunks_.size() && i >= starts_[c + 1] && i - starts_[c + 1] < chunks_[c + 1].size()) {
+    return last_chunk_ = c + 1;
+  }
+  const auto it = std::upper_bound(starts_.begin(), starts_.end(), i);
+  return last_chunk_ = static_cast<size_t>(it - starts_.begin()) - 1;
+}
+
+void StructList::RecomputeStartsFrom(size_t chunk) {
+  starts_.resize(chunks_.size());
+  for (size_t c = chunk; c < chunks_.size(); ++c) {
+    starts_[c] = c == 0 ? 0 : starts_[c - 1] + chunks_[c - 1].size();
+  }
+  if (last_chunk_ >= chunks_.size()) last_chunk_ = 0;
+}
+
+void StructList::push_back(Item* item) {
+  if (chunks_.empty() || chunks_.back().size() >= kChunkMax) {
+    chunks_.emplace_back();
+    chunks_.back().reserve(kChunkMax);
+    starts_.push_back(size_);
+  }
+  chunks_.back().push_back(item);
+  ++size_;
+}
+
+void StructList::insert(size_t index, Item* item) {
+  if (index == size_) {
+    push_back(item);
+    return;
+  }
+  const size_t c = Locate(index);
+  std::vector<Item*>& chunk = chunks_[c];
+  chunk.insert(chunk.begin() + static_cast<ptrdiff_t>(index - starts_[c]), item);
+  ++size_;
+  if (chunk.size() > 2 * kChunkMax) {
+    // Split in halves so both can grow again.
+    std::vector<Item*> right(chunk.begin() + static_cast<ptrdiff_t>(kChunkMax), chunk.end());
+    chunk.resize(kChunkMax);
+    chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(c + 1), std::move(right));
+    starts_.insert(starts_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
+    RecomputeStartsFrom(c + 1);
+  } else {
+    for (size_t k = c + 1; k < starts_.size(); ++k) ++starts_[k];
+  }
+}
+
+void StructList::erase(size_t first, size_t last) {
+  if (first >= last) return;
+  size_t c = Locate(first);
+  const size_t first_chunk = c;
+  size_t remaining = last - first;
+  size_t offset = first - starts_[c];
+  while (remaining > 0) {
+    std::vector<Item*>& chunk = chunks_[c];
+    const size_t n = std::min(remaining, chunk.size() - offset);
+    chunk.erase(chunk.begin() + static_cast<ptrdiff_t>(offset),
+                chunk.begin() + static_cast<ptrdiff_t>(offset + n));
+    remaining -= n;
+    size_ -= n;
+    offset = 0;
+    ++c;
+  }
+  // Drop emptied chunks and fold a small chunk into its left neighbour.
+  size_t write = first_chunk;
+  for (size_t k = first_chunk; k < c; ++k) {
+    if (chunks_[k].empty()) continue;
+    if (write > 0 && chunks_[k].size() < kChunkMax / 8 &&
+        chunks_[write - 1].size() + chunks_[k].size() <= kChunkMax) {
+      chunks_[write - 1].insert(chunks_[write - 1].end(), chunks_[k].begin(), chunks_[k].end());
+      continue;
+    }
+    if (write != k) chunks_[write] = std::move(chunks_[k]);
+    ++write;
+  }
+  if (write != c) {
+    chunks_.erase(chunks_.begin() + static_cast<ptrdiff_t>(write),
+                  chunks_.begin() + static_cast<ptrdiff_t>(c));
+  }
+  RecomputeStartsFrom(first_chunk == 0 ? 0 : first_chunk - 1);
+}
+
+void StructList::clear() {
+  chunks_.clear();
+  starts_.clear();
+  size_ = 0;
+  last_chunk_ = 0;
+}
+
+size_t StructList::FindIndex(Clock clock) const {
+  if (size_ == 0) return kNotFound;
+  const Item* last = back();
+  // Integration mostly looks up the struct just added: check the last one first.
+  if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
+  // The chunk: the last one whose first struct starts at or before `clock`.
+  size_t lo = 0;
+  size_t hi = chunks_.size();
+  while (hi - lo > 1) {
+    const size_t mid = (lo + hi) / 2;
+    if (chunks_[mid].front()->id.clock <= clock) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  const std::vector<Item*>& chunk = chunks_[lo];
+  if (chunk.front()->id.clock > clock) return kNotFound;
+  size_t a = 0;
+  size_t b = chunk.size();
+  while (b - a > 1) {
+    const size_t mid = (a + b) / 2;
+    if (chunk[mid]->id.clock <= clock) {
+      a = mid;
+    } else {
+      b = mid;
+    }
+  }
+  if (clock >= chunk[a]->end_clock()) return kNotFound;
+  last_chunk_ = lo;
+  return starts_[lo] + a;
+}
+
+}  // namespace tandem::crdt
