@@ -69,6 +69,78 @@ lines.push(`- Node ${process.version}`, '')
   lines.push('')
 }
 
+// crdt-benchmarks B1-B4 (bench/node/crdt.bench.mjs; the C++ crdt_benchmark when it exists)
+if (fs.existsSync(path.join(dir, 'crdt-node.json'))) {
+  const node = read('crdt-node.json')
+  const meta = node.meta || {}
+  // Google Benchmark rows named BM_Crdt/<id>, maybe with /real_time etc. and aggregate suffixes;
+  // a median aggregate wins over single runs.
+  const cpp = {}
+  if (fs.existsSync(path.join(dir, 'crdt-cpp.json'))) {
+    for (const b of read('crdt-cpp.json').benchmarks || []) {
+      if (!b.name.startsWith('BM_Crdt/') || b.error_occurred) continue
+      const id = b.name.split('/')[1].replace(/_(median|mean|stddev|cv)$/, '')
+      if (b.run_type === 'aggregate') {
+        if (b.aggregate_name === 'median') cpp[id] = b
+      } else if (!cpp[id]) cpp[id] = b
+    }
+  }
+  const hasCpp = Object.keys(cpp).length > 0
+  const ms = (b) => b.real_time * ({ s: 1e3, ms: 1, us: 1e-3, ns: 1e-6 }[b.time_unit] ?? 1)
+  const tandem = (id) => {
+    const b = cpp[id]
+    if (!b) return null
+    return { timeMs: ms(b), avgUpdateSize: b.avgUpdateSize, encodeTimeMs: b.encodeTimeMs, docSize: b.docSize, parseTimeMs: b.parseTimeMs, memBytes: b.memBytes }
+  }
+  const peer = (name, id) => { const r = (node[name] || {})[id]; return r && !r.skipped ? r : null }
+  const num = (x) => x == null || Number.isNaN(x) ? '–' : fmt(x)
+  const bytes = (x) => x == null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US')
+  const mem = (x) => x == null || Number.isNaN(x) ? '–' : x <= 0 ? '0' : x >= 2 ** 20 ? (x / 2 ** 20).toFixed(1) + ' MiB' : x >= 1024 ? (x / 1024).toFixed(0) + ' KiB' : Math.round(x) + ' B'
+  const ids = [...new Set([...Object.keys(node.yjs || {}), ...Object.keys(node.ywasm || {})])]
+  const cell = (id, key, f) => {
+    const parts = []
+    if (hasCpp) { const t = tandem(id); parts.push(t ? f(t[key]) : '–') }
+    for (const n of ['yjs', 'ywasm']) { const r = (node[n] || {})[id]; parts.push(!r ? '–' : r.skipped ? 'skipped' : f(r[key])) }
+    return parts.join(' / ')
+  }
+  lines.push(`## crdt-benchmarks B1–B4 (${hasCpp ? 'Tandem vs ' : ''}yjs ${meta.yjs || ''} and ywasm ${meta.ywasm || ''} in Node)`, '')
+  lines.push('The B1–B4 rows of [dmonad/crdt-benchmarks](https://github.com/dmonad/crdt-benchmarks) (N = 6000), every')
+  lines.push('implementation replaying the same resolved operations from `crdt-bench-ops.bin` (lib0 prng seeded 42 as in')
+  lines.push('crdt-benchmarks, fixed client ids; format: `bench/crdt_ops_format.md`). B4 = the automerge-paper trace, one')
+  lines.push('transaction per edit with an update listener; B4x10 = the trace 10 times, each repetition appended.')
+  lines.push(`Documents ${meta.gc === false ? 'with gc disabled' : 'with gc enabled (the Yjs default)'}; updates and snapshots in update format V2, as crdt-benchmarks`)
+  lines.push(`encodes them. Node figures: median of ${meta.runs ?? '?'} run(s) (B4 rows: one run). time = the benchmark's task`)
+  lines.push('(B1: edits + the second user applying every update + reads; B2: both transactions + sync; B3: one user')
+  lines.push('applying 1540 updates in one transaction); avgUpdateSize = bytes per input item (B2: total / 2, B3: total,')
+  lines.push('B4: per edit); parse = load the snapshot + read the content, no forced GC; memory = heap held by the parsed')
+  lines.push('document (yjs: V8 heap; ywasm keeps its document in wasm memory, which this does not see).', '')
+  const who = hasCpp ? 'Tandem / yjs / ywasm' : 'yjs / ywasm'
+  const head = ['benchmark', `time ms (${who})`, ...(hasCpp ? ['Tandem ÷ faster peer'] : []), `avgUpdateSize B (${who})`, `encode ms (${who})`, `docSize B (${who})`, `parse ms (${who})`, `memory (${who})`]
+  lines.push('| ' + head.join(' | ') + ' |')
+  lines.push('|---|' + head.slice(1).map(() => '---:').join('|') + '|')
+  const mismatched = []
+  for (const id of ids) {
+    const row = [id, cell(id, 'timeMs', num)]
+    if (hasCpp) {
+      const t = tandem(id)
+      const best = Math.min(...['yjs', 'ywasm'].map(n => peer(n, id)?.timeMs ?? Infinity))
+      row.push(t && Number.isFinite(best) ? fmt(t.timeMs / best) + '×' : '–')
+      const y = peer('yjs', id)
+      if (t && y && t.docSize !== y.docSize) mismatched.push(`${id} (${bytes(t.docSize)} vs ${bytes(y.docSize)})`)
+    }
+    row.push(cell(id, 'avgUpdateSize', bytes), cell(id, 'encodeTimeMs', num), cell(id, 'docSize', bytes), cell(id, 'parseTimeMs', num), cell(id, 'memBytes', mem))
+    lines.push('| ' + row.join(' | ') + ' |')
+  }
+  lines.push('')
+  if (!hasCpp) lines.push('No `crdt-cpp.json` in this run (the C++ `crdt_benchmark` target): peers only.', '')
+  const notes = []
+  if (mismatched.length) notes.push(`- Tandem's docSize differs from yjs' in ${mismatched.join(', ')}.`)
+  for (const name of ['yjs', 'ywasm']) {
+    for (const [id, r] of Object.entries(node[name] || {})) if (r.skipped) notes.push(`- ${name} ${id} skipped: ${r.skipped}.`)
+  }
+  if (notes.length) lines.push(...notes, '')
+}
+
 // Durable rooms
 if (fs.existsSync(path.join(dir, 'durable-cpp.json'))) {
   const rows = read('durable-cpp.json').benchmarks

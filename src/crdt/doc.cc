@@ -77,12 +77,16 @@ void Doc::OnUpdate(UpdateObserver observer, UpdateFormat format) {
 
 void Doc::EmitUpdate(Transaction& t) {
   if (on_update_v1_) {
-    UpdateEncoderV1 e;
-    if (WriteUpdateFromTransaction(t, e)) on_update_v1_(e.Finish(), t);
+    if (!update_encoder_v1_) update_encoder_v1_ = std::make_unique<UpdateEncoderV1>();
+    if (WriteUpdateFromTransaction(t, *update_encoder_v1_)) {
+      on_update_v1_(update_encoder_v1_->Finish(), t);
+    }
   }
   if (on_update_v2_) {
-    UpdateEncoderV2 e;
-    if (WriteUpdateFromTransaction(t, e)) on_update_v2_(e.Finish(), t);
+    if (!update_encoder_v2_) update_encoder_v2_ = std::make_unique<UpdateEncoderV2>();
+    if (WriteUpdateFromTransaction(t, *update_encoder_v2_)) {
+      on_update_v2_(update_encoder_v2_->Finish(), t);
+    }
   }
 }
 
@@ -164,13 +168,18 @@ void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const State
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
   if (t.delete_set.empty() && t.changed_clients.empty()) return false;
   // writeStructsFromTransaction: every client that grew, from its clock before, descending.
-  std::vector<std::pair<ClientId, Clock>> grown;
-  grown.reserve(t.changed_clients.size());
-  for (const Transaction::ClientChange& c : t.changed_clients) grown.emplace_back(c.client, c.before);
-  std::sort(grown.begin(), grown.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  e.rest().WriteVarUint(grown.size());
-  for (const auto& [client, clock] : grown) {
-    WriteStructs(e, *t.doc.store().Get(client), client, clock);
+  const StructStore& store = t.doc.store();
+  e.rest().WriteVarUint(t.changed_clients.size());
+  if (t.changed_clients.size() == 1) {
+    const Transaction::ClientChange& c = t.changed_clients[0];
+    WriteStructs(e, *store.Get(c.client), c.client, c.before);
+  } else if (!t.changed_clients.empty()) {
+    std::vector<std::pair<ClientId, Clock>> grown;
+    grown.reserve(t.changed_clients.size());
+    for (const auto& c : t.changed_clients) grown.emplace_back(c.client, c.before);
+    std::sort(grown.begin(), grown.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [client, clock] : grown) WriteStructs(e, *store.Get(client), client, clock);
   }
   t.delete_set.Write(e);
   return true;

@@ -144,6 +144,8 @@ class Doc {
   std::vector<std::unique_ptr<Transaction>> spare_transactions_;
   std::vector<std::unique_ptr<Type>> retired_types_;
   uint64_t last_observer_id_ = 0;
+  std::unique_ptr<UpdateEncoderV1> update_encoder_v1_;  // reused by every update event
+  std::unique_ptr<UpdateEncoderV2> update_encoder_v2_;
   UpdateObserver on_update_v1_;
   UpdateObserver on_update_v2_;
 };

@@ -223,9 +223,10 @@ void CallTypeObserver(Transaction& t, Type* type, const std::vector<const std::s
 
 void CallObservers(Transaction& t) {
   if (t.changed.empty()) return;
-  const auto changed = t.changed.entries();
-  for (const auto& [type, subs] : changed) {
-    if (Alive(type)) CallTypeObserver(t, type, subs);
+  // Observers cannot change this transaction (their edits start new ones), so `changed` holds.
+  const auto& changed = t.changed.entries();
+  for (size_t i = 0; i < changed.size(); ++i) {
+    if (Alive(changed[i].first)) CallTypeObserver(t, changed[i].first, changed[i].second);
   }
   for (size_t i = 0; i < t.changed_parent_types.size(); ++i) {
     Type* type = t.changed_parent_types[i].first;

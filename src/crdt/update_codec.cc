@@ -9,20 +9,22 @@ void UpdateEncoderV1::WriteJson(const lib0::Any& value) {
 }
 
 std::vector<uint8_t> UpdateEncoderV2::Finish() {
-  lib0::Encoder out;
+  lib0::Encoder& out = out_;
   out.WriteVarUint(0);  // feature flag, always 0
-  out.WriteVarUint8Array(key_clock_.Finish());
-  out.WriteVarUint8Array(client_.Finish());
-  out.WriteVarUint8Array(left_clock_.Finish());
-  out.WriteVarUint8Array(right_clock_.Finish());
-  out.WriteVarUint8Array(info_.Finish());
-  out.WriteVarUint8Array(string_.Finish());
-  out.WriteVarUint8Array(parent_info_.Finish());
-  out.WriteVarUint8Array(type_ref_.Finish());
-  out.WriteVarUint8Array(len_.Finish());
+  key_clock_.FinishInto(out);
+  client_.FinishInto(out);
+  left_clock_.FinishInto(out);
+  right_clock_.FinishInto(out);
+  info_.FinishInto(out);
+  string_.FinishInto(out);
+  parent_info_.FinishInto(out);
+  type_ref_.FinishInto(out);
+  len_.FinishInto(out);
   out.WriteBytes(rest_.data());
   rest_.Clear();
-  return out.Take();
+  key_clock_value_ = 0;
+  ds_cur_val_ = 0;
+  return TakeOrCopy(out);
 }
 
 std::unique_ptr<UpdateEncoder> MakeUpdateEncoder(UpdateFormat format) {

@@ -48,11 +48,21 @@ class UpdateEncoder {
   virtual void WriteDsClock(Clock clock) = 0;
   virtual void WriteDsLen(uint64_t len) = 0;
 
+  // Returns the update and leaves the encoder empty, ready for the next one.
   virtual std::vector<uint8_t> Finish() = 0;
 
  protected:
   lib0::Encoder rest_;
 };
+
+// A small result is copied out so the encoder keeps its buffer for the next update (the
+// per-transaction case); a large one is moved out.
+inline std::vector<uint8_t> TakeOrCopy(lib0::Encoder& e) {
+  if (e.size() > (size_t{64} << 10)) return e.Take();
+  std::vector<uint8_t> result(e.data().begin(), e.data().end());
+  e.Clear();
+  return result;
+}
 
 class UpdateEncoderV1 final : public UpdateEncoder {
  public:
@@ -73,7 +83,7 @@ class UpdateEncoderV1 final : public UpdateEncoder {
   void ResetDsCurVal() override {}
   void WriteDsClock(Clock clock) override { rest_.WriteVarUint(clock); }
   void WriteDsLen(uint64_t len) override { rest_.WriteVarUint(len); }
-  std::vector<uint8_t> Finish() override { return rest_.Take(); }
+  std::vector<uint8_t> Finish() override { return TakeOrCopy(rest_); }
 };
 
 class UpdateEncoderV2 final : public UpdateEncoder {
@@ -111,6 +121,7 @@ class UpdateEncoderV2 final : public UpdateEncoder {
   std::vector<uint8_t> Finish() override;
 
  private:
+  lib0::Encoder out_;
   int64_t key_clock_value_ = 0;
   Clock ds_cur_val_ = 0;
   lib0::IntDiffOptRleEncoder key_clock_;

@@ -15,6 +15,13 @@ void RleEncoder::Write(uint8_t v) {
   last_ = v;
 }
 
+void RleEncoder::FinishInto(Encoder& out) {
+  out.WriteVarUint8Array(encoder_.data());
+  encoder_.Clear();
+  last_ = -1;
+  count_ = 0;
+}
+
 uint8_t RleDecoder::Read() {
   if (count_ == 0) {
     value_ = decoder_.ReadUint8();
@@ -49,6 +56,18 @@ std::vector<uint8_t> UintOptRleEncoder::Finish() {
   Flush();
   count_ = 0;
   return encoder_.Take();
+}
+
+void UintOptRleEncoder::FinishInto(Encoder& out) {
+  Flush();
+  out.WriteVarUint8Array(encoder_.data());
+  Reset();
+}
+
+void UintOptRleEncoder::Reset() {
+  encoder_.Clear();
+  value_ = 0;
+  count_ = 0;
 }
 
 uint64_t UintOptRleDecoder::Read() {
@@ -86,6 +105,15 @@ std::vector<uint8_t> IntDiffOptRleEncoder::Finish() {
   return encoder_.Take();
 }
 
+void IntDiffOptRleEncoder::FinishInto(Encoder& out) {
+  Flush();
+  out.WriteVarUint8Array(encoder_.data());
+  encoder_.Clear();
+  value_ = 0;
+  diff_ = 0;
+  count_ = 0;
+}
+
 int64_t IntDiffOptRleDecoder::Read() {
   if (count_ == 0) {
     const int64_t d = decoder_.ReadVarInt();
@@ -103,6 +131,18 @@ int64_t IntDiffOptRleDecoder::Read() {
 void StringEncoder::Write(std::string_view utf8) {
   text_.append(utf8);
   lengths_.Write(Utf16Length(utf8));
+}
+
+void StringEncoder::FinishInto(Encoder& out) {
+  lengths_.Flush();
+  // The column: varString(all strings), then the lengths column, as one varUint8Array.
+  size_t prefix = 1;
+  for (uint64_t n = text_.size(); n > 0x7f; n >>= 7) ++prefix;
+  out.WriteVarUint(prefix + text_.size() + lengths_.data().size());
+  out.WriteVarString(text_);
+  out.WriteBytes(lengths_.data());
+  lengths_.Reset();
+  text_.clear();
 }
 
 std::vector<uint8_t> StringEncoder::Finish() {

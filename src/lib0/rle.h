@@ -23,6 +23,8 @@ class RleEncoder {
   void Write(uint8_t v);
   std::vector<uint8_t> Finish() { return encoder_.Take(); }
   const std::vector<uint8_t>& data() const { return encoder_.data(); }
+  // Appends the column as a varUint8Array to `out` and starts over (keeping the buffer).
+  void FinishInto(Encoder& out);
 
  private:
   Encoder encoder_;
@@ -48,9 +50,13 @@ class UintOptRleEncoder {
  public:
   void Write(uint64_t v);
   std::vector<uint8_t> Finish();
+  void FinishInto(Encoder& out);
+  // Writes the pending run; the column bytes are then complete in data().
+  void Flush();
+  const std::vector<uint8_t>& data() const { return encoder_.data(); }
+  void Reset();
 
  private:
-  void Flush();
   Encoder encoder_;
   uint64_t value_ = 0;
   uint64_t count_ = 0;
@@ -76,6 +82,7 @@ class IntDiffOptRleEncoder {
  public:
   void Write(int64_t v);
   std::vector<uint8_t> Finish();
+  void FinishInto(Encoder& out);
 
  private:
   void Flush();
@@ -104,6 +111,7 @@ class StringEncoder {
  public:
   void Write(std::string_view utf8);
   std::vector<uint8_t> Finish();
+  void FinishInto(Encoder& out);
 
  private:
   std::string text_;
