@@ -588,7 +588,14 @@ Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
       DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
   Status result;
   crdt::Transact(
-      *this, [&](Transaction& t) { result = ApplyDecoded(t, decoded); }, /*local=*/false);
+      *this,
+      [&](Transaction& t) {
+        const bool was_applying = t.applying_update;
+        t.applying_update = true;
+        result = ApplyDecoded(t, decoded);
+        t.applying_update = was_applying;
+      },
+      /*local=*/false);
   return result;
 }
 

@@ -50,7 +50,8 @@ struct Type {
   Item* item = nullptr;                    // the item whose content this is; null for roots
   Item* start = nullptr;                   // first item of the list part
   uint64_t length = 0;                     // countable, undeleted length of the list part
-  bool has_formatting = false;
+  bool has_formatting = false;  // yjs `_hasFormatting` (reset when a root is first typed)
+  bool has_format_items = false;  // a format item was ever integrated here (never reset)
   // Search markers are kept for Text and Array types until a format item disables them, as in
   // yjs (`_searchMarker` null vs []).
   bool markers_enabled = false;
@@ -58,6 +59,7 @@ struct Type {
   // alive by the document so handles to it stay valid, but it is detached and empty.
   bool collected = false;
   std::vector<SearchMarker> markers;
+  size_t recent_marker = 0;  // index in `markers` of the last marker used
   std::unique_ptr<TypeObservers> observers;  // null until someone observes this type
   std::shared_ptr<const Prelim> prelim;      // content to insert when the type is integrated
 
@@ -84,7 +86,6 @@ struct Type {
 inline constexpr uint8_t kItemKeep = 1;
 inline constexpr uint8_t kItemCountable = 2;
 inline constexpr uint8_t kItemDeleted = 4;
-inline constexpr uint8_t kItemMarker = 8;
 inline constexpr uint8_t kItemParentIsId = 16;  // parent_id is set and not yet resolved
 
 struct Item {
@@ -107,8 +108,6 @@ struct Item {
   bool keep() const { return (info & kItemKeep) != 0; }
   void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
   void MarkDeleted() { info |= kItemDeleted; }
-  bool marker() const { return (info & kItemMarker) != 0; }
-  void set_marker(bool m) { info = m ? (info | kItemMarker) : (info & ~kItemMarker); }
   ID last_id() const { return length == 1 ? id : ID{id.client, id.clock + length - 1}; }
   Clock end_clock() const { return id.clock + length; }
 };

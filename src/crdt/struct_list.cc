@@ -10,9 +10,8 @@ StructList::StructList(const std::vector<Item*>& items) {
   for (Item* item : items) push_back(item);
 }
 
-size_t StructList::Locate(size_t i) const {
+size_t StructList::LocateSlow(size_t i) const {
   const size_t c = last_chunk_;
-  if (c < chunks_.size() && i >= starts_[c] && i - starts_[c] < chunks_[c].size()) return c;
   if (c + 1 < chunks_.size() && i >= starts_[c + 1] && i - starts_[c + 1] < chunks_[c + 1].size()) {
     return last_chunk_ = c + 1;
   }

@@ -71,7 +71,12 @@ class StructList {
  private:
   static constexpr size_t kChunkMax = 512;
   // The chunk holding index i; remembered in last_chunk_ for the next (usually nearby) access.
-  size_t Locate(size_t i) const;
+  size_t Locate(size_t i) const {
+    const size_t c = last_chunk_;
+    if (c < chunks_.size() && i >= starts_[c] && i - starts_[c] < chunks_[c].size()) return c;
+    return LocateSlow(i);
+  }
+  size_t LocateSlow(size_t i) const;
   void RecomputeStartsFrom(size_t chunk);
 
   std::vector<std::vector<Item*>> chunks_;

@@ -23,6 +23,7 @@ void Transaction::Reset(bool is_local, const void* txn_origin) {
   changed_parent_types.clear();
   events.clear();
   need_formatting_cleanup = false;
+  applying_update = false;
   split_snapshots.clear();
 }
 
@@ -477,6 +478,7 @@ void IntegrateContent(Transaction& t, Item* item) {
     case ContentRef::kFormat:
       // Search markers are not kept for rich text (ContentFormat.integrate).
       item->parent->has_formatting = true;
+      item->parent->has_format_items = true;
       item->parent->markers_enabled = false;
       item->parent->markers.clear();
       break;
@@ -515,6 +517,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     return;
   }
   Type* parent = item->parent;
+  if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
   if ((item->left == nullptr && (item->right == nullptr || item->right->left != nullptr)) ||
       (item->left != nullptr && item->left->right != item->right)) {
     Item* left = item->left;
@@ -585,6 +588,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
 void DeleteStruct(Transaction& t, Item* item) {
   if (item->deleted()) return;
   Type* parent = item->parent;
+  if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
   if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length;
   item->MarkDeleted();
   t.delete_set.Add(item->id.client, item->id.clock, item->length);

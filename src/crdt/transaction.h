@@ -64,6 +64,9 @@ class Transaction {
   std::vector<std::pair<Type*, std::vector<Event*>>> changed_parent_types;
   std::vector<std::unique_ptr<Event>> events;  // owned for the observer calls
   bool need_formatting_cleanup = false;
+  // Set while an update is applied: the search markers of every list it touches are dropped at
+  // once (a remote change moves positions the markers' indices do not know about).
+  bool applying_update = false;
   // Snapshots whose boundaries were split in this transaction (splitSnapshotAffectedStructs).
   std::vector<const void*> split_snapshots;
 

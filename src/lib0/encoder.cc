@@ -5,7 +5,7 @@
 
 namespace tandem::lib0 {
 
-void Encoder::WriteVarUint(uint64_t v) {
+void Encoder::WriteVarUintSlow(uint64_t v) {
   while (v > 0x7f) {
     buf_.push_back(static_cast<uint8_t>(0x80 | (v & 0x7f)));
     v >>= 7;

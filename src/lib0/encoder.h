@@ -18,7 +18,13 @@ class Encoder {
 
   void WriteUint8(uint8_t v) { buf_.push_back(v); }
   // LEB128, 7 bits per byte. REQUIRES: v <= kMaxSafeInteger for lib0 readers to accept it.
-  void WriteVarUint(uint64_t v);
+  void WriteVarUint(uint64_t v) {
+    if (v < 0x80) {
+      buf_.push_back(static_cast<uint8_t>(v));
+    } else {
+      WriteVarUintSlow(v);
+    }
+  }
   // lib0 varInt: first byte holds continue bit, sign bit (0x40) and 6 bits; sign-magnitude, so
   // negative zero exists and is written by WriteVarIntSigned(true, 0).
   void WriteVarInt(int64_t v);
@@ -42,6 +48,7 @@ class Encoder {
   void Reserve(size_t n) { buf_.reserve(n); }
 
  private:
+  void WriteVarUintSlow(uint64_t v);
   std::vector<uint8_t> buf_;
 };
 

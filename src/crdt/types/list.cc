@@ -18,9 +18,7 @@ constexpr size_t kMaxSearchMarkers = 80;
 thread_local uint64_t marker_clock = 0;
 
 void OverwriteMarker(SearchMarker& marker, Item* p, uint64_t index) {
-  marker.p->set_marker(false);
   marker.p = p;
-  p->set_marker(true);
   marker.index = index;
   marker.timestamp = ++marker_clock;
 }
@@ -35,7 +33,6 @@ SearchMarker* MarkPosition(std::vector<SearchMarker>& markers, Item* p, uint64_t
     return oldest;
   }
   if (markers.capacity() < kMaxSearchMarkers) markers.reserve(kMaxSearchMarkers);
-  p->set_marker(true);
   markers.push_back(SearchMarker{p, index, ++marker_clock});
   return &markers.back();
 }
@@ -56,7 +53,12 @@ SearchMarker* FindMarker(Type* type, uint64_t index) {
   if (type->start == nullptr || index == 0 || !type->markers_enabled) return nullptr;
   std::vector<SearchMarker>& markers = type->markers;
   SearchMarker* marker = nullptr;
-  if (!markers.empty()) {
+  // Edits cluster: the marker used last is usually close enough; otherwise take the closest.
+  constexpr uint64_t kNear = 32;
+  if (type->recent_marker < markers.size() &&
+      AbsDiff(index, markers[type->recent_marker].index) <= kNear) {
+    marker = &markers[type->recent_marker];
+  } else if (!markers.empty()) {
     marker = &markers[0];
     for (size_t i = 1; i < markers.size(); ++i) {
       if (!(AbsDiff(index, marker->index) < AbsDiff(index, markers[i].index))) marker = &markers[i];
@@ -81,41 +83,39 @@ SearchMarker* FindMarker(Type* type, uint64_t index) {
     p = p->left;
     if (!p->deleted() && p->countable()) pindex -= p->length;
   }
-  // A marker must not sit on an item that can merge into its left neighbour.
-  while (p->left != nullptr && p->left->id.client == p->id.client &&
-         p->left->id.clock + p->left->length == p->id.clock) {
-    p = p->left;
-    if (!p->deleted() && p->countable()) pindex -= p->length;
-  }
+  // (yjs also walks left here so that a marker never sits on an item that could merge into its
+  // left neighbour; MergeWith moves markers off merged items instead.)
   if (marker != nullptr && static_cast<double>(AbsDiff(marker->index, pindex)) <
                                static_cast<double>(p->parent->length) /
                                    static_cast<double>(kMaxSearchMarkers)) {
     OverwriteMarker(*marker, p, pindex);
-    return marker;
+  } else {
+    marker = MarkPosition(markers, p, pindex);
   }
-  return MarkPosition(markers, p, pindex);
+  type->recent_marker = static_cast<size_t>(marker - markers.data());
+  return marker;
 }
 
+// A marker's index is the countable length before its item. Unlike yjs, which walks each
+// marker left to an undeleted item on every insertion, this only looks at an item when the
+// marker sits exactly at the insertion point: an undeleted item there is always right of the
+// new content, a deleted one may be on either side and its marker is dropped. Deletions only
+// shift indices. Positions found never depend on markers, only how fast they are found.
 void UpdateMarkerChanges(Type* type, uint64_t index, int64_t len) {
   std::vector<SearchMarker>& markers = type->markers;
   for (size_t i = markers.size(); i-- > 0;) {
     SearchMarker& m = markers[i];
     if (len > 0) {
-      Item* p = m.p;
-      p->set_marker(false);
-      // Move to the previous undeleted countable item, so an insertion there is seen.
-      while (p != nullptr && (p->deleted() || !p->countable())) {
-        p = p->left;
-        if (p != nullptr && !p->deleted() && p->countable()) m.index -= p->length;
+      if (m.index > index) {
+        m.index += static_cast<uint64_t>(len);
+      } else if (m.index == index) {
+        if (m.p->deleted() || !m.p->countable()) {
+          markers.erase(markers.begin() + static_cast<ptrdiff_t>(i));
+          continue;
+        }
+        m.index += static_cast<uint64_t>(len);
       }
-      if (p == nullptr || p->marker()) {
-        markers.erase(markers.begin() + static_cast<ptrdiff_t>(i));
-        continue;
-      }
-      m.p = p;
-      p->set_marker(true);
-    }
-    if (index < m.index || (len > 0 && index == m.index)) {
+    } else if (index < m.index) {
       const int64_t moved = static_cast<int64_t>(m.index) + len;
       m.index = std::max<int64_t>(static_cast<int64_t>(index), moved);
     }

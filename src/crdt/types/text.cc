@@ -459,7 +459,8 @@ void DeleteTextAt(Transaction& t, TextPosition& pos, uint64_t length) {
     }
     pos.Forward();
   }
-  if (start != nullptr) {
+  // Only format items are cleaned up: a text that never had any has nothing to do.
+  if (start != nullptr && start->parent->has_format_items) {
     CleanupFormattingGap(t, start, pos.right, start_attributes, pos.current_attributes);
   }
   Item* any = pos.left != nullptr ? pos.left : pos.right;
