@@ -407,6 +407,11 @@ void BM_Crdt(benchmark::State& state, size_t row_index) {
   const Bytes snapshot = doc0.EncodeStateAsUpdateV2();
   const double encode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   const Bytes snapshot_v1 = doc0.EncodeStateAsUpdate();
+  if (const char* dump = std::getenv("TANDEM_CRDT_BENCH_DUMP")) {  // snapshots for profiling
+    std::ofstream(std::string(dump) + "/" + row.id + ".v2.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(snapshot.data()),
+               static_cast<std::streamsize>(snapshot.size()));
+  }
   const size_t heap_before = mallinfo2().uordblks;
   t0 = Clock::now();
   auto parsed = std::make_unique<Doc>(DocOptions{.gc = data.gc, .client_id = 0});

@@ -86,6 +86,7 @@ struct Type {
 inline constexpr uint8_t kItemKeep = 1;
 inline constexpr uint8_t kItemCountable = 2;
 inline constexpr uint8_t kItemDeleted = 4;
+inline constexpr uint8_t kItemMarked = 8;  // a search marker was placed here (may be stale)
 inline constexpr uint8_t kItemParentIsId = 16;  // parent_id is set and not yet resolved
 
 struct Item {

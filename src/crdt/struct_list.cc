@@ -21,8 +21,10 @@ size_t StructList::LocateSlow(size_t i) const {
 
 void StructList::RecomputeStartsFrom(size_t chunk) {
   starts_.resize(chunks_.size());
+  first_clocks_.resize(chunks_.size());
   for (size_t c = chunk; c < chunks_.size(); ++c) {
     starts_[c] = c == 0 ? 0 : starts_[c - 1] + chunks_[c - 1].size();
+    first_clocks_[c] = chunks_[c].front()->id.clock;
   }
   if (last_chunk_ >= chunks_.size()) last_chunk_ = 0;
 }
@@ -30,8 +32,8 @@ void StructList::RecomputeStartsFrom(size_t chunk) {
 void StructList::push_back(Item* item) {
   if (chunks_.empty() || chunks_.back().size() >= kChunkMax) {
     chunks_.emplace_back();
-    chunks_.back().reserve(kChunkMax);
     starts_.push_back(size_);
+    first_clocks_.push_back(item->id.clock);
   }
   chunks_.back().push_back(item);
   ++size_;
@@ -44,6 +46,7 @@ void StructList::insert(size_t index, Item* item) {
   }
   const size_t c = Locate(index);
   std::vector<Item*>& chunk = chunks_[c];
+  if (index == starts_[c]) first_clocks_[c] = item->id.clock;
   chunk.insert(chunk.begin() + static_cast<ptrdiff_t>(index - starts_[c]), item);
   ++size_;
   if (chunk.size() > 2 * kChunkMax) {
@@ -52,6 +55,7 @@ void StructList::insert(size_t index, Item* item) {
     chunk.resize(kChunkMax);
     chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(c + 1), std::move(right));
     starts_.insert(starts_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
+    first_clocks_.insert(first_clocks_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
     RecomputeStartsFrom(c + 1);
   } else {
     for (size_t k = c + 1; k < starts_.size(); ++k) ++starts_[k];
@@ -96,6 +100,7 @@ void StructList::erase(size_t first, size_t last) {
 void StructList::clear() {
   chunks_.clear();
   starts_.clear();
+  first_clocks_.clear();
   size_ = 0;
   last_chunk_ = 0;
 }
@@ -105,19 +110,16 @@ size_t StructList::FindIndex(Clock clock) const {
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
   if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
-  // The chunk: the last one whose first struct starts at or before `clock`.
-  size_t lo = 0;
-  size_t hi = chunks_.size();
-  while (hi - lo > 1) {
-    const size_t mid = (lo + hi) / 2;
-    if (chunks_[mid].front()->id.clock <= clock) {
-      lo = mid;
-    } else {
-      hi = mid;
-    }
+  // Then the previous answer and its right neighbour.
+  for (size_t i = last_found_; i < last_found_ + 2 && i < size_; ++i) {
+    const Item* s = (*this)[i];
+    if (s->id.clock <= clock && clock < s->end_clock()) return last_found_ = i;
   }
-  const std::vector<Item*>& chunk = chunks_[lo];
-  if (chunk.front()->id.clock > clock) return kNotFound;
+  // The chunk: the last one whose first struct starts at or before `clock`.
+  const auto it = std::upper_bound(first_clocks_.begin(), first_clocks_.end(), clock);
+  if (it == first_clocks_.begin()) return kNotFound;
+  const size_t c = static_cast<size_t>(it - first_clocks_.begin()) - 1;
+  const std::vector<Item*>& chunk = chunks_[c];
   size_t a = 0;
   size_t b = chunk.size();
   while (b - a > 1) {
@@ -129,8 +131,7 @@ size_t StructList::FindIndex(Clock clock) const {
     }
   }
   if (clock >= chunk[a]->end_clock()) return kNotFound;
-  last_chunk_ = lo;
-  return starts_[lo] + a;
+  last_chunk_ = c;
+  return last_found_ = starts_[c] + a;
 }
-
 }  // namespace tandem::crdt

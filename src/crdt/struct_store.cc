@@ -1,5 +1,6 @@
 #include "crdt/struct_store.h"
 
+#include <algorithm>
 #include <new>
 
 namespace tandem::crdt {
@@ -15,9 +16,10 @@ Item* ItemPool::New() {
     free_.pop_back();
     return new (item) Item;  // default-init: the members' initializers, no extra memset
   }
-  if (chunks_.empty() || used_in_chunk_ == kChunkItems) {
+  if (chunks_.empty() || used_in_chunk_ == chunk_items_) {
+    chunk_items_ = chunks_.empty() ? kFirstChunkItems : std::min(chunk_items_ * 2, kMaxChunkItems);
     chunks_.push_back(
-        std::unique_ptr<unsigned char[]>(new unsigned char[sizeof(Item) * kChunkItems]));
+        std::unique_ptr<unsigned char[]>(new unsigned char[sizeof(Item) * chunk_items_]));
     used_in_chunk_ = 0;
   }
   void* slot = chunks_.back().get() + sizeof(Item) * used_in_chunk_++;

@@ -29,8 +29,11 @@ class ItemPool {
   std::vector<std::unique_ptr<unsigned char[]>> chunks_;
   std::vector<Item*> free_;
   size_t used_in_chunk_ = 0;
+  size_t chunk_items_ = 0;  // capacity of the newest chunk
   size_t live_ = 0;
-  static constexpr size_t kChunkItems = 1024;
+  // Chunks grow from small (most rooms hold small documents) to large.
+  static constexpr size_t kFirstChunkItems = 16;
+  static constexpr size_t kMaxChunkItems = 1024;
 };
 
 class StructStore {

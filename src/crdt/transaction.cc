@@ -107,10 +107,11 @@ bool MergeWith(Item* left, Item* right) {
       left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
     Type* parent = left->parent;
-    if (parent != nullptr && parent->markers_enabled) {
+    if ((right->info & kItemMarked) != 0 && parent != nullptr && !parent->markers.empty()) {
       for (SearchMarker& m : parent->markers) {
         if (m.p != right) continue;
         m.p = left;
+        left->info |= kItemMarked;
         if (!left->deleted() && left->countable()) m.index -= left->length;
       }
     }
@@ -449,17 +450,36 @@ bool SameOrigin(const OptionalId& a, const OptionalId& b) {
   return a == b;
 }
 
-// Small set for the conflict loop; conflicts are rare and short.
+// The sets of the conflict loop. Adding is a push_back; membership is asked only for items
+// whose origin differs, and a hash index is built the first time a large set is asked.
+// (Thousands of items conflict when many clients insert at one position concurrently.)
 class ItemSet {
  public:
-  void Add(const Item* i) { items_.push_back(i); }
-  bool Has(const Item* i) const {
-    return std::find(items_.begin(), items_.end(), i) != items_.end();
+  void Add(const Item* i) {
+    items_.push_back(i);
+    if (indexed_) index_.insert(i);
   }
-  void Clear() { items_.clear(); }
+  bool Has(const Item* i) {
+    if (items_.size() <= kLinear) return std::find(items_.begin(), items_.end(), i) != items_.end();
+    if (!indexed_) {
+      index_.insert(items_.begin(), items_.end());
+      indexed_ = true;
+    }
+    return index_.count(i) > 0;
+  }
+  void Clear() {
+    items_.clear();
+    if (indexed_) {
+      index_.clear();
+      indexed_ = false;
+    }
+  }
 
  private:
+  static constexpr size_t kLinear = 32;
   std::vector<const Item*> items_;
+  std::unordered_set<const Item*> index_;
+  bool indexed_ = false;
 };
 
 // ContentX.integrate

@@ -18,6 +18,7 @@ constexpr size_t kMaxSearchMarkers = 80;
 thread_local uint64_t marker_clock = 0;
 
 void OverwriteMarker(SearchMarker& marker, Item* p, uint64_t index) {
+  p->info |= kItemMarked;
   marker.p = p;
   marker.index = index;
   marker.timestamp = ++marker_clock;
@@ -33,6 +34,7 @@ SearchMarker* MarkPosition(std::vector<SearchMarker>& markers, Item* p, uint64_t
     return oldest;
   }
   if (markers.capacity() < kMaxSearchMarkers) markers.reserve(kMaxSearchMarkers);
+  p->info |= kItemMarked;
   markers.push_back(SearchMarker{p, index, ++marker_clock});
   return &markers.back();
 }
