@@ -160,9 +160,7 @@ const Data& LoadData() {
             break;
           case StepKind::kTimeBegin:
           case StepKind::kTimeEnd: break;
-          default:
-            std::fprintf(stderr, "crdt-bench-ops.bin: unknown step kind\n");
-            std::exit(2);
+          default: std::fprintf(stderr, "crdt-bench-ops.bin: unknown step kind\n"); std::exit(2);
         }
         row.steps.push_back(std::move(step));
       }
@@ -457,7 +455,9 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_Crdt/" + row.id).c_str(), BM_Crdt, i)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
-        ->Iterations(row.id == "B4x10" ? 1 : long_row ? 3 : 5);
+        ->Iterations(row.id == "B4x10" ? 1
+                     : long_row        ? 3
+                                       : 5);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

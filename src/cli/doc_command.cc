@@ -55,11 +55,14 @@ Status LoadInto(crdt::Doc& doc, const DocOptions& o, const std::string& path) {
   return s.ok() ? s : Status(s.code(), path + ": " + s.message());
 }
 
+// The documents `tandem doc` loads only store what the files hold; they author nothing.
+const crdt::DocOptions kReplica{.gc = true, .client_id = 0, .clean_up_formatting = false};
+
 }  // namespace
 
 int DocMerge(const DocOptions& o, const std::vector<std::string>& inputs,
              const std::string& out_path, std::ostream& err) {
-  crdt::Doc doc;
+  crdt::Doc doc(kReplica);
   for (const auto& path : inputs) {
     Status s = LoadInto(doc, o, path);
     if (!s.ok()) return Fail(err, s.message());
@@ -69,7 +72,7 @@ int DocMerge(const DocOptions& o, const std::vector<std::string>& inputs,
 }
 
 int DocJson(const DocOptions& o, const std::string& input, std::ostream& out, std::ostream& err) {
-  crdt::Doc doc;
+  crdt::Doc doc(kReplica);
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());
   out << lib0::ToJson(crdt::DocToJson(doc)) << "\n";
@@ -78,7 +81,7 @@ int DocJson(const DocOptions& o, const std::string& input, std::ostream& out, st
 
 int DocStateVector(const DocOptions& o, const std::string& input, std::ostream& out,
                    std::ostream& err) {
-  crdt::Doc doc;
+  crdt::Doc doc(kReplica);
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());
   std::vector<std::pair<crdt::ClientId, crdt::Clock>> sv(doc.GetStateVector().begin(),
@@ -94,7 +97,7 @@ int DocStateVector(const DocOptions& o, const std::string& input, std::ostream& 
 
 int DocDiff(const DocOptions& o, const std::string& input, const std::string& sv_path,
             const std::string& out_path, std::ostream& err) {
-  crdt::Doc doc;
+  crdt::Doc doc(kReplica);
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());
   auto sv_bytes = ReadFile(sv_path);

@@ -37,7 +37,7 @@ class ClientMap {
   bool empty() const { return entries_.empty(); }
   void clear() {
     entries_.clear();
-    index_.clear();
+    if (!index_.empty()) index_.clear();
   }
 
   iterator find(ClientId client) {

@@ -22,7 +22,9 @@ constexpr Clock kMaxClock = (Clock{1} << 53) - 1;
 }  // namespace
 
 Doc::Doc(DocOptions options)
-    : client_id_(options.client_id != 0 ? options.client_id : RandomClientId()), gc_(options.gc) {}
+    : client_id_(options.client_id != 0 ? options.client_id : RandomClientId()),
+      gc_(options.gc),
+      clean_up_formatting_(options.clean_up_formatting) {}
 
 Doc::~Doc() = default;
 
@@ -462,7 +464,8 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   FreeRefs(store, to_free);
   if (rest_structs.empty()) return std::nullopt;
   std::unordered_map<ClientId, StructStore::Structs> rest;
-  for (const auto& [client, items] : rest_structs) rest.emplace(client, StructStore::Structs(items));
+  for (const auto& [client, items] : rest_structs)
+    rest.emplace(client, StructStore::Structs(items));
   UpdateEncoderV2 encoder;
   WriteClientsStructsFrom(encoder, rest, {});
   encoder.rest().WriteVarUint(0);  // no deletes

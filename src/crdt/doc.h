@@ -30,6 +30,11 @@ struct DocOptions {
   bool gc = true;
   // 0 picks a random 32-bit id, as yjs does.
   ClientId client_id = 0;
+  // After a remote transaction that touched formatted text, delete redundant format items in a
+  // new local transaction (yjs cleanupYTextAfterTransaction). A replica that only relays and
+  // stores updates (the server's rooms, the store, `tandem doc`) turns this off so that it never
+  // authors changes of its own.
+  bool clean_up_formatting = true;
 };
 
 class Transaction;
@@ -50,6 +55,7 @@ class Doc {
   // Sets the id local edits are made with (yjs `doc.clientID = ...`).
   void set_client_id(ClientId id) { client_id_ = id; }
   bool gc() const { return gc_; }
+  bool clean_up_formatting() const { return clean_up_formatting_; }
 
   // doc.transact(fn, origin): every edit `fn` makes through the shared type handles is one
   // transaction, one update event and one round of observer calls. Nested calls join the
@@ -134,6 +140,7 @@ class Doc {
   StructStore store_;
   ClientId client_id_;
   bool gc_;
+  bool clean_up_formatting_;
   std::unordered_set<std::string> keys_;
   std::vector<std::pair<const std::string*, Type*>> root_order_;
   std::vector<std::unique_ptr<Type>> root_types_;

@@ -224,9 +224,9 @@ void CallTypeObserver(Transaction& t, Type* type, const std::vector<const std::s
 void CallObservers(Transaction& t) {
   if (t.changed.empty()) return;
   // Observers cannot change this transaction (their edits start new ones), so `changed` holds.
-  const auto& changed = t.changed.entries();
+  const ChangedTypes& changed = t.changed;
   for (size_t i = 0; i < changed.size(); ++i) {
-    if (Alive(changed[i].first)) CallTypeObserver(t, changed[i].first, changed[i].second);
+    if (Alive(changed.type(i))) CallTypeObserver(t, changed.type(i), changed.subs(i));
   }
   for (size_t i = 0; i < t.changed_parent_types.size(); ++i) {
     Type* type = t.changed_parent_types[i].first;
@@ -279,8 +279,9 @@ lib0::Any KeysToAny(const std::vector<KeyChange>& keys, const ValueConverter& co
                          : k.action == KeyChange::Action::kUpdate ? "update"
                                                                   : "delete";
     lib0::JsObjectSet(o, "action", lib0::Any(action));
-    lib0::JsObjectSet(o, "oldValue",
-                      !k.old_value ? lib0::Any() : (convert ? convert(*k.old_value) : k.old_value->ToAny()));
+    lib0::JsObjectSet(
+        o, "oldValue",
+        !k.old_value ? lib0::Any() : (convert ? convert(*k.old_value) : k.old_value->ToAny()));
     lib0::JsObjectSet(out, k.key, lib0::Any(std::move(o)));
   }
   return lib0::Any(std::move(out));

@@ -23,12 +23,26 @@ struct Item;
 struct Prelim;
 struct TypeObservers;
 
-// yjs ArraySearchMarker: a remembered (item, index) pair that shortens position lookups in long
-// lists. Markers only speed lookups up; the positions found are the same without them.
-struct SearchMarker {
-  Item* p = nullptr;
-  uint64_t index = 0;
-  uint64_t timestamp = 0;
+// yjs ArraySearchMarkers: remembered (item, index) pairs that shorten position lookups in long
+// lists, kept column-wise because every edit scans them. Markers only speed lookups up; the
+// positions found are the same without them.
+struct SearchMarkers {
+  std::vector<Item*> items;
+  std::vector<uint64_t> indices;  // countable length before the item
+  std::vector<uint64_t> stamps;   // last use, for replacing the oldest
+  size_t recent = 0;              // the marker used last
+  size_t size() const { return items.size(); }
+  bool empty() const { return items.empty(); }
+  void clear() {
+    items.clear();
+    indices.clear();
+    stamps.clear();
+  }
+  void Erase(size_t i) {
+    items.erase(items.begin() + static_cast<ptrdiff_t>(i));
+    indices.erase(indices.begin() + static_cast<ptrdiff_t>(i));
+    stamps.erase(stamps.begin() + static_cast<ptrdiff_t>(i));
+  }
 };
 
 // Type refs as written by `AbstractType._write` (ContentType).
@@ -50,7 +64,7 @@ struct Type {
   Item* item = nullptr;                    // the item whose content this is; null for roots
   Item* start = nullptr;                   // first item of the list part
   uint64_t length = 0;                     // countable, undeleted length of the list part
-  bool has_formatting = false;  // yjs `_hasFormatting` (reset when a root is first typed)
+  bool has_formatting = false;    // yjs `_hasFormatting` (reset when a root is first typed)
   bool has_format_items = false;  // a format item was ever integrated here (never reset)
   // Search markers are kept for Text and Array types until a format item disables them, as in
   // yjs (`_searchMarker` null vs []).
@@ -58,8 +72,7 @@ struct Type {
   // The type's item was collected (its content became Deleted or GC); the Type object is kept
   // alive by the document so handles to it stay valid, but it is detached and empty.
   bool collected = false;
-  std::vector<SearchMarker> markers;
-  size_t recent_marker = 0;  // index in `markers` of the last marker used
+  SearchMarkers markers;
   std::unique_ptr<TypeObservers> observers;  // null until someone observes this type
   std::shared_ptr<const Prelim> prelim;      // content to insert when the type is integrated
 
@@ -86,7 +99,7 @@ struct Type {
 inline constexpr uint8_t kItemKeep = 1;
 inline constexpr uint8_t kItemCountable = 2;
 inline constexpr uint8_t kItemDeleted = 4;
-inline constexpr uint8_t kItemMarked = 8;  // a search marker was placed here (may be stale)
+inline constexpr uint8_t kItemMarked = 8;       // a search marker was placed here (may be stale)
 inline constexpr uint8_t kItemParentIsId = 16;  // parent_id is set and not yet resolved
 
 struct Item {

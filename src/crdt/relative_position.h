@@ -19,10 +19,10 @@ namespace tandem::crdt {
 class Doc;
 
 struct RelativePosition {
-  std::optional<ID> type;           // the nested type's item, when anchored at its end
+  std::optional<ID> type;            // the nested type's item, when anchored at its end
   std::optional<std::string> tname;  // the root type's name, when anchored at its end
-  std::optional<ID> item;           // the item right of the position
-  int64_t assoc = 0;                // >= 0: sticks to the right item; < 0: to the left one
+  std::optional<ID> item;            // the item right of the position
+  int64_t assoc = 0;                 // >= 0: sticks to the right item; < 0: to the left one
   friend bool operator==(const RelativePosition&, const RelativePosition&) = default;
 };
 

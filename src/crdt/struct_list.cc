@@ -68,6 +68,17 @@ void StructList::erase(size_t first, size_t last) {
   const size_t first_chunk = c;
   size_t remaining = last - first;
   size_t offset = first - starts_[c];
+  // The common case: a few structs inside one chunk that keeps some.
+  if (offset + remaining < chunks_[c].size() ||
+      (offset > 0 && offset + remaining == chunks_[c].size())) {
+    std::vector<Item*>& chunk = chunks_[c];
+    chunk.erase(chunk.begin() + static_cast<ptrdiff_t>(offset),
+                chunk.begin() + static_cast<ptrdiff_t>(offset + remaining));
+    size_ -= remaining;
+    if (offset == 0) first_clocks_[c] = chunk.front()->id.clock;
+    for (size_t k = c + 1; k < starts_.size(); ++k) starts_[k] -= remaining;
+    return;
+  }
   while (remaining > 0) {
     std::vector<Item*>& chunk = chunks_[c];
     const size_t n = std::min(remaining, chunk.size() - offset);

@@ -13,15 +13,16 @@ Transaction::Transaction(Doc& d) : doc(d) {}
 Transaction::~Transaction() = default;
 
 void Transaction::Reset(bool is_local, const void* txn_origin) {
+  // Clearing an empty hash map still sweeps its buckets: skip what was not used.
   changed_clients.clear();
-  changed_index_.clear();
-  delete_set.Clear();
+  if (!changed_index_.empty()) changed_index_.clear();
+  if (!delete_set.empty()) delete_set.Clear();
   merge_structs.clear();
   local = is_local;
   origin = txn_origin;
   changed.Clear();
-  changed_parent_types.clear();
-  events.clear();
+  if (!changed_parent_types.empty()) changed_parent_types.clear();
+  if (!events.empty()) events.clear();
   need_formatting_cleanup = false;
   applying_update = false;
   split_snapshots.clear();
@@ -58,25 +59,37 @@ void Transaction::RecordGrowth(ClientId client, Clock before) {
 }
 
 void ChangedTypes::Add(Type* type, const std::string* sub) {
-  for (auto& [t, subs] : entries_) {
+  for (size_t i = 0; i < count_; ++i) {
+    auto& [t, subs] = entries_[i];
     if (t != type) continue;
     if (std::find(subs.begin(), subs.end(), sub) == subs.end()) subs.push_back(sub);
     return;
   }
-  entries_.emplace_back(type, std::vector<const std::string*>{sub});
+  if (count_ == entries_.size()) entries_.emplace_back();
+  auto& entry = entries_[count_++];
+  entry.first = type;
+  entry.second.assign(1, sub);
 }
 
 void ChangedTypes::Clear() {
-  entries_.clear();
+  count_ = 0;
 }
 
 void ChangedTypes::Erase(Type* type) {
-  std::erase_if(entries_, [type](const auto& e) { return e.first == type; });
+  for (size_t i = 0; i < count_; ++i) {
+    if (entries_[i].first != type) continue;
+    // Keep the order of the others (a JS Map delete).
+    std::rotate(entries_.begin() + static_cast<ptrdiff_t>(i),
+                entries_.begin() + static_cast<ptrdiff_t>(i + 1),
+                entries_.begin() + static_cast<ptrdiff_t>(count_));
+    --count_;
+    return;
+  }
 }
 
 const std::vector<const std::string*>* ChangedTypes::Find(const Type* type) const {
-  for (const auto& [t, subs] : entries_) {
-    if (t == type) return &subs;
+  for (size_t i = 0; i < count_; ++i) {
+    if (entries_[i].first == type) return &entries_[i].second;
   }
   return nullptr;
 }
@@ -108,11 +121,12 @@ bool MergeWith(Item* left, Item* right) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
     Type* parent = left->parent;
     if ((right->info & kItemMarked) != 0 && parent != nullptr && !parent->markers.empty()) {
-      for (SearchMarker& m : parent->markers) {
-        if (m.p != right) continue;
-        m.p = left;
+      SearchMarkers& markers = parent->markers;
+      for (size_t i = 0; i < markers.size(); ++i) {
+        if (markers.items[i] != right) continue;
+        markers.items[i] = left;
         left->info |= kItemMarked;
-        if (!left->deleted() && left->countable()) m.index -= left->length;
+        if (!left->deleted() && left->countable()) markers.indices[i] -= left->length;
       }
     }
     if (right->keep()) left->set_keep(true);
@@ -222,7 +236,7 @@ void Cleanup(Transaction& t) {
   t.delete_set.SortAndMerge();
   for (Transaction::ClientChange& c : t.changed_clients) c.after = store.GetState(c.client);
   CallObservers(t);
-  if (t.need_formatting_cleanup) CleanupTextAfterTransaction(t);
+  if (t.need_formatting_cleanup && doc.clean_up_formatting()) CleanupTextAfterTransaction(t);
   if (doc.gc()) TryGcDeleteSet(t.delete_set, doc);
   TryMergeDeleteSet(t.delete_set, store);
   for (const Transaction::ClientChange& c : t.changed_clients) {
@@ -244,9 +258,9 @@ void Cleanup(Transaction& t) {
     if (pos + 1 < structs.size() && TryToMergeWithLefts(store, structs, pos + 1) > 1) continue;
     if (pos > 0) TryToMergeWithLefts(store, structs, pos);
   }
-  const bool own_client_changed =
-      std::any_of(t.changed_clients.begin(), t.changed_clients.end(),
-                  [&](const auto& c) { return c.client == doc.client_id() && c.after != c.before; });
+  const bool own_client_changed = std::any_of(
+      t.changed_clients.begin(), t.changed_clients.end(),
+      [&](const auto& c) { return c.client == doc.client_id() && c.after != c.before; });
   if (!t.local && own_client_changed) {
     doc.RegenerateClientId();  // another client is using our id
   }

@@ -28,14 +28,16 @@ class ChangedTypes {
   void Add(Type* type, const std::string* sub);
   void Erase(Type* type);
   void Clear();
-  bool empty() const { return entries_.empty(); }
-  const std::vector<std::pair<Type*, std::vector<const std::string*>>>& entries() const {
-    return entries_;
-  }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  Type* type(size_t i) const { return entries_[i].first; }
+  const std::vector<const std::string*>& subs(size_t i) const { return entries_[i].second; }
   const std::vector<const std::string*>* Find(const Type* type) const;
 
  private:
+  // Entries past count_ are spares whose vectors keep their capacity for the next transaction.
   std::vector<std::pair<Type*, std::vector<const std::string*>>> entries_;
+  size_t count_ = 0;
 };
 
 class Transaction {

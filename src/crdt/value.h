@@ -21,7 +21,7 @@ class Value {
  public:
   enum class Kind : uint8_t { kAny, kType, kDoc };
 
-  Value() = default;  // undefined
+  Value() = default;                              // undefined
   Value(lib0::Any any) : any_(std::move(any)) {}  // NOLINT(google-explicit-constructor)
   Value(const char* s) : any_(s) {}               // NOLINT(google-explicit-constructor)
   Value(std::string s) : any_(std::move(s)) {}    // NOLINT(google-explicit-constructor)
@@ -29,7 +29,9 @@ class Value {
   Value(int i) : any_(i) {}                       // NOLINT(google-explicit-constructor)
   Value(bool b) : any_(b) {}                      // NOLINT(google-explicit-constructor)
 
-  static Value Binary(std::vector<uint8_t> bytes) { return Value(lib0::Any::Bytes(std::move(bytes))); }
+  static Value Binary(std::vector<uint8_t> bytes) {
+    return Value(lib0::Any::Bytes(std::move(bytes)));
+  }
   // new Y.Map(entries)
   static Value Map(std::vector<std::pair<std::string, Value>> entries = {});
   // Y.Array.from(items)
@@ -39,7 +41,8 @@ class Value {
   // new Y.XmlText(text)
   static Value XmlText(std::string text = {});
   // new Y.XmlElement(name) with attributes set and children inserted before integration
-  static Value XmlElement(std::string name, std::vector<std::pair<std::string, Value>> attributes = {},
+  static Value XmlElement(std::string name,
+                          std::vector<std::pair<std::string, Value>> attributes = {},
                           std::vector<Value> children = {});
   static Value XmlFragment(std::vector<Value> children = {});
   static Value XmlHook(std::string name, std::vector<std::pair<std::string, Value>> entries = {});
@@ -63,10 +66,10 @@ class Value {
 // map entries / attributes, then text.
 struct Prelim {
   TypeRef ref = TypeRef::kMap;
-  std::string name;                                  // XmlElement node name, XmlHook hook name
-  std::vector<Value> children;                       // Array, XmlFragment, XmlElement
+  std::string name;                                    // XmlElement node name, XmlHook hook name
+  std::vector<Value> children;                         // Array, XmlFragment, XmlElement
   std::vector<std::pair<std::string, Value>> entries;  // Map, XmlHook entries; XmlElement attrs
-  std::string text;                                  // Text, XmlText
+  std::string text;                                    // Text, XmlText
 };
 
 // A value read from a shared type (ContentX.getContent()[i]).

@@ -16,6 +16,10 @@ void RleEncoder::Write(uint8_t v) {
 }
 
 void RleEncoder::FinishInto(Encoder& out) {
+  if (encoder_.empty()) {
+    out.WriteUint8(0);  // an empty column
+    return;
+  }
   out.WriteVarUint8Array(encoder_.data());
   encoder_.Clear();
   last_ = -1;
@@ -59,6 +63,11 @@ std::vector<uint8_t> UintOptRleEncoder::Finish() {
 }
 
 void UintOptRleEncoder::FinishInto(Encoder& out) {
+  if (count_ == 0 && encoder_.empty()) {
+    out.WriteUint8(0);
+    value_ = 0;
+    return;
+  }
   Flush();
   out.WriteVarUint8Array(encoder_.data());
   Reset();
@@ -106,6 +115,12 @@ std::vector<uint8_t> IntDiffOptRleEncoder::Finish() {
 }
 
 void IntDiffOptRleEncoder::FinishInto(Encoder& out) {
+  if (count_ == 0 && encoder_.empty()) {
+    out.WriteUint8(0);
+    value_ = 0;
+    diff_ = 0;
+    return;
+  }
   Flush();
   out.WriteVarUint8Array(encoder_.data());
   encoder_.Clear();

@@ -151,7 +151,8 @@ class Room : public std::enable_shared_from_this<Room> {
   RoomServices services_;
   Metrics& metrics_;
   State state_;
-  crdt::Doc doc_;
+  // A relay: it stores and forwards what clients send and never authors changes itself.
+  crdt::Doc doc_{crdt::DocOptions{.gc = true, .client_id = 0, .clean_up_formatting = false}};
   protocol::Awareness awareness_;
   std::unordered_map<const Connection*, ConnState> conns_;
   std::deque<Waiting> pending_;

@@ -134,7 +134,7 @@ Result<bool> UpdateCovers(std::span<const uint8_t> incoming, std::span<const uin
 
 Result<Bytes> MergeSnapshots(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   // gc off: content the inputs still carry (even deleted) is carried into the merge.
-  crdt::Doc doc(crdt::DocOptions{.gc = false, .client_id = 0});
+  crdt::Doc doc(crdt::DocOptions{.gc = false, .client_id = 0, .clean_up_formatting = false});
   TANDEM_RETURN_IF_ERROR(doc.ApplyUpdate(a).WithContext("merge"));
   TANDEM_RETURN_IF_ERROR(doc.ApplyUpdate(b).WithContext("merge"));
   return doc.EncodeStateAsUpdate();

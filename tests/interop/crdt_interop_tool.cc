@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
     std::string name(d.ReadVarString());
     const uint64_t flags = d.ReadVarUint();
     const auto format = (flags & 2) != 0 ? crdt::UpdateFormat::kV2 : crdt::UpdateFormat::kV1;
-    crdt::Doc doc(crdt::DocOptions{.gc = (flags & 1) != 0, .client_id = 0});
+    // A passive replica, as the server's rooms are: it stores what it is sent and authors nothing.
+    crdt::Doc doc(
+        crdt::DocOptions{.gc = (flags & 1) != 0, .client_id = 0, .clean_up_formatting = false});
     // The tests' schema: a root's type follows its name (the bytes do not say it), as the JS
     // side's getText('text') / getArray('array') / getMap('map') / getXmlFragment('xml').
     doc.GetOrCreateRoot("text", crdt::TypeRef::kText);

@@ -309,7 +309,8 @@ void ApplyOp(Doc& doc, const Any& op) {
     if (name == "insert") {
       if (Has(op, "attrs")) {
         const auto attrs = AttrsOf(op);
-        return Check(text.Insert(Uint(Member(op, "index")), Member(op, "text").as_string(), &attrs));
+        return Check(
+            text.Insert(Uint(Member(op, "index")), Member(op, "text").as_string(), &attrs));
       }
       return Check(text.Insert(Uint(Member(op, "index")), Member(op, "text").as_string()));
     }
@@ -321,7 +322,8 @@ void ApplyOp(Doc& doc, const Any& op) {
       }
       return Check(text.InsertEmbed(Uint(Member(op, "index")), embed));
     }
-    if (name == "delete") return Check(text.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
+    if (name == "delete")
+      return Check(text.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
     if (name == "format") {
       return Check(text.Format(Uint(Member(op, "index")), Uint(Member(op, "len")), AttrsOf(op)));
     }
@@ -346,9 +348,11 @@ void ApplyOp(Doc& doc, const Any& op) {
       return Check(text.ApplyDelta(delta));
     }
     if (name == "setAttribute") {
-      return Check(text.SetAttribute(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
+      return Check(
+          text.SetAttribute(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
     }
-    if (name == "removeAttribute") return Check(text.RemoveAttribute(Member(op, "key").as_string()));
+    if (name == "removeAttribute")
+      return Check(text.RemoveAttribute(Member(op, "key").as_string()));
   } else if (IsList(kind)) {
     const std::vector<Value> values =
         Has(op, "values") ? DecodeValues(Member(op, "values")) : std::vector<Value>{};
@@ -357,13 +361,15 @@ void ApplyOp(Doc& doc, const Any& op) {
       if (name == "insert") return Check(arr.Insert(Uint(Member(op, "index")), values));
       if (name == "push") return Check(arr.Push(values));
       if (name == "unshift") return Check(arr.Unshift(values));
-      if (name == "delete") return Check(arr.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
+      if (name == "delete")
+        return Check(arr.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
     } else {
       const XmlElementRef xml(t);
       if (name == "insert") return Check(xml.Insert(Uint(Member(op, "index")), values));
       if (name == "push") return Check(xml.Push(values));
       if (name == "unshift") return Check(xml.Unshift(values));
-      if (name == "delete") return Check(xml.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
+      if (name == "delete")
+        return Check(xml.Delete(Uint(Member(op, "index")), Uint(Member(op, "len"))));
       if (name == "insertAfter") {
         const Any& ref = Member(op, "ref");
         SharedType reference;
@@ -375,7 +381,8 @@ void ApplyOp(Doc& doc, const Any& op) {
         return Check(xml.InsertAfter(reference, values));
       }
       if (kind == TypeRef::kXmlElement && name == "setAttribute") {
-        return Check(xml.SetAttribute(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
+        return Check(
+            xml.SetAttribute(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
       }
       if (kind == TypeRef::kXmlElement && name == "removeAttribute") {
         return Check(xml.RemoveAttribute(Member(op, "key").as_string()));
@@ -383,7 +390,8 @@ void ApplyOp(Doc& doc, const Any& op) {
     }
   } else if (IsMap(kind)) {
     const MapRef map(t);
-    if (name == "set") return Check(map.Set(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
+    if (name == "set")
+      return Check(map.Set(Member(op, "key").as_string(), DecodeValue(Member(op, "value"))));
     if (name == "delete") return Check(map.Delete(Member(op, "key").as_string()));
     if (name == "clear") return Check(map.Clear());
   }
@@ -427,9 +435,10 @@ class Session {
               const char* action = k.action == KeyChange::Action::kAdd      ? "add"
                                    : k.action == KeyChange::Action::kUpdate ? "update"
                                                                             : "delete";
-              lib0::JsObjectSet(keys, k.key,
-                                Obj({{"action", Any(action)},
-                                     {"oldValue", k.old_value ? SerOut(*k.old_value) : Ser(Any())}}));
+              lib0::JsObjectSet(
+                  keys, k.key,
+                  Obj({{"action", Any(action)},
+                       {"oldValue", k.old_value ? SerOut(*k.old_value) : Ser(Any())}}));
             }
             out.push_back(Obj({{"path", path}, {"delta", delta}, {"keys", Any(std::move(keys))}}));
           }
@@ -469,7 +478,8 @@ class Session {
       if (!error.empty()) Fail(error);
     } else if (Has(step, "sync")) {
       Doc& from = DocAt(Uint(Member(step, "sync")));
-      const bool v2 = Has(step, "v2") && Member(step, "v2").kind() == Any::Kind::kBool && Member(step, "v2").as_bool();
+      const bool v2 = Has(step, "v2") && Member(step, "v2").kind() == Any::Kind::kBool &&
+                      Member(step, "v2").as_bool();
       const UpdateFormat f = v2 ? UpdateFormat::kV2 : UpdateFormat::kV1;
       const std::vector<uint8_t> msg = from.EncodeStateAsUpdate(doc.GetStateVector(), f);
       Check(doc.ApplyUpdate(msg, f));
@@ -510,14 +520,16 @@ class Session {
     }
     if (name == "get") {
       const SharedType t = Resolve(doc, Member(q, "path"));
-      const double length = static_cast<double>(IsMap(t.kind()) ? MapRef(t).size() : t.type()->length);
+      const double length =
+          static_cast<double>(IsMap(t.kind()) ? MapRef(t).size() : t.type()->length);
       return Obj({{"json", TypeJson(*t.type())}, {"length", Any(length)}});
     }
     if (name == "slice") {
       const SharedType t = Resolve(doc, Member(q, "path"));
       Any::Array a;
-      for (const OutValue& v : ListSlice(t.type(), static_cast<int64_t>(Member(q, "start").as_number()),
-                                         static_cast<int64_t>(Member(q, "end").as_number()))) {
+      for (const OutValue& v :
+           ListSlice(t.type(), static_cast<int64_t>(Member(q, "start").as_number()),
+                     static_cast<int64_t>(Member(q, "end").as_number()))) {
         a.push_back(SerOut(v));
       }
       return Any(std::move(a));
@@ -582,7 +594,8 @@ Any RunCase(const Any& c) {
   } catch (const std::exception& e) {
     error = "step " + std::to_string(steps.size()) + ": " + e.what();
   }
-  return Obj({{"name", Member(c, "name")}, {"error", Any(error)}, {"steps", Any(std::move(steps))}});
+  return Obj(
+      {{"name", Member(c, "name")}, {"error", Any(error)}, {"steps", Any(std::move(steps))}});
 }
 
 }  // namespace
@@ -601,6 +614,7 @@ int main(int argc, char** argv) {
   }
   Any::Array results;
   for (const Any& c : Member(*parsed, "cases").as_array()) results.push_back(RunCase(c));
-  std::ofstream(argv[3], std::ios::binary) << lib0::ToJson(Obj({{"results", Any(std::move(results))}}));
+  std::ofstream(argv[3], std::ios::binary)
+      << lib0::ToJson(Obj({{"results", Any(std::move(results))}}));
   return 0;
 }

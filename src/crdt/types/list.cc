@@ -17,26 +17,27 @@ constexpr size_t kMaxSearchMarkers = 80;
 // several threads, so each thread counts for itself.
 thread_local uint64_t marker_clock = 0;
 
-void OverwriteMarker(SearchMarker& marker, Item* p, uint64_t index) {
+void OverwriteMarker(SearchMarkers& markers, size_t i, Item* p, uint64_t index) {
   p->info |= kItemMarked;
-  marker.p = p;
-  marker.index = index;
-  marker.timestamp = ++marker_clock;
+  markers.items[i] = p;
+  markers.indices[i] = index;
+  markers.stamps[i] = ++marker_clock;
 }
 
-SearchMarker* MarkPosition(std::vector<SearchMarker>& markers, Item* p, uint64_t index) {
+size_t MarkPosition(SearchMarkers& markers, Item* p, uint64_t index) {
   if (markers.size() >= kMaxSearchMarkers) {
-    SearchMarker* oldest = &markers[0];
-    for (SearchMarker& m : markers) {
-      if (m.timestamp < oldest->timestamp) oldest = &m;
+    size_t oldest = 0;
+    for (size_t i = 1; i < markers.size(); ++i) {
+      if (markers.stamps[i] < markers.stamps[oldest]) oldest = i;
     }
-    OverwriteMarker(*oldest, p, index);
+    OverwriteMarker(markers, oldest, p, index);
     return oldest;
   }
-  if (markers.capacity() < kMaxSearchMarkers) markers.reserve(kMaxSearchMarkers);
   p->info |= kItemMarked;
-  markers.push_back(SearchMarker{p, index, ++marker_clock});
-  return &markers.back();
+  markers.items.push_back(p);
+  markers.indices.push_back(index);
+  markers.stamps.push_back(++marker_clock);
+  return markers.size() - 1;
 }
 
 uint64_t AbsDiff(uint64_t a, uint64_t b) {
@@ -51,27 +52,32 @@ Item* Prev(Item* n) {
 
 }  // namespace
 
-SearchMarker* FindMarker(Type* type, uint64_t index) {
-  if (type->start == nullptr || index == 0 || !type->markers_enabled) return nullptr;
-  std::vector<SearchMarker>& markers = type->markers;
-  SearchMarker* marker = nullptr;
+MarkerHit FindMarker(Type* type, uint64_t index) {
+  if (type->start == nullptr || index == 0 || !type->markers_enabled) return {};
+  SearchMarkers& markers = type->markers;
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  size_t marker = kNone;
   // Edits cluster: the marker used last is usually close enough; otherwise take the closest.
   constexpr uint64_t kNear = 32;
-  if (type->recent_marker < markers.size() &&
-      AbsDiff(index, markers[type->recent_marker].index) <= kNear) {
-    marker = &markers[type->recent_marker];
+  if (markers.recent < markers.size() && AbsDiff(index, markers.indices[markers.recent]) <= kNear) {
+    marker = markers.recent;
   } else if (!markers.empty()) {
-    marker = &markers[0];
+    marker = 0;
+    uint64_t best = AbsDiff(index, markers.indices[0]);
     for (size_t i = 1; i < markers.size(); ++i) {
-      if (!(AbsDiff(index, marker->index) < AbsDiff(index, markers[i].index))) marker = &markers[i];
+      const uint64_t d = AbsDiff(index, markers.indices[i]);
+      if (d <= best) {
+        best = d;
+        marker = i;
+      }
     }
   }
   Item* p = type->start;
   uint64_t pindex = 0;
-  if (marker != nullptr) {
-    p = marker->p;
-    pindex = marker->index;
-    marker->timestamp = ++marker_clock;
+  if (marker != kNone) {
+    p = markers.items[marker];
+    pindex = markers.indices[marker];
+    markers.stamps[marker] = ++marker_clock;
   }
   // Iterate right while possible, then left if we went past the index.
   while (p->right != nullptr && pindex < index) {
@@ -87,15 +93,15 @@ SearchMarker* FindMarker(Type* type, uint64_t index) {
   }
   // (yjs also walks left here so that a marker never sits on an item that could merge into its
   // left neighbour; MergeWith moves markers off merged items instead.)
-  if (marker != nullptr && static_cast<double>(AbsDiff(marker->index, pindex)) <
-                               static_cast<double>(p->parent->length) /
-                                   static_cast<double>(kMaxSearchMarkers)) {
-    OverwriteMarker(*marker, p, pindex);
+  if (marker != kNone &&
+      static_cast<double>(AbsDiff(markers.indices[marker], pindex)) <
+          static_cast<double>(p->parent->length) / static_cast<double>(kMaxSearchMarkers)) {
+    OverwriteMarker(markers, marker, p, pindex);
   } else {
     marker = MarkPosition(markers, p, pindex);
   }
-  type->recent_marker = static_cast<size_t>(marker - markers.data());
-  return marker;
+  markers.recent = marker;
+  return {p, pindex};
 }
 
 // A marker's index is the countable length before its item. Unlike yjs, which walks each
@@ -104,22 +110,27 @@ SearchMarker* FindMarker(Type* type, uint64_t index) {
 // new content, a deleted one may be on either side and its marker is dropped. Deletions only
 // shift indices. Positions found never depend on markers, only how fast they are found.
 void UpdateMarkerChanges(Type* type, uint64_t index, int64_t len) {
-  std::vector<SearchMarker>& markers = type->markers;
-  for (size_t i = markers.size(); i-- > 0;) {
-    SearchMarker& m = markers[i];
-    if (len > 0) {
-      if (m.index > index) {
-        m.index += static_cast<uint64_t>(len);
-      } else if (m.index == index) {
-        if (m.p->deleted() || !m.p->countable()) {
-          markers.erase(markers.begin() + static_cast<ptrdiff_t>(i));
+  SearchMarkers& markers = type->markers;
+  uint64_t* indices = markers.indices.data();
+  if (len > 0) {
+    const auto n = static_cast<uint64_t>(len);
+    for (size_t i = markers.size(); i-- > 0;) {
+      if (indices[i] > index) {
+        indices[i] += n;
+      } else if (indices[i] == index) {
+        const Item* p = markers.items[i];
+        if (p->deleted() || !p->countable()) {
+          markers.Erase(i);
+          indices = markers.indices.data();
           continue;
         }
-        m.index += static_cast<uint64_t>(len);
+        indices[i] += n;
       }
-    } else if (index < m.index) {
-      const int64_t moved = static_cast<int64_t>(m.index) + len;
-      m.index = std::max<int64_t>(static_cast<int64_t>(index), moved);
+    }
+  } else {
+    const auto n = static_cast<uint64_t>(-len);
+    for (size_t i = 0; i < markers.size(); ++i) {
+      if (index < indices[i]) indices[i] = indices[i] - index > n ? indices[i] - n : index;
     }
   }
 }
@@ -127,7 +138,8 @@ void UpdateMarkerChanges(Type* type, uint64_t index, int64_t len) {
 Status ValidateListValues(std::span<const Value> values) {
   for (const Value& v : values) {
     if (v.kind() != Value::Kind::kAny) continue;
-    if (v.any().is_undefined()) return InvalidArgumentError("undefined cannot be inserted in a list");
+    if (v.any().is_undefined())
+      return InvalidArgumentError("undefined cannot be inserted in a list");
     if (v.any().kind() == lib0::Any::Kind::kBigInt) {
       return InvalidArgumentError("a BigInt cannot be inserted in a list");
     }
@@ -209,11 +221,11 @@ void ListInsert(Transaction& t, Type* parent, uint64_t index, std::span<const Va
     return;
   }
   const uint64_t start_index = index;
-  SearchMarker* marker = FindMarker(parent, index);
+  const MarkerHit marker = FindMarker(parent, index);
   Item* n = parent->start;
-  if (marker != nullptr) {
-    n = marker->p;
-    index -= marker->index;
+  if (marker.p != nullptr) {
+    n = marker.p;
+    index -= marker.index;
     if (index == 0) {
       // Step to the left undeleted item so that the loop below can count it.
       n = Prev(n);
@@ -239,10 +251,11 @@ void ListPush(Transaction& t, Type* parent, std::span<const Value> values) {
   // Start from the marker with the highest index and walk to the end.
   Item* n = parent->start;
   uint64_t best = 0;
-  for (const SearchMarker& m : parent->markers) {
-    if (m.index > best) {
-      best = m.index;
-      n = m.p;
+  const SearchMarkers& markers = parent->markers;
+  for (size_t i = 0; i < markers.size(); ++i) {
+    if (markers.indices[i] > best) {
+      best = markers.indices[i];
+      n = markers.items[i];
     }
   }
   if (n != nullptr) {
@@ -255,11 +268,11 @@ void ListDelete(Transaction& t, Type* parent, uint64_t index, uint64_t length) {
   if (length == 0) return;
   const uint64_t start_index = index;
   const uint64_t start_length = length;
-  SearchMarker* marker = FindMarker(parent, index);
+  const MarkerHit marker = FindMarker(parent, index);
   Item* n = parent->start;
-  if (marker != nullptr) {
-    n = marker->p;
-    index -= marker->index;
+  if (marker.p != nullptr) {
+    n = marker.p;
+    index -= marker.index;
   }
   for (; n != nullptr && index > 0; n = n->right) {
     if (!n->deleted() && n->countable()) {
@@ -282,11 +295,11 @@ void ListDelete(Transaction& t, Type* parent, uint64_t index, uint64_t length) {
 }
 
 OutValue ListGet(Type* type, uint64_t index) {
-  SearchMarker* marker = FindMarker(type, index);
+  const MarkerHit marker = FindMarker(type, index);
   Item* n = type->start;
-  if (marker != nullptr) {
-    n = marker->p;
-    index -= marker->index;
+  if (marker.p != nullptr) {
+    n = marker.p;
+    index -= marker.index;
   }
   for (; n != nullptr; n = n->right) {
     if (!n->deleted() && n->countable()) {

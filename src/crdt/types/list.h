@@ -18,8 +18,14 @@ namespace tandem::crdt {
 
 class Transaction;
 
-// findMarker: a marker at or before `index` (refreshed), or null when the type keeps none.
-SearchMarker* FindMarker(Type* type, uint64_t index);
+// A place to start walking from: `p` starts at countable index `index`.
+struct MarkerHit {
+  Item* p = nullptr;
+  uint64_t index = 0;
+};
+// findMarker: a marker at or before `index` (refreshed), or none (p null) when the type keeps
+// none.
+MarkerHit FindMarker(Type* type, uint64_t index);
 // updateMarkerChanges: `len` > 0 for an insertion at `index`, < 0 for a deletion.
 void UpdateMarkerChanges(Type* type, uint64_t index, int64_t len);
 

@@ -79,10 +79,11 @@ bool EqualFlat(const lib0::Any& a, const lib0::Any& b) {
   const auto pa = Properties(a);
   const auto pb = Properties(b);
   if (pa.size() != pb.size()) return false;
-  for (const auto& [key, val] : pa) {
+  for (const auto& entry : pa) {
+    const std::string& key = entry.first;
     auto it = std::find_if(pb.begin(), pb.end(), [&](const auto& p) { return p.first == key; });
     if (it == pb.end()) return false;  // b[key] is undefined and b lacks the key
-    if (!PrimitiveStrictEquals(it->second, val)) return false;
+    if (!PrimitiveStrictEquals(it->second, entry.second)) return false;
   }
   return true;
 }
@@ -242,12 +243,12 @@ void FindNextPosition(Transaction& t, TextPosition& pos, uint64_t count) {
 
 TextPosition FindPosition(Transaction& t, Type* parent, uint64_t index, bool use_search_marker) {
   TextPosition pos;
-  SearchMarker* marker = use_search_marker ? FindMarker(parent, index) : nullptr;
-  if (marker != nullptr) {
-    pos.left = marker->p->left;
-    pos.right = marker->p;
-    pos.index = marker->index;
-    FindNextPosition(t, pos, index - marker->index);
+  const MarkerHit marker = use_search_marker ? FindMarker(parent, index) : MarkerHit{};
+  if (marker.p != nullptr) {
+    pos.left = marker.p->left;
+    pos.right = marker.p;
+    pos.index = marker.index;
+    FindNextPosition(t, pos, index - marker.index);
   } else {
     pos.right = parent->start;
     FindNextPosition(t, pos, index);
@@ -257,8 +258,9 @@ TextPosition FindPosition(Transaction& t, Type* parent, uint64_t index, bool use
 
 Item* InsertFormat(Transaction& t, Type* parent, TextPosition& pos, const std::string& key,
                    SharedAny value) {
-  return InsertLocalItem(t, pos.left, pos.right, parent, nullptr,
-                         Content(FormatContent{key, IsUndefined(value) ? JsNull() : std::move(value)}));
+  return InsertLocalItem(
+      t, pos.left, pos.right, parent, nullptr,
+      Content(FormatContent{key, IsUndefined(value) ? JsNull() : std::move(value)}));
 }
 
 void InsertNegatedAttributes(Transaction& t, Type* parent, TextPosition& pos, JsMap& negated) {
@@ -376,8 +378,8 @@ void FormatTextAt(Transaction& t, Type* parent, TextPosition& pos, uint64_t leng
 }
 
 // cleanupFormattingGap
-uint64_t CleanupFormattingGap(Transaction& t, Item* start, Item* curr, const JsMap& start_attributes,
-                              JsMap& curr_attributes) {
+uint64_t CleanupFormattingGap(Transaction& t, Item* start, Item* curr,
+                              const JsMap& start_attributes, JsMap& curr_attributes) {
   Item* end = start;
   std::vector<std::pair<std::string, const FormatContent*>> end_formats;
   while (end != nullptr && (!end->countable() || end->deleted())) {
@@ -681,7 +683,7 @@ std::vector<DeltaOp> ComputeTextEventDelta(Event& event) {
     JsMap current;
     JsMap old_attributes;
     enum class Action { kNone, kInsert, kRetain, kDelete } action = Action::kNone;
-    JsObject attributes;  // attributes added or removed by a retain
+    JsObject attributes;                   // attributes added or removed by a retain
     std::optional<OutValue> insert_value;  // an embed or type being inserted
     std::string insert;
     uint64_t retain = 0;
