@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -66,14 +67,27 @@ struct DocContent {
   lib0::Any opts;
 };
 
+// A content kind kept behind a pointer: rare kinds with large payloads would otherwise make
+// every item (most hold strings or nothing) as large as the largest kind.
+template <typename T>
+struct Boxed {
+  std::unique_ptr<T> value;
+};
+template <typename T>
+inline constexpr bool kBoxedContent = std::is_same_v<T, EmbedContent> ||
+                                      std::is_same_v<T, FormatContent> ||
+                                      std::is_same_v<T, DocContent>;
+
 class Content {
  public:
-  using Variant = std::variant<DeletedContent, JsonContent, BinaryContent, StringContent,
-                               EmbedContent, FormatContent, TypeContent, AnyContent, DocContent>;
+  // The order gives ContentRef (index + 1).
+  using Variant =
+      std::variant<DeletedContent, JsonContent, BinaryContent, StringContent, Boxed<EmbedContent>,
+                   Boxed<FormatContent>, TypeContent, AnyContent, Boxed<DocContent>>;
 
   Content() : v_(DeletedContent{0}) {}
   template <typename T>
-  explicit Content(T&& c) : v_(std::forward<T>(c)) {}
+  explicit Content(T&& c) : v_(Wrap(std::forward<T>(c))) {}
   Content(Content&&) noexcept;
   Content& operator=(Content&&) noexcept;
   ~Content();
@@ -97,16 +111,29 @@ class Content {
 
   template <typename T>
   T* get() {
-    return std::get_if<T>(&v_);
+    if constexpr (kBoxedContent<T>) {
+      auto* boxed = std::get_if<Boxed<T>>(&v_);
+      return boxed == nullptr ? nullptr : boxed->value.get();
+    } else {
+      return std::get_if<T>(&v_);
+    }
   }
   template <typename T>
   const T* get() const {
-    return std::get_if<T>(&v_);
+    return const_cast<Content*>(this)->get<T>();
   }
-  Variant& variant() { return v_; }
-  const Variant& variant() const { return v_; }
 
  private:
+  template <typename T>
+  static auto Wrap(T&& c) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (kBoxedContent<U>) {
+      return Boxed<U>{std::make_unique<U>(std::forward<T>(c))};
+    } else {
+      return U(std::forward<T>(c));
+    }
+  }
+
   Variant v_;
 };
 

@@ -112,16 +112,18 @@ void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
   }
   const OptionalId origin =
       offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
+  const bool parent_is_id = (item.info & kItemParentIsId) != 0;
+  const OptionalId right_origin = parent_is_id ? OptionalId() : item.right_origin;
   const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) |
-                                            (origin ? 0x80 : 0) | (item.right_origin ? 0x40 : 0) |
+                                            (origin ? 0x80 : 0) | (right_origin ? 0x40 : 0) |
                                             (item.parent_sub != nullptr ? 0x20 : 0));
   e.WriteInfo(info);
   if (origin) e.WriteLeftId(origin.id);
-  if (item.right_origin) e.WriteRightId(item.right_origin.id);
-  if (!origin && !item.right_origin) {
-    if ((item.info & kItemParentIsId) != 0) {
+  if (right_origin) e.WriteRightId(right_origin.id);
+  if (!origin && !right_origin) {
+    if (parent_is_id) {
       e.WriteParentInfo(false);
-      e.WriteLeftId(item.parent_id);
+      e.WriteLeftId(item.parent_id());
     } else if (item.parent != nullptr && item.parent->item == nullptr) {
       e.WriteParentInfo(true);
       e.WriteString(item.parent->root_name != nullptr ? *item.parent->root_name : std::string());
@@ -293,7 +295,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
           if (d.ReadParentInfo()) {
             out.root_parents.emplace_back(item, doc.InternKey(d.ReadString()));
           } else {
-            item->parent_id = d.ReadLeftId();
+            item->right_origin = d.ReadLeftId();  // the parent's ID (see kItemParentIsId)
             item->info |= kItemParentIsId;
           }
           if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());

@@ -16,16 +16,16 @@ struct ID {
   friend bool operator==(const ID&, const ID&) = default;
 };
 
-// An ID that may be absent (yjs uses null): origin, right origin.
+// An ID that may be absent (yjs uses null): origin, right origin. Absence is a client value no
+// update can carry (clients are at most 2^53 - 1), which keeps it as small as an ID.
 struct OptionalId {
-  ID id;
-  bool present = false;
+  static constexpr ClientId kAbsent = ~ClientId{0};
+  ID id{kAbsent, 0};
   OptionalId() = default;
-  OptionalId(ID i) : id(i), present(true) {}  // NOLINT(google-explicit-constructor)
-  explicit operator bool() const { return present; }
-  friend bool operator==(const OptionalId& a, const OptionalId& b) {
-    return a.present == b.present && (!a.present || a.id == b.id);
-  }
+  OptionalId(ID i) : id(i) {}  // NOLINT(google-explicit-constructor)
+  bool present() const { return id.client != kAbsent; }
+  explicit operator bool() const { return present(); }
+  friend bool operator==(const OptionalId& a, const OptionalId& b) { return a.id == b.id; }
 };
 
 }  // namespace tandem::crdt

@@ -100,7 +100,9 @@ inline constexpr uint8_t kItemKeep = 1;
 inline constexpr uint8_t kItemCountable = 2;
 inline constexpr uint8_t kItemDeleted = 4;
 inline constexpr uint8_t kItemMarked = 8;       // a search marker was placed here (may be stale)
-inline constexpr uint8_t kItemParentIsId = 16;  // parent_id is set and not yet resolved
+// Before integration, the item's parent is an item whose ID the right origin field holds (the
+// bytes only carry a parent when there is neither origin nor right origin).
+inline constexpr uint8_t kItemParentIsId = 16;
 
 struct Item {
   ID id;
@@ -111,7 +113,6 @@ struct Item {
   Item* right = nullptr;
   Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
   const std::string* parent_sub = nullptr;  // map key, or null for list items
-  ID parent_id;                             // before integration, when the parent is an item
   Content content;
   uint8_t info = 0;
   bool is_gc = false;
@@ -124,6 +125,8 @@ struct Item {
   void MarkDeleted() { info |= kItemDeleted; }
   ID last_id() const { return length == 1 ? id : ID{id.client, id.clock + length - 1}; }
   Clock end_clock() const { return id.clock + length; }
+  // REQUIRES: info & kItemParentIsId
+  ID parent_id() const { return right_origin.id; }
 };
 
 }  // namespace tandem::crdt

@@ -408,15 +408,13 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
       item->origin.id.clock >= store.GetState(item->origin.id.client)) {
     return item->origin.id.client;
   }
+  const bool parent_is_id = (item->info & kItemParentIsId) != 0;
   if (item->right_origin && item->right_origin.id.client != item->id.client &&
       item->right_origin.id.clock >= store.GetState(item->right_origin.id.client)) {
-    return item->right_origin.id.client;
+    return item->right_origin.id.client;  // the right origin, or the parent's ID
   }
-  const bool parent_is_id = (item->info & kItemParentIsId) != 0;
-  if (parent_is_id && item->parent_id.client != item->id.client &&
-      item->parent_id.clock >= store.GetState(item->parent_id.client)) {
-    return item->parent_id.client;
-  }
+  const ID parent_id = parent_is_id ? item->parent_id() : ID{};
+  if (parent_is_id) item->right_origin = OptionalId();  // it held the parent's ID
   // Everything is there: find the neighbours. A reference the store cannot resolve only comes
   // from a malformed update; such an item is collected (parent = null) instead of crashing.
   bool unresolvable = false;
@@ -441,7 +439,7 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
       (item->right != nullptr && item->right->is_gc)) {
     item->parent = nullptr;
   } else if (parent_is_id) {
-    Item* parent_item = store.Find(item->parent_id);
+    Item* parent_item = store.Find(parent_id);
     auto* tc = parent_item == nullptr || parent_item->is_gc
                    ? nullptr
                    : parent_item->content.get<TypeContent>();
