@@ -33,7 +33,7 @@ class ItemPool {
   size_t live_ = 0;
   // Chunks grow from small (most rooms hold small documents) to large.
   static constexpr size_t kFirstChunkItems = 16;
-  static constexpr size_t kMaxChunkItems = 256;  // ~50 KB: below malloc's mmap threshold
+  static constexpr size_t kMaxChunkItems = 1024;
 };
 
 class StructStore {
