@@ -121,11 +121,6 @@ size_t StructList::FindIndex(Clock clock) const {
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
   if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
-  // Then the previous answer and its right neighbour.
-  for (size_t i = last_found_; i < last_found_ + 2 && i < size_; ++i) {
-    const Item* s = (*this)[i];
-    if (s->id.clock <= clock && clock < s->end_clock()) return last_found_ = i;
-  }
   // The chunk: the last one whose first struct starts at or before `clock`.
   const auto it = std::upper_bound(first_clocks_.begin(), first_clocks_.end(), clock);
   if (it == first_clocks_.begin()) return kNotFound;
@@ -143,6 +138,6 @@ size_t StructList::FindIndex(Clock clock) const {
   }
   if (clock >= chunk[a]->end_clock()) return kNotFound;
   last_chunk_ = c;
-  return last_found_ = starts_[c] + a;
+  return starts_[c] + a;
 }
 }  // namespace tandem::crdt

@@ -84,7 +84,6 @@ class StructList {
   std::vector<Clock> first_clocks_;  // clock of each chunk's first struct (no pointer chasing)
   size_t size_ = 0;
   mutable size_t last_chunk_ = 0;
-  mutable size_t last_found_ = 0;  // FindIndex's last answer: lookups come in runs
 };
 
 }  // namespace tandem::crdt
