@@ -134,6 +134,25 @@ if (fs.existsSync(path.join(dir, 'crdt-node.json'))) {
   lines.push('')
   if (!hasCpp) lines.push('No `crdt-cpp.json` in this run (the C++ `crdt_benchmark` target): peers only.', '')
   const notes = []
+  if (hasCpp) {
+    // How Tandem's time, parse and encode compare with the faster peer, and byte identity.
+    const ratio = (id, key) => {
+      const t = tandem(id)
+      const best = Math.min(...['yjs', 'ywasm'].map(n => peer(n, id)?.[key] ?? Infinity))
+      return t && Number.isFinite(best) && best > 0 ? t[key] / best : null
+    }
+    const summary = (key) => {
+      const rs = ids.map(id => [id, ratio(id, key)]).filter(([, r]) => r != null)
+      const worst = rs.reduce((a, b) => (b[1] > a[1] ? b : a), ['', 0])
+      const behind = rs.filter(([, r]) => r > 1).map(([id, r]) => `${id} ${fmt(r)}×`)
+      return `worst ${worst[0]} at ${fmt(worst[1])}× the faster peer` + (behind.length ? `; slower than the faster peer in ${behind.join(', ')}` : '; faster than both peers in every row')
+    }
+    notes.push(`- time: ${summary('timeMs')}.`, `- parse: ${summary('parseTimeMs')}.`, `- encode: ${summary('encodeTimeMs')}.`)
+    const same = Object.values(cpp).filter(b => b.sameAsYjs === 1).length
+    notes.push(`- Snapshots byte-identical to yjs's (V2 and V1, sha256) and content equal in ${same} of ${Object.keys(cpp).length} rows.`)
+    const b4 = tandem('B4')
+    if (b4) notes.push(`- B4 (one transaction per edit, update listener on): ${fmt(b4.timeMs)} ms (target < 150 ms).`)
+  }
   if (mismatched.length) notes.push(`- Tandem's docSize differs from yjs' in ${mismatched.join(', ')}.`)
   for (const name of ['yjs', 'ywasm']) {
     for (const [id, r] of Object.entries(node[name] || {})) if (r.skipped) notes.push(`- ${name} ${id} skipped: ${r.skipped}.`)

@@ -74,9 +74,9 @@ struct Boxed {
   std::unique_ptr<T> value;
 };
 template <typename T>
-inline constexpr bool kBoxedContent = std::is_same_v<T, EmbedContent> ||
-                                      std::is_same_v<T, FormatContent> ||
-                                      std::is_same_v<T, DocContent>;
+inline constexpr bool kBoxedContent =
+    std::is_same_v<T, EmbedContent> || std::is_same_v<T, FormatContent> ||
+    std::is_same_v<T, DocContent>;
 
 class Content {
  public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <tuple>
 #include <unordered_set>
 
 #include "crdt/transaction.h"
@@ -114,9 +115,9 @@ void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
       offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
   const bool parent_is_id = (item.info & kItemParentIsId) != 0;
   const OptionalId right_origin = parent_is_id ? OptionalId() : item.right_origin;
-  const uint8_t info = static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) |
-                                            (origin ? 0x80 : 0) | (right_origin ? 0x40 : 0) |
-                                            (item.parent_sub != nullptr ? 0x20 : 0));
+  const uint8_t info =
+      static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) | (origin ? 0x80 : 0) |
+                           (right_origin ? 0x40 : 0) | (item.parent_sub != nullptr ? 0x20 : 0));
   e.WriteInfo(info);
   if (origin) e.WriteLeftId(origin.id);
   if (right_origin) e.WriteRightId(right_origin.id);
@@ -153,20 +154,61 @@ void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientI
 void WriteClientsStructsFrom(UpdateEncoder& e,
                              const std::unordered_map<ClientId, StructStore::Structs>& clients,
                              const StateVector& sv) {
-  std::map<ClientId, Clock, std::greater<>> sm;
-  for (const auto& [client, clock] : sv) {
-    auto it = clients.find(client);
-    if (it != clients.end() && !it->second.empty() && it->second.back()->end_clock() > clock)
-      sm[client] = clock;
-  }
+  // Every client the peer lacks something of, from the clock it has, clients descending.
+  std::vector<std::tuple<ClientId, Clock, const StructStore::Structs*>> todo;
+  todo.reserve(clients.size());
   for (const auto& [client, structs] : clients) {
-    if (!structs.empty() && sv.find(client) == sv.end()) sm[client] = 0;
+    if (structs.empty()) continue;
+    auto it = sv.find(client);
+    if (it == sv.end()) {
+      todo.emplace_back(client, 0, &structs);
+    } else if (structs.back()->end_clock() > it->second) {
+      todo.emplace_back(client, it->second, &structs);
+    }
   }
-  e.rest().WriteVarUint(sm.size());
-  for (const auto& [client, clock] : sm) WriteStructs(e, clients.at(client), client, clock);
+  std::sort(todo.begin(), todo.end(),
+            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+  e.rest().WriteVarUint(todo.size());
+  for (const auto& [client, clock, structs] : todo) WriteStructs(e, *structs, client, clock);
 }
 
 }  // namespace
+
+void WriteDeleteSetOfStore(UpdateEncoder& e, const StructStore& store) {
+  // createDeleteSetFromStructStore + writeDeleteSet without building the set: clients
+  // descending, each client's deleted runs merged.
+  std::vector<std::pair<ClientId, const StructStore::Structs*>> clients;
+  for (const auto& [client, structs] : store.clients()) {
+    for (const Item* s : structs) {
+      if (s->deleted()) {
+        clients.emplace_back(client, &structs);
+        break;
+      }
+    }
+  }
+  std::sort(clients.begin(), clients.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  e.rest().WriteVarUint(clients.size());
+  std::vector<DeleteItem> ranges;
+  for (const auto& [client, structs] : clients) {
+    ranges.clear();
+    for (const Item* s : *structs) {
+      if (!s->deleted()) continue;
+      if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->id.clock) {
+        ranges.back().len += s->length;
+      } else {
+        ranges.push_back({s->id.clock, s->length});
+      }
+    }
+    e.ResetDsCurVal();
+    e.rest().WriteVarUint(client);
+    e.rest().WriteVarUint(ranges.size());
+    for (const DeleteItem& d : ranges) {
+      e.WriteDsClock(d.clock);
+      e.WriteDsLen(d.len);
+    }
+  }
+}
 
 void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const StateVector& sv) {
   WriteClientsStructsFrom(e, store.clients(), sv);
@@ -196,7 +238,7 @@ std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target,
                                               UpdateFormat format) const {
   auto encoder = MakeUpdateEncoder(format);
   WriteClientsStructs(*encoder, store_, target);
-  DeleteSet::FromStore(store_).Write(*encoder);
+  WriteDeleteSetOfStore(*encoder, store_);
   std::vector<uint8_t> main = encoder->Finish();
   if (!pending_ds_ && !pending_structs_) return main;
   // Pending structs and deletes travel along (they are v2; convert for a v1 result).

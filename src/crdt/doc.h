@@ -162,6 +162,8 @@ class Doc {
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& encoder);
 // Item.write / GC.write / Skip.write: one struct, skipping its first `offset` clock units.
 void WriteStruct(UpdateEncoder& encoder, const Item& item, uint64_t offset);
+// createDeleteSetFromStructStore(store) written as writeDeleteSet does.
+void WriteDeleteSetOfStore(UpdateEncoder& encoder, const StructStore& store);
 // writeClientsStructs: the structs of `store` a peer with `sv` lacks.
 void WriteClientsStructs(UpdateEncoder& encoder, const StructStore& store, const StateVector& sv);
 

@@ -99,7 +99,7 @@ struct Type {
 inline constexpr uint8_t kItemKeep = 1;
 inline constexpr uint8_t kItemCountable = 2;
 inline constexpr uint8_t kItemDeleted = 4;
-inline constexpr uint8_t kItemMarked = 8;       // a search marker was placed here (may be stale)
+inline constexpr uint8_t kItemMarked = 8;  // a search marker was placed here (may be stale)
 // Before integration, the item's parent is an item whose ID the right origin field holds (the
 // bytes only carry a parent when there is neither origin nor right origin).
 inline constexpr uint8_t kItemParentIsId = 16;
