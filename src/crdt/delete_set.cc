@@ -45,6 +45,19 @@ bool DeleteSet::IsDeleted(ID id) const {
 }
 
 void DeleteSet::Write(UpdateEncoder& e) const {
+  if (clients_.size() <= 1) {  // the common case of a local transaction: no order to sort
+    e.rest().WriteVarUint(clients_.size());
+    for (const auto& [client, dels] : clients_) {
+      e.ResetDsCurVal();
+      e.rest().WriteVarUint(client);
+      e.rest().WriteVarUint(dels.size());
+      for (const DeleteItem& d : dels) {
+        e.WriteDsClock(d.clock);
+        e.WriteDsLen(d.len);
+      }
+    }
+    return;
+  }
   std::vector<ClientId> order;
   order.reserve(clients_.size());
   for (const auto& [client, dels] : clients_) order.push_back(client);

@@ -24,7 +24,7 @@ void StructList::RecomputeStartsFrom(size_t chunk) {
   first_clocks_.resize(chunks_.size());
   for (size_t c = chunk; c < chunks_.size(); ++c) {
     starts_[c] = c == 0 ? 0 : starts_[c - 1] + chunks_[c - 1].size();
-    first_clocks_[c] = chunks_[c].front()->id.clock;
+    first_clocks_[c] = chunks_[c].clocks.front();
   }
   if (last_chunk_ >= chunks_.size()) last_chunk_ = 0;
 }
@@ -35,7 +35,8 @@ void StructList::push_back(Item* item) {
     starts_.push_back(size_);
     first_clocks_.push_back(item->id.clock);
   }
-  chunks_.back().push_back(item);
+  chunks_.back().items.push_back(item);
+  chunks_.back().clocks.push_back(item->id.clock);
   ++size_;
 }
 
@@ -45,14 +46,20 @@ void StructList::insert(size_t index, Item* item) {
     return;
   }
   const size_t c = Locate(index);
-  std::vector<Item*>& chunk = chunks_[c];
-  if (index == starts_[c]) first_clocks_[c] = item->id.clock;
-  chunk.insert(chunk.begin() + static_cast<ptrdiff_t>(index - starts_[c]), item);
+  Chunk& chunk = chunks_[c];
+  const auto at = static_cast<ptrdiff_t>(index - starts_[c]);
+  if (at == 0) first_clocks_[c] = item->id.clock;
+  chunk.items.insert(chunk.items.begin() + at, item);
+  chunk.clocks.insert(chunk.clocks.begin() + at, item->id.clock);
   ++size_;
   if (chunk.size() > 2 * kChunkMax) {
     // Split in halves so both can grow again.
-    std::vector<Item*> right(chunk.begin() + static_cast<ptrdiff_t>(kChunkMax), chunk.end());
-    chunk.resize(kChunkMax);
+    Chunk right;
+    right.items.assign(chunk.items.begin() + static_cast<ptrdiff_t>(kChunkMax), chunk.items.end());
+    right.clocks.assign(chunk.clocks.begin() + static_cast<ptrdiff_t>(kChunkMax),
+                        chunk.clocks.end());
+    chunk.items.resize(kChunkMax);
+    chunk.clocks.resize(kChunkMax);
     chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(c + 1), std::move(right));
     starts_.insert(starts_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
     first_clocks_.insert(first_clocks_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
@@ -68,22 +75,25 @@ void StructList::erase(size_t first, size_t last) {
   const size_t first_chunk = c;
   size_t remaining = last - first;
   size_t offset = first - starts_[c];
+  const auto erase_in = [](Chunk& chunk, size_t from, size_t n) {
+    const auto a = static_cast<ptrdiff_t>(from);
+    const auto b = static_cast<ptrdiff_t>(from + n);
+    chunk.items.erase(chunk.items.begin() + a, chunk.items.begin() + b);
+    chunk.clocks.erase(chunk.clocks.begin() + a, chunk.clocks.begin() + b);
+  };
   // The common case: a few structs inside one chunk that keeps some.
   if (offset + remaining < chunks_[c].size() ||
       (offset > 0 && offset + remaining == chunks_[c].size())) {
-    std::vector<Item*>& chunk = chunks_[c];
-    chunk.erase(chunk.begin() + static_cast<ptrdiff_t>(offset),
-                chunk.begin() + static_cast<ptrdiff_t>(offset + remaining));
+    erase_in(chunks_[c], offset, remaining);
     size_ -= remaining;
-    if (offset == 0) first_clocks_[c] = chunk.front()->id.clock;
+    if (offset == 0) first_clocks_[c] = chunks_[c].clocks.front();
     for (size_t k = c + 1; k < starts_.size(); ++k) starts_[k] -= remaining;
     return;
   }
   while (remaining > 0) {
-    std::vector<Item*>& chunk = chunks_[c];
+    Chunk& chunk = chunks_[c];
     const size_t n = std::min(remaining, chunk.size() - offset);
-    chunk.erase(chunk.begin() + static_cast<ptrdiff_t>(offset),
-                chunk.begin() + static_cast<ptrdiff_t>(offset + n));
+    erase_in(chunk, offset, n);
     remaining -= n;
     size_ -= n;
     offset = 0;
@@ -92,10 +102,12 @@ void StructList::erase(size_t first, size_t last) {
   // Drop emptied chunks and fold a small chunk into its left neighbour.
   size_t write = first_chunk;
   for (size_t k = first_chunk; k < c; ++k) {
-    if (chunks_[k].empty()) continue;
+    if (chunks_[k].size() == 0) continue;
     if (write > 0 && chunks_[k].size() < kChunkMax / 8 &&
         chunks_[write - 1].size() + chunks_[k].size() <= kChunkMax) {
-      chunks_[write - 1].insert(chunks_[write - 1].end(), chunks_[k].begin(), chunks_[k].end());
+      Chunk& into = chunks_[write - 1];
+      into.items.insert(into.items.end(), chunks_[k].items.begin(), chunks_[k].items.end());
+      into.clocks.insert(into.clocks.end(), chunks_[k].clocks.begin(), chunks_[k].clocks.end());
       continue;
     }
     if (write != k) chunks_[write] = std::move(chunks_[k]);
@@ -125,19 +137,13 @@ size_t StructList::FindIndex(Clock clock) const {
   const auto it = std::upper_bound(first_clocks_.begin(), first_clocks_.end(), clock);
   if (it == first_clocks_.begin()) return kNotFound;
   const size_t c = static_cast<size_t>(it - first_clocks_.begin()) - 1;
-  const std::vector<Item*>& chunk = chunks_[c];
-  size_t a = 0;
-  size_t b = chunk.size();
-  while (b - a > 1) {
-    const size_t mid = (a + b) / 2;
-    if (chunk[mid]->id.clock <= clock) {
-      a = mid;
-    } else {
-      b = mid;
-    }
-  }
-  if (clock >= chunk[a]->end_clock()) return kNotFound;
+  // Then the struct: the last clock at or before `clock`, found in the contiguous clocks.
+  const std::vector<Clock>& clocks = chunks_[c].clocks;
+  const auto at = std::upper_bound(clocks.begin(), clocks.end(), clock) - 1;
+  const auto k = static_cast<size_t>(at - clocks.begin());
+  if (clock >= chunks_[c].items[k]->end_clock()) return kNotFound;
   last_chunk_ = c;
-  return starts_[c] + a;
+  return starts_[c] + k;
 }
+
 }  // namespace tandem::crdt

@@ -84,7 +84,7 @@ Item* StructStore::Find(ID id) const {
 void StructStore::Replace(Item* old, Item* replacement) {
   Structs& structs = clients_[old->id.client];
   const size_t index = FindIndex(structs, old->id.clock);
-  structs[index] = replacement;
+  structs.Replace(index, replacement);
   pool_.Free(old);
 }
 
