@@ -71,7 +71,8 @@ const servers = {
   tandem: async (port) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-load-'))
     return spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
-      '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000'],
+      '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000',
+      ...(process.env.TANDEM_ARGS ?? '').split(' ').filter(Boolean)],
     { stdio: ['ignore', 'ignore', 'inherit'] })
   },
   'y-websocket': async (port) => spawn(process.execPath, [yWebsocketServer],

@@ -1,5 +1,6 @@
 #include "cli/serve_command.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -10,6 +11,21 @@
 
 namespace tandem::cli {
 
+namespace {
+
+// glibc's defaults return freed memory to the kernel eagerly: every worker arena shrinks with
+// madvise once a burst of frames is freed, and grows again on the next. In a VM each shrink is a
+// cross-CPU TLB flush; measured here, this churn cost ~20% of the server's CPU per delivered
+// update. Keep up to 64 MiB of free heap and grow it in 16 MiB steps (untouched pages are not
+// resident); buffers over 4 MiB (large snapshots) still go straight back to the kernel.
+void KeepFreedMemoryForReuse() {
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+}
+
+}  // namespace
+
 struct ServeFlags {
   server::ServerConfig config;
   std::string auth_cache_ttl = "30s";
@@ -17,6 +33,7 @@ struct ServeFlags {
   std::string max_message = "16MiB";
   std::string max_send_queue = "32MiB";
   std::string ping_interval = "30s";
+  std::string commit_delay = "3ms";
   std::string room_idle_unload = "30s";
   std::string shutdown_timeout = "10s";
   std::string save_interval = "30s";
@@ -66,6 +83,10 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "full: fsync every group commit (survives power loss); normal: survives crashes",
       "TANDEM_DURABILITY")
       ->check(CLI::IsMember({"full", "normal"}));
+  opt("--commit-delay", f.commit_delay,
+      "How long the room log gathers updates into one durable commit before it is written; "
+      "updates are broadcast once committed. 0ms: commit each at once (lower latency, more fsyncs)",
+      "TANDEM_COMMIT_DELAY");
   opt("--snapshot-url", c.snapshot_url,
       "Snapshot store base URL (POST/GET /collaboration/snapshot); default: embedded store in "
       "--data-dir. "
@@ -108,6 +129,7 @@ int ServeCommand::Run() {
   for (DurationFlag d : {DurationFlag{f.auth_cache_ttl, c.auth_cache_ttl},
                          DurationFlag{f.auth_timeout, c.auth_timeout},
                          DurationFlag{f.ping_interval, c.ping_interval},
+                         DurationFlag{f.commit_delay, c.commit_delay},
                          DurationFlag{f.room_idle_unload, c.room_idle_unload},
                          DurationFlag{f.shutdown_timeout, c.shutdown_timeout},
                          DurationFlag{f.save_interval, c.save_interval},
@@ -135,6 +157,7 @@ int ServeCommand::Run() {
 
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  KeepFreedMemoryForReuse();
   server::Server server(c);
   Status s = server.Start();
   if (!s.ok()) return fail(s);

@@ -40,7 +40,9 @@ struct ServerConfig {
 
   // Persistence
   std::string durability = "full";  // full: fsync per group commit; normal: survives kill -9 only
-  std::string snapshot_url;         // empty: the embedded snapshot store in data_dir
+  // How long the log writer gathers appends before a group commit (0: commit at once).
+  std::chrono::milliseconds commit_delay{3};
+  std::string snapshot_url;  // empty: the embedded snapshot store in data_dir
   std::string snapshot_secret;
   std::chrono::milliseconds save_interval{30'000};
   std::chrono::milliseconds disconnect_debounce{7'000};

@@ -63,7 +63,7 @@ Status Server::Start() {
                                                                     : storage::Durability::kFull);
   if (!store.ok()) return store.status();
   room_store_ = std::move(store).value();
-  commit_log_ = std::make_unique<storage::CommitLog>(*room_store_);
+  commit_log_ = std::make_unique<storage::CommitLog>(*room_store_, 1024, config_.commit_delay);
   if (config_.snapshot_url.empty()) {
     auto embedded = snapshot::OpenSqliteSnapshotStorage(config_.data_dir);
     if (!embedded.ok()) return embedded.status();

@@ -2,7 +2,8 @@
 
 namespace tandem::storage {
 
-CommitLog::CommitLog(RoomStore& store, size_t max_batch) : store_(store), max_batch_(max_batch) {
+CommitLog::CommitLog(RoomStore& store, size_t max_batch, std::chrono::microseconds commit_delay)
+    : store_(store), max_batch_(max_batch), commit_delay_(commit_delay) {
   writer_ = std::thread([this] { Run(); });
 }
 
@@ -16,11 +17,15 @@ CommitLog::~CommitLog() {
 }
 
 void CommitLog::Append(std::string room, Bytes update, Callback done) {
+  bool wake;
   {
     std::lock_guard lock(mu_);
+    // The writer needs a signal only when it sleeps on an empty queue or waits out a commit delay
+    // that a full batch ends early; otherwise it finds this append when its commit is done.
+    wake = (queue_.empty() && !writing_) || queue_.size() + 1 == max_batch_;
     queue_.push_back({{std::move(room), std::move(update)}, std::move(done)});
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void CommitLog::Flush() {
@@ -35,6 +40,9 @@ void CommitLog::Run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
+      if (commit_delay_.count() > 0 && !stop_) {
+        cv_.wait_for(lock, commit_delay_, [this] { return stop_ || queue_.size() >= max_batch_; });
+      }
       const size_t n = std::min(queue_.size(), max_batch_);
       batch.reserve(n);
       for (size_t i = 0; i < n; ++i) {

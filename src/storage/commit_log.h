@@ -2,9 +2,12 @@
 // Group commit in front of a RoomStore: rooms hand in updates from their strands; one writer
 // thread commits whatever has queued up in a single transaction, then calls each append's
 // callback (on the writer thread: callers post back to their own strand). Under load many
-// updates share one fsync; idle, an update is committed right away.
+// updates share one fsync. With a commit delay the writer, woken by the first append, waits that
+// long for more before committing (PostgreSQL's commit_delay): a few more milliseconds of latency
+// for far fewer fsyncs, which dominate the server's CPU at moderate load.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -22,7 +25,8 @@ class CommitLog {
  public:
   using Callback = std::function<void(Status status, uint64_t seq)>;
 
-  explicit CommitLog(RoomStore& store, size_t max_batch = 1024);
+  explicit CommitLog(RoomStore& store, size_t max_batch = 1024,
+                     std::chrono::microseconds commit_delay = std::chrono::microseconds(0));
   ~CommitLog();  // commits what is queued, then stops
 
   void Append(std::string room, Bytes update, Callback done);
@@ -41,6 +45,7 @@ class CommitLog {
 
   RoomStore& store_;
   const size_t max_batch_;
+  const std::chrono::microseconds commit_delay_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -131,6 +133,49 @@ TEST_F(SqliteRoomStoreTest, CommitLogGroupsAppendsAndCallsBackInOrder) {
   ASSERT_EQ(seqs.size(), 200u);
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
   EXPECT_EQ((*store->Load("r"))->updates.size(), 200u);
+}
+
+TEST_F(SqliteRoomStoreTest, CommitDelayGathersSpacedAppendsIntoOneCommit) {
+  auto store = Open();
+  std::atomic<int> done{0};
+  // Appends 5 ms apart, inside a 2 s commit delay: one commit. Without the delay the writer,
+  // idle between them, would commit each on its own.
+  CommitLog log(*store, 1024, std::chrono::seconds(2));
+  for (int i = 0; i < 4; ++i) {
+    log.Append("r", {static_cast<uint8_t>(i)}, [&](Status s, uint64_t) {
+      EXPECT_TRUE(s.ok());
+      ++done;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done.load(), 0);  // nothing acknowledged before the commit
+  log.Flush();
+  EXPECT_EQ(done.load(), 4);
+  EXPECT_EQ(log.batches(), 1u);
+  EXPECT_EQ((*store->Load("r"))->updates.size(), 4u);
+}
+
+TEST_F(SqliteRoomStoreTest, AFullBatchEndsTheCommitDelayEarly) {
+  auto store = Open();
+  const auto start = std::chrono::steady_clock::now();
+  {
+    CommitLog log(*store, 3, std::chrono::seconds(30));
+    for (int i = 0; i < 3; ++i) log.Append("r", {1}, [](Status, uint64_t) {});
+    log.Flush();
+    EXPECT_EQ(log.batches(), 1u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(SqliteRoomStoreTest, StoppingACommitLogCommitsWhatWaitsOutItsDelay) {
+  auto store = Open();
+  const auto start = std::chrono::steady_clock::now();
+  {
+    CommitLog log(*store, 1024, std::chrono::seconds(30));
+    log.Append("r", {1}, [](Status, uint64_t) {});
+  }  // the destructor does not wait out the 30 s
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ((*store->Load("r"))->updates.size(), 1u);
 }
 
 }  // namespace

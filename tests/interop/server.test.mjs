@@ -357,6 +357,9 @@ describe('limits, keepalive and unloading', () => {
   }
 
   test('a client that stops reading is closed with 1008 once its queue is full; others go on', async () => {
+    // A server of its own: with the 200 ms keepalive above, the unanswered pings of the paused
+    // client could drop it before the kernel's socket buffers (MiBs) and then its queue fill up.
+    const server = await TandemServer.start({ args: ['--max-send-queue', '1MiB'] })
     const writer = wsClient(server, 'slow')
     const fast = wsClient(server, 'slow')
     await synced(writer.provider)
@@ -381,6 +384,7 @@ describe('limits, keepalive and unloading', () => {
     } finally {
       slow.socket.terminate()
       destroyAll(writer, fast)
+      await server.stop()
     }
   })
 
