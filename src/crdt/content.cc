@@ -104,6 +104,11 @@ bool Content::MergeWith(Content& right) {
 }
 
 void Content::Write(UpdateEncoder& e, uint64_t offset) const {
+  WriteTo(e, offset);
+}
+
+template <typename Encoder>
+void Content::WriteTo(Encoder& e, uint64_t offset) const {
   switch (ref()) {
     case ContentRef::kDeleted: e.WriteLen(get<DeletedContent>()->len - offset); break;
     case ContentRef::kJson: {
@@ -150,6 +155,10 @@ void Content::Write(UpdateEncoder& e, uint64_t offset) const {
     default: break;
   }
 }
+
+template void Content::WriteTo(UpdateEncoder&, uint64_t) const;
+template void Content::WriteTo(UpdateEncoderV1&, uint64_t) const;
+template void Content::WriteTo(UpdateEncoderV2&, uint64_t) const;
 
 Content Content::Copy() const {
   switch (ref()) {

@@ -106,6 +106,10 @@ class Content {
   bool MergeWith(Content& right);
   // Writes the content, skipping its first `offset` units.
   void Write(UpdateEncoder& encoder, uint64_t offset) const;
+  // The same for an encoder of a known format (no virtual call per field). Instantiated for
+  // UpdateEncoderV1 and UpdateEncoderV2.
+  template <typename Encoder>
+  void WriteTo(Encoder& encoder, uint64_t offset) const;
   // A deep copy (types are copied empty, as yjs `_copy`).
   Content Copy() const;
 

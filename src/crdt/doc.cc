@@ -99,8 +99,12 @@ void Doc::EmitUpdate(Transaction& t) {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-// Item.write / GC.write for integrated (or not yet integrated) structs.
-void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
+namespace {
+
+// Item.write / GC.write for integrated (or not yet integrated) structs. A template so that the
+// bulk writers call the final encoder classes directly.
+template <typename Encoder>
+void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
   if (item.is_gc) {
     e.WriteInfo(0);
     e.WriteLen(item.length - offset);
@@ -134,22 +138,37 @@ void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
     }
     if (item.parent_sub != nullptr) e.WriteString(*item.parent_sub);
   }
-  item.content.Write(e, offset);
+  item.content.WriteTo(e, offset);
 }
 
-namespace {
-
-void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client,
-                  Clock clock) {
+template <typename Encoder>
+void WriteStructsTo(Encoder& e, const StructStore::Structs& structs, ClientId client, Clock clock) {
   clock = std::max(clock, structs[0]->id.clock);
   const size_t start = StructStore::FindIndex(structs, clock);
   e.rest().WriteVarUint(structs.size() - start);
   e.WriteClient(client);
   e.rest().WriteVarUint(clock);
   const Item* first = structs[start];
-  WriteStruct(e, *first, clock - first->id.clock);
-  for (size_t i = start + 1; i < structs.size(); ++i) WriteStruct(e, *structs[i], 0);
+  WriteStructTo(e, *first, clock - first->id.clock);
+  for (auto it = ++structs.IteratorAt(start); it != structs.end(); ++it) WriteStructTo(e, **it, 0);
 }
+
+void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client,
+                  Clock clock) {
+  if (e.format() == UpdateFormat::kV1) {
+    WriteStructsTo(static_cast<UpdateEncoderV1&>(e), structs, client, clock);
+  } else {
+    WriteStructsTo(static_cast<UpdateEncoderV2&>(e), structs, client, clock);
+  }
+}
+
+}  // namespace
+
+void WriteStruct(UpdateEncoder& e, const Item& item, uint64_t offset) {
+  WriteStructTo(e, item, offset);
+}
+
+namespace {
 
 void WriteClientsStructsFrom(UpdateEncoder& e,
                              const std::unordered_map<ClientId, StructStore::Structs>& clients,
@@ -174,7 +193,10 @@ void WriteClientsStructsFrom(UpdateEncoder& e,
 
 }  // namespace
 
-void WriteDeleteSetOfStore(UpdateEncoder& e, const StructStore& store) {
+namespace {
+
+template <typename Encoder>
+void WriteDeleteSetOfStoreTo(Encoder& e, const StructStore& store) {
   // createDeleteSetFromStructStore + writeDeleteSet without building the set: clients
   // descending, each client's deleted runs merged.
   std::vector<std::pair<ClientId, const StructStore::Structs*>> clients;
@@ -210,6 +232,16 @@ void WriteDeleteSetOfStore(UpdateEncoder& e, const StructStore& store) {
   }
 }
 
+}  // namespace
+
+void WriteDeleteSetOfStore(UpdateEncoder& e, const StructStore& store) {
+  if (e.format() == UpdateFormat::kV1) {
+    WriteDeleteSetOfStoreTo(static_cast<UpdateEncoderV1&>(e), store);
+  } else {
+    WriteDeleteSetOfStoreTo(static_cast<UpdateEncoderV2&>(e), store);
+  }
+}
+
 void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const StateVector& sv) {
   WriteClientsStructsFrom(e, store.clients(), sv);
 }
@@ -237,9 +269,13 @@ bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
 std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target,
                                               UpdateFormat format) const {
   auto encoder = MakeUpdateEncoder(format);
+  const bool full = target.empty();
+  if (full && last_full_encode_bytes_ > 0)
+    encoder->Reserve(last_full_encode_bytes_ + last_full_encode_bytes_ / 8);
   WriteClientsStructs(*encoder, store_, target);
   WriteDeleteSetOfStore(*encoder, store_);
   std::vector<uint8_t> main = encoder->Finish();
+  if (full) last_full_encode_bytes_ = main.size();
   if (!pending_ds_ && !pending_structs_) return main;
   // Pending structs and deletes travel along (they are v2; convert for a v1 result).
   std::vector<std::vector<uint8_t>> parts;

@@ -128,19 +128,34 @@ void StructList::clear() {
   last_chunk_ = 0;
 }
 
+namespace {
+
+// Index of the last element <= `clock` in the sorted `values` (REQUIRES: values[0] <= clock).
+// Branch-free (the comparison becomes a conditional move): lookups hit clocks in no particular
+// order, so a branching binary search mispredicts about every other step.
+size_t LastAtOrBefore(const Clock* values, size_t n, Clock clock) {
+  const Clock* base = values;
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half] <= clock ? base + half : base;
+    n -= half;
+  }
+  return static_cast<size_t>(base - values);
+}
+
+}  // namespace
+
 size_t StructList::FindIndex(Clock clock) const {
   if (size_ == 0) return kNotFound;
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
   if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
   // The chunk: the last one whose first struct starts at or before `clock`.
-  const auto it = std::upper_bound(first_clocks_.begin(), first_clocks_.end(), clock);
-  if (it == first_clocks_.begin()) return kNotFound;
-  const size_t c = static_cast<size_t>(it - first_clocks_.begin()) - 1;
+  if (first_clocks_.front() > clock) return kNotFound;
+  const size_t c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock);
   // Then the struct: the last clock at or before `clock`, found in the contiguous clocks.
   const std::vector<Clock>& clocks = chunks_[c].clocks;
-  const auto at = std::upper_bound(clocks.begin(), clocks.end(), clock) - 1;
-  const auto k = static_cast<size_t>(at - clocks.begin());
+  const size_t k = LastAtOrBefore(clocks.data(), clocks.size(), clock);
   if (clock >= chunks_[c].items[k]->end_clock()) return kNotFound;
   last_chunk_ = c;
   return starts_[c] + k;

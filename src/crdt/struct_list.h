@@ -69,6 +69,11 @@ class StructList {
     size_t offset_;
   };
   const_iterator begin() const { return const_iterator(this, 0, 0); }
+  // Iterator to the struct at index i (REQUIRES: i < size()).
+  const_iterator IteratorAt(size_t i) const {
+    const size_t c = Locate(i);
+    return const_iterator(this, c, i - starts_[c]);
+  }
   const_iterator end() const { return const_iterator(this, chunks_.size(), 0); }
 
  private:

@@ -50,6 +50,8 @@ class UpdateEncoder {
 
   // Returns the update and leaves the encoder empty, ready for the next one.
   virtual std::vector<uint8_t> Finish() = 0;
+  // Room for an update of about `bytes`, so a large one is not copied over and over as it grows.
+  void Reserve(size_t bytes) { rest_.Reserve(bytes); }
 
  protected:
   lib0::Encoder rest_;
