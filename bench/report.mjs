@@ -207,14 +207,16 @@ if (fs.existsSync(path.join(dir, 'store-cpp.json'))) {
 if (fs.existsSync(path.join(dir, 'server-load.json'))) {
   const load = read('server-load.json')
   const peers = ['y-websocket', 'hocuspocus'].filter(p => load[p] && !load[p].error)
-  const names = ['tandem', ...peers].filter(n => load[n] && !load[n].error)
+  const names = ['tandem', 'tandem-normal', ...peers].filter(n => load[n] && !load[n].error)
   const t = load.tandem
   lines.push('## Server under load (Tandem vs the y-websocket server and Hocuspocus, same load, one run)', '')
   lines.push('Raw WebSocket clients speak the y-websocket protocol (Hocuspocus: its own framing); one writer per room')
   lines.push('sends a real yjs keystroke update 10 times a second for 10 s and the room\'s other clients receive it.')
   lines.push('CPU = the server process\'s utime+stime over that phase / updates delivered (user space alone beside it).')
-  lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL, group commits')
-  lines.push('gathered for `--commit-delay` 3 ms) before it is broadcast; the peers keep documents in memory only. Idle memory = server RSS growth for ' + (t?.idle?.connections ?? '?') + ' more')
+  lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL; while the log is')
+  lines.push('busy, group commits gather for `--commit-delay` 3 ms) before it is broadcast; tandem-normal is the same with')
+  lines.push('`--durability normal` (no fsync: survives a crash of the process, not of the machine). The peers keep documents')
+  lines.push('in memory only. Idle memory = server RSS growth for ' + (t?.idle?.connections ?? '?') + ' more')
   lines.push('idle, synced connections; capacity = connections opened and synced in batches of 500, up to the target.', '')
   lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | delivered |')
   lines.push('|---|---|---:|---:|---:|---:|---:|')
@@ -239,7 +241,9 @@ if (fs.existsSync(path.join(dir, 'server-load.json'))) {
       const d0 = t.delivery[i]
       const best = Math.min(...peers.map(p => load[p].delivery[i].cpu_us_per_delivery))
       const bestUser = Math.min(...peers.map(p => load[p].delivery[i].user_cpu_us_per_delivery))
-      lines.push(`- ${d0.rooms} rooms x ${d0.clients_per_room} clients: the best peer spends ${fmt(best / d0.cpu_us_per_delivery)}x Tandem's CPU per delivery (${fmt(bestUser / d0.user_cpu_us_per_delivery)}x in user space).`)
+      const normal = load['tandem-normal'] && !load['tandem-normal'].error ? load['tandem-normal'].delivery[i] : null
+      lines.push(`- ${d0.rooms} rooms x ${d0.clients_per_room} clients: the best peer spends ${fmt(best / d0.cpu_us_per_delivery)}x Tandem's CPU per delivery (${fmt(bestUser / d0.user_cpu_us_per_delivery)}x in user space)` +
+        (normal ? `; ${fmt(best / normal.cpu_us_per_delivery)}x tandem-normal's (${fmt(bestUser / normal.user_cpu_us_per_delivery)}x in user space).` : '.'))
     }
     const bestMem = Math.min(...peers.map(p => load[p].idle.bytes_per_connection))
     lines.push(`- Memory per idle connection: the best peer uses ${fmt(bestMem / t.idle.bytes_per_connection)}x Tandem's.`)

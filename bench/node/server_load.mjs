@@ -67,14 +67,19 @@ const waitListening = async (port) => {
   throw new Error(`server on ${port} did not start`)
 }
 
+const tandem = (extraArgs) => async (port) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-load-'))
+  return spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
+    '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000',
+    ...extraArgs, ...(process.env.TANDEM_ARGS ?? '').split(' ').filter(Boolean)],
+  { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+// Servers measured only for delivery (their memory and capacity are their base server's).
+const deliveryOnly = new Set(['tandem-normal'])
 const servers = {
-  tandem: async (port) => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-load-'))
-    return spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
-      '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000',
-      ...(process.env.TANDEM_ARGS ?? '').split(' ').filter(Boolean)],
-    { stdio: ['ignore', 'ignore', 'inherit'] })
-  },
+  tandem: tandem([]),
+  // Without fsync (survives a crash of the process, not of the machine): the cost of durability.
+  'tandem-normal': tandem(['--durability', 'normal']),
   'y-websocket': async (port) => spawn(process.execPath, [yWebsocketServer],
     { env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] }),
   hocuspocus: async (port) => spawn(process.execPath, ['--input-type=module', '-e', `
@@ -262,6 +267,7 @@ for (const [name, start] of Object.entries(servers).filter(([n]) => !process.env
     process.stderr.write(`server-load: ${name}: delivery\n`)
     const d = []
     for (const shape of SHAPES) d.push(await delivery(frame, port, proc.pid, shape.rooms, shape.clients))
+    if (deliveryOnly.has(name)) { results[name] = { delivery: d }; continue }
     process.stderr.write(`server-load: ${name}: idle memory\n`)
     const m = await idleMemory(frame, port, proc.pid)
     process.stderr.write(`server-load: ${name}: capacity\n`)

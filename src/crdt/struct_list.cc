@@ -150,9 +150,14 @@ size_t StructList::FindIndex(Clock clock) const {
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
   if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
-  // The chunk: the last one whose first struct starts at or before `clock`.
+  // The chunk: the last one whose first struct starts at or before `clock`. Runs of lookups
+  // (a delete set's ranges, in order) mostly stay in the chunk of the previous access.
   if (first_clocks_.front() > clock) return kNotFound;
-  const size_t c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock);
+  size_t c = last_chunk_;
+  if (c >= chunks_.size() || first_clocks_[c] > clock ||
+      (c + 1 < chunks_.size() && first_clocks_[c + 1] <= clock)) {
+    c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock);
+  }
   // Then the struct: the last clock at or before `clock`, found in the contiguous clocks.
   const std::vector<Clock>& clocks = chunks_[c].clocks;
   const size_t k = LastAtOrBefore(clocks.data(), clocks.size(), clock);
