@@ -224,51 +224,56 @@ void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
 }
 
 void WsSession::DoWrite() {
-  const size_t n = std::min(queue_.size(), kMaxFramesPerWrite);
-  // The headers go to their own array: queue_ may grow (and move) while the write is in flight.
-  write_headers_.assign(n, {});
-  std::vector<boost::asio::const_buffer> buffers;
-  buffers.reserve(2 * n);
-  bool has_close = false;
-  size_t total = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const OutFrame& f = queue_[i];
-    std::copy_n(f.header.data(), f.header_size, write_headers_[i].data());
-    buffers.emplace_back(write_headers_[i].data(), f.header_size);
-    if (!f.payload->empty()) buffers.emplace_back(f.payload->data(), f.payload->size());
-    has_close |= f.is_close;
-    total += f.header_size + f.payload->size();
-  }
-  writing_frames_ = n;
-  size_t written = 0;
-  // Most writes fit in the socket's buffer: send right away, without an asynchronous operation
-  // and its completion handler per frame (a broadcast does this once per recipient). Close frames
-  // and what the kernel does not take at once go the asynchronous way.
-  if (!has_close && socket_.non_blocking()) {
-    boost::system::error_code ec;
-    written = socket_.write_some(buffers, ec);
-    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-      // The caller may be iterating over its room's connections: leave the room later.
-      boost::asio::post(executor_, [self = shared_from_this(), ec] { self->OnWrite(ec, 0, 0); });
-      return;
+  // A loop, not a recursion through OnWrite: a long queue written at once must not grow the stack.
+  for (;;) {
+    const size_t n = std::min(queue_.size(), kMaxFramesPerWrite);
+    // The headers go to their own array: queue_ may grow (and move) while the write is in flight.
+    write_headers_.assign(n, {});
+    std::vector<boost::asio::const_buffer> buffers;
+    buffers.reserve(2 * n);
+    bool has_close = false;
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const OutFrame& f = queue_[i];
+      std::copy_n(f.header.data(), f.header_size, write_headers_[i].data());
+      buffers.emplace_back(write_headers_[i].data(), f.header_size);
+      if (!f.payload->empty()) buffers.emplace_back(f.payload->data(), f.payload->size());
+      has_close |= f.is_close;
+      total += f.header_size + f.payload->size();
     }
-    if (ec) written = 0;
-    if (written == total) {
-      OnWrite({}, n, written);
-      return;
+    writing_frames_ = n;
+    size_t written = 0;
+    // Most writes fit in the socket's buffer: send right away, without an asynchronous operation
+    // and its completion handler (a broadcast does this once per recipient). Close frames and
+    // what the kernel does not take at once go the asynchronous way.
+    if (!has_close && socket_.non_blocking()) {
+      boost::system::error_code ec;
+      written = socket_.write_some(buffers, ec);
+      if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+        // The caller may be iterating over its room's connections: leave the room later.
+        boost::asio::post(executor_, [self = shared_from_this(), ec] { self->OnWrite(ec, 0, 0); });
+        return;
+      }
+      if (ec) written = 0;
+      if (written == total) {
+        writing_frames_ = 0;
+        if (Written(n, written)) continue;
+        return;
+      }
+      // Skip what the kernel took.
+      size_t skip = written;
+      auto it = buffers.begin();
+      while (skip >= it->size()) skip -= (it++)->size();
+      *it += skip;
+      buffers.erase(buffers.begin(), it);
     }
-    // Skip what the kernel took.
-    size_t skip = written;
-    auto it = buffers.begin();
-    while (skip >= it->size()) skip -= (it++)->size();
-    *it += skip;
-    buffers.erase(buffers.begin(), it);
+    boost::asio::async_write(
+        socket_, buffers,
+        [self = shared_from_this(), n, written](boost::system::error_code ec, size_t bytes) {
+          self->OnWrite(ec, n, written + bytes);
+        });
+    return;
   }
-  boost::asio::async_write(
-      socket_, buffers,
-      [self = shared_from_this(), n, written](boost::system::error_code ec, size_t bytes) {
-        self->OnWrite(ec, n, written + bytes);
-      });
 }
 
 void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t bytes) {
@@ -277,6 +282,10 @@ void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t byte
     Finish();
     return;
   }
+  if (Written(frames, bytes)) DoWrite();
+}
+
+bool WsSession::Written(size_t frames, size_t bytes) {
   metrics_.messages_out += frames;
   metrics_.bytes_out += bytes;
   bool wrote_close = false;
@@ -294,16 +303,16 @@ void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t byte
     close_sent_ = true;
     if (close_received_) {
       Finish();
-      return;
+      return false;
     }
     // Wait for the peer's close frame, but not forever.
     timer_.expires_after(kCloseHandshakeTimeout);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code e) {
       if (!e) self->Finish();
     });
-    return;
+    return false;
   }
-  if (!queue_.empty()) DoWrite();
+  return !queue_.empty();
 }
 
 void WsSession::Close(uint16_t code, std::string reason) {

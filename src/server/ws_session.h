@@ -67,6 +67,8 @@ class WsSession : public Connection, public std::enable_shared_from_this<WsSessi
   void Enqueue(WsOpcode opcode, SharedFrame payload);
   void DoWrite();
   void OnWrite(boost::system::error_code ec, size_t frames, size_t bytes);
+  // Bookkeeping once `frames` queued frames (`bytes` in all) are written; true if more wait.
+  bool Written(size_t frames, size_t bytes);
   void DoClose(uint16_t code, std::string reason);
   void ScheduleKeepalive();
   void Finish();
