@@ -47,15 +47,7 @@ bool DeleteSet::IsDeleted(ID id) const {
 void DeleteSet::Write(UpdateEncoder& e) const {
   if (clients_.size() <= 1) {  // the common case of a local transaction: no order to sort
     e.rest().WriteVarUint(clients_.size());
-    for (const auto& [client, dels] : clients_) {
-      e.ResetDsCurVal();
-      e.rest().WriteVarUint(client);
-      e.rest().WriteVarUint(dels.size());
-      for (const DeleteItem& d : dels) {
-        e.WriteDsClock(d.clock);
-        e.WriteDsLen(d.len);
-      }
-    }
+    for (const auto& [client, dels] : clients_) WriteClientDeletes(e, client, dels);
     return;
   }
   std::vector<ClientId> order;
@@ -63,16 +55,7 @@ void DeleteSet::Write(UpdateEncoder& e) const {
   for (const auto& [client, dels] : clients_) order.push_back(client);
   std::sort(order.begin(), order.end(), std::greater<>());
   e.rest().WriteVarUint(order.size());
-  for (ClientId client : order) {
-    const Ranges& dels = clients_.at(client);
-    e.ResetDsCurVal();
-    e.rest().WriteVarUint(client);
-    e.rest().WriteVarUint(dels.size());
-    for (const DeleteItem& d : dels) {
-      e.WriteDsClock(d.clock);
-      e.WriteDsLen(d.len);
-    }
-  }
+  for (ClientId client : order) WriteClientDeletes(e, client, clients_.at(client));
 }
 
 DeleteSet DeleteSet::Read(UpdateDecoder& d) {

@@ -80,6 +80,19 @@ class ClientMap {
   std::unordered_map<ClientId, size_t> index_;  // once there are many clients
 };
 
+// One client's entry of a delete set on the wire (writeDeleteSet's inner loop). A template so
+// that writers of a known format call the encoder without virtual dispatch.
+template <typename Encoder>
+void WriteClientDeletes(Encoder& e, ClientId client, const std::vector<DeleteItem>& ranges) {
+  e.ResetDsCurVal();
+  e.rest().WriteVarUint(client);
+  e.rest().WriteVarUint(ranges.size());
+  for (const DeleteItem& d : ranges) {
+    e.WriteDsClock(d.clock);
+    e.WriteDsLen(d.len);
+  }
+}
+
 class DeleteSet {
  public:
   using Ranges = std::vector<DeleteItem>;

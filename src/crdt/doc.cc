@@ -222,13 +222,7 @@ void WriteDeleteSetOfStoreTo(Encoder& e, const StructStore& store) {
         ranges.push_back({s->id.clock, s->length});
       }
     }
-    e.ResetDsCurVal();
-    e.rest().WriteVarUint(client);
-    e.rest().WriteVarUint(ranges.size());
-    for (const DeleteItem& d : ranges) {
-      e.WriteDsClock(d.clock);
-      e.WriteDsLen(d.len);
-    }
+    WriteClientDeletes(e, client, ranges);
   }
 }
 
