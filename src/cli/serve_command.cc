@@ -84,8 +84,9 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_DURABILITY")
       ->check(CLI::IsMember({"full", "normal"}));
   opt("--commit-delay", f.commit_delay,
-      "How long the room log gathers updates into one durable commit before it is written; "
-      "updates are broadcast once committed. 0ms: commit each at once (lower latency, more fsyncs)",
+      "While the room log is busy, how long it gathers updates into one durable commit (an idle "
+      "log commits at once); updates are broadcast once committed. 0ms: never wait (lower "
+      "latency, more fsyncs)",
       "TANDEM_COMMIT_DELAY");
   opt("--snapshot-url", c.snapshot_url,
       "Snapshot store base URL (POST/GET /collaboration/snapshot); default: embedded store in "

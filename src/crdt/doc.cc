@@ -155,11 +155,7 @@ void WriteStructsTo(Encoder& e, const StructStore::Structs& structs, ClientId cl
 
 void WriteStructs(UpdateEncoder& e, const StructStore::Structs& structs, ClientId client,
                   Clock clock) {
-  if (e.format() == UpdateFormat::kV1) {
-    WriteStructsTo(static_cast<UpdateEncoderV1&>(e), structs, client, clock);
-  } else {
-    WriteStructsTo(static_cast<UpdateEncoderV2&>(e), structs, client, clock);
-  }
+  WithFinalEncoder(e, [&](auto& typed) { WriteStructsTo(typed, structs, client, clock); });
 }
 
 }  // namespace
@@ -229,11 +225,7 @@ void WriteDeleteSetOfStoreTo(Encoder& e, const StructStore& store) {
 }  // namespace
 
 void WriteDeleteSetOfStore(UpdateEncoder& e, const StructStore& store) {
-  if (e.format() == UpdateFormat::kV1) {
-    WriteDeleteSetOfStoreTo(static_cast<UpdateEncoderV1&>(e), store);
-  } else {
-    WriteDeleteSetOfStoreTo(static_cast<UpdateEncoderV2&>(e), store);
-  }
+  WithFinalEncoder(e, [&](auto& typed) { WriteDeleteSetOfStoreTo(typed, store); });
 }
 
 void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const StateVector& sv) {
@@ -263,7 +255,9 @@ bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
 std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target,
                                               UpdateFormat format) const {
   auto encoder = MakeUpdateEncoder(format);
-  const bool full = target.empty();
+  // A v1 update is one buffer: reserve what the last full state took. (A v2 update is assembled
+  // from several streams at the end.)
+  const bool full = target.empty() && format == UpdateFormat::kV1;
   if (full && last_full_encode_bytes_ > 0)
     encoder->Reserve(last_full_encode_bytes_ + last_full_encode_bytes_ / 8);
   WriteClientsStructs(*encoder, store_, target);

@@ -146,7 +146,7 @@ class Doc {
   std::vector<std::unique_ptr<Type>> root_types_;
   std::optional<PendingStructs> pending_structs_;
   std::optional<std::vector<uint8_t>> pending_ds_;
-  // Size of the last full-state encoding: room to reserve for the next (a hint, not state).
+  // Size of the last full-state v1 encoding: room to reserve for the next (a hint, not state).
   mutable size_t last_full_encode_bytes_ = 0;
   Transaction* transaction_ = nullptr;
   std::vector<std::unique_ptr<Transaction>> cleanups_;

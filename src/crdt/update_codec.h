@@ -139,6 +139,16 @@ class UpdateEncoderV2 final : public UpdateEncoder {
 
 std::unique_ptr<UpdateEncoder> MakeUpdateEncoder(UpdateFormat format);
 
+// Calls f with `e` as its final class, so that the encoder calls inside f are not virtual.
+template <typename F>
+void WithFinalEncoder(UpdateEncoder& e, F&& f) {
+  if (e.format() == UpdateFormat::kV1) {
+    f(static_cast<UpdateEncoderV1&>(e));
+  } else {
+    f(static_cast<UpdateEncoderV2&>(e));
+  }
+}
+
 class UpdateDecoder {
  public:
   virtual ~UpdateDecoder() = default;

@@ -40,7 +40,8 @@ struct ServerConfig {
 
   // Persistence
   std::string durability = "full";  // full: fsync per group commit; normal: survives kill -9 only
-  // How long the log writer gathers appends before a group commit (0: commit at once).
+  // While the room log is busy, how long its writer gathers appends into one group commit
+  // (0: never wait). An idle log commits at once.
   std::chrono::milliseconds commit_delay{3};
   std::string snapshot_url;  // empty: the embedded snapshot store in data_dir
   std::string snapshot_secret;
