@@ -62,7 +62,7 @@ const updates = readUpdates(path.join(dir, 'b4-updates.bin'))
 const results = { yjs: {}, ywasm: {} }
 
 for (const [name, snap] of Object.entries(snapshots)) {
-  const runs = name === 'B4' ? 15 : 5
+  const runs = name === 'B4' ? 31 : 5
   results.yjs[`load ${name}`] = { ms: median(runs, () => { const d = new Y.Doc(); Y.applyUpdate(d, snap); d.getText('text').toString() }) }
   const loaded = new Y.Doc()
   Y.applyUpdate(loaded, snap)

@@ -1,5 +1,12 @@
 #include "crdt/content.h"
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
 #include "crdt/item.h"
 #include "crdt/update_codec.h"
 #include "lib0/json.h"
@@ -7,96 +14,187 @@
 
 namespace tandem::crdt {
 
-Content::Content(Content&&) noexcept = default;
-Content& Content::operator=(Content&&) noexcept = default;
-Content::~Content() = default;
+static_assert(sizeof(Content) == 16);
 
-Content Content::String(std::string utf8) {
-  StringContent s;
-  s.utf16_len = lib0::Utf16Length(utf8);
-  s.utf8 = std::move(utf8);
-  return Content(std::move(s));
+Content::Content(Content&& other) noexcept
+    : slot_(other.slot_),
+      utf16_len_(other.utf16_len_),
+      ref_(other.ref_),
+      inline_bytes_(other.inline_bytes_) {
+  // Every kind is a plain value or an owning raw pointer: moving copies the slot and leaves the
+  // source owning nothing.
+  other.ref_ = ContentRef::kDeleted;
+  other.slot_.len = 0;
 }
 
-uint64_t Content::length() const {
-  switch (ref()) {
-    case ContentRef::kDeleted: return get<DeletedContent>()->len;
-    case ContentRef::kJson: return get<JsonContent>()->values.size();
-    case ContentRef::kString: return get<StringContent>()->utf16_len;
-    case ContentRef::kAny: return get<AnyContent>()->values.size();
+Content& Content::operator=(Content&& other) noexcept {
+  if (this != &other) {
+    if (Owns()) Release();
+    slot_ = other.slot_;
+    utf16_len_ = other.utf16_len_;
+    ref_ = other.ref_;
+    inline_bytes_ = other.inline_bytes_;
+    other.ref_ = ContentRef::kDeleted;
+    other.slot_.len = 0;
+  }
+  return *this;
+}
+
+void Content::Release() {
+  switch (ref_) {
+    case ContentRef::kString:
+      if (inline_bytes_ == kHeapString) std::free(slot_.heap);
+      break;
+    case ContentRef::kJson: delete slot_.json; break;
+    case ContentRef::kBinary: delete slot_.binary; break;
+    case ContentRef::kEmbed: delete slot_.embed; break;
+    case ContentRef::kFormat: delete slot_.format; break;
+    case ContentRef::kType: delete slot_.type; break;
+    case ContentRef::kAny: delete slot_.any; break;
+    case ContentRef::kDoc: delete slot_.doc; break;
+    default: break;
+  }
+  ref_ = ContentRef::kDeleted;
+  slot_.len = 0;
+  utf16_len_ = 0;
+  inline_bytes_ = 0;
+}
+
+uint32_t Content::HeapBytes(const char* heap) {
+  uint32_t n;
+  std::memcpy(&n, heap, sizeof n);
+  return n;
+}
+
+void Content::SetString(std::string_view utf8, uint64_t utf16_len) {
+  if (Owns()) Release();
+  ref_ = ContentRef::kString;
+  utf16_len_ = static_cast<uint32_t>(utf16_len);
+  if (utf8.size() <= kInlineMax) {
+    inline_bytes_ = static_cast<uint8_t>(utf8.size());
+    slot_.len = 0;
+    if (!utf8.empty()) std::memcpy(slot_.chars, utf8.data(), utf8.size());
+    return;
+  }
+  char* heap = static_cast<char*>(std::malloc(kHeapHeader + utf8.size()));
+  if (heap == nullptr) throw std::bad_alloc();
+  const auto n = static_cast<uint32_t>(utf8.size());
+  std::memcpy(heap, &n, sizeof n);
+  std::memcpy(heap + kHeapHeader, utf8.data(), utf8.size());
+  inline_bytes_ = kHeapString;
+  slot_.heap = heap;
+}
+
+Content Content::String(std::string_view utf8) {
+  Content c;
+  c.SetString(utf8, lib0::Utf16Length(utf8));
+  return c;
+}
+
+uint64_t Content::LengthOfOtherKind() const {
+  switch (ref_) {
+    case ContentRef::kJson: return slot_.json->values.size();
+    case ContentRef::kAny: return slot_.any->values.size();
     default: return 1;
   }
 }
 
 namespace {
-// JS str.slice(begin, end) on a StringContent, UTF-16 indices.
-std::string SliceString(const StringContent& s, uint64_t begin, uint64_t end) {
-  if (s.utf16_len == s.utf8.size()) return s.utf8.substr(begin, end - begin);  // ASCII-only
-  return lib0::Utf16Slice(s.utf8, begin, end);
+// JS str.slice(begin, end) on UTF-8 text of `utf16_len` UTF-16 units.
+std::string SliceString(std::string_view s, uint64_t utf16_len, uint64_t begin, uint64_t end) {
+  if (utf16_len == s.size()) return std::string(s.substr(begin, end - begin));  // ASCII-only
+  return lib0::Utf16Slice(s, begin, end);
 }
 }  // namespace
 
 Content Content::Splice(uint64_t offset) {
-  switch (ref()) {
+  switch (ref_) {
     case ContentRef::kDeleted: {
-      auto* d = get<DeletedContent>();
-      Content right = Content::Deleted(d->len - offset);
-      d->len = offset;
+      Content right = Content::Deleted(slot_.len - offset);
+      slot_.len = offset;
       return right;
     }
-    case ContentRef::kJson: {
-      auto& v = get<JsonContent>()->values;
-      JsonContent right{std::vector<lib0::Any>(
-          std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
-          std::make_move_iterator(v.end()))};
-      v.resize(offset);
-      return Content(std::move(right));
-    }
+    case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& v = get<AnyContent>()->values;
-      AnyContent right{std::vector<lib0::Any>(
+      auto& v = ref_ == ContentRef::kJson ? slot_.json->values : slot_.any->values;
+      std::vector<lib0::Any> tail(
           std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
-          std::make_move_iterator(v.end()))};
+          std::make_move_iterator(v.end()));
       v.resize(offset);
-      return Content(std::move(right));
+      return ref_ == ContentRef::kJson ? Content(JsonContent{std::move(tail)})
+                                       : Content(AnyContent{std::move(tail)});
     }
     case ContentRef::kString: {
-      // yjs ContentString.splice: a surrogate pair cut in half becomes U+FFFD on both sides.
-      auto* s = get<StringContent>();
-      StringContent right;
-      right.utf8 = SliceString(*s, offset, s->utf16_len);
-      right.utf16_len = s->utf16_len - offset;
-      s->utf8 = SliceString(*s, 0, offset);
-      s->utf16_len = offset;
-      return Content(std::move(right));
+      // yjs ContentString.splice: a surrogate pair cut in half becomes U+FFFD on both sides
+      // (one UTF-16 unit each, so the lengths stay).
+      const std::string_view s = string();
+      Content right;
+      if (utf16_len_ == s.size()) {  // ASCII: UTF-16 offsets are byte offsets
+        right.SetString(s.substr(offset), utf16_len_ - offset);
+        if (inline_bytes_ == kHeapString && offset <= kInlineMax) {
+          SetString(std::string(s.substr(0, offset)), offset);
+        } else if (inline_bytes_ == kHeapString) {
+          // Shrinking a malloc block in place gives its tail back without copying.
+          char* shrunk = static_cast<char*>(std::realloc(slot_.heap, kHeapHeader + offset));
+          if (shrunk != nullptr) slot_.heap = shrunk;
+          const auto n = static_cast<uint32_t>(offset);
+          std::memcpy(slot_.heap, &n, sizeof n);
+          utf16_len_ = n;
+        } else {
+          inline_bytes_ = static_cast<uint8_t>(offset);
+          utf16_len_ = static_cast<uint32_t>(offset);
+        }
+      } else {
+        const uint64_t len = utf16_len_;
+        right.SetString(SliceString(s, len, offset, len), len - offset);
+        SetString(SliceString(s, len, 0, offset), offset);
+      }
+      return right;
     }
     default: return Content::Deleted(0);  // unreachable for well-formed callers
   }
 }
 
 bool Content::MergeWith(Content& right) {
-  if (ref() != right.ref()) return false;
-  switch (ref()) {
-    case ContentRef::kDeleted:
-      get<DeletedContent>()->len += right.get<DeletedContent>()->len;
-      return true;
-    case ContentRef::kJson: {
-      auto& l = get<JsonContent>()->values;
-      auto& r = right.get<JsonContent>()->values;
-      l.insert(l.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
-      return true;
-    }
+  if (ref_ != right.ref_) return false;
+  switch (ref_) {
+    case ContentRef::kDeleted: slot_.len += right.slot_.len; return true;
+    case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& l = get<AnyContent>()->values;
-      auto& r = right.get<AnyContent>()->values;
+      auto& l = ref_ == ContentRef::kJson ? slot_.json->values : slot_.any->values;
+      auto& r = ref_ == ContentRef::kJson ? right.slot_.json->values : right.slot_.any->values;
       l.insert(l.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
       return true;
     }
     case ContentRef::kString: {
-      auto* l = get<StringContent>();
-      auto* r = right.get<StringContent>();
-      l->utf8 += r->utf8;
-      l->utf16_len += r->utf16_len;
+      const std::string_view l = string();
+      const std::string_view r = right.string();
+      const uint64_t bytes = uint64_t{l.size()} + r.size();
+      const uint64_t units = uint64_t{utf16_len_} + right.utf16_len_;
+      if (bytes > UINT32_MAX) return false;  // a content keeps at most 4 GiB: stay two items
+      if (bytes <= kInlineMax) {
+        std::memcpy(slot_.chars + l.size(), r.data(), r.size());
+        inline_bytes_ = static_cast<uint8_t>(bytes);
+      } else {
+        // Grow the block geometrically (typing appends one character at a time), using the
+        // slack malloc already gave it first.
+        char* heap = inline_bytes_ == kHeapString ? slot_.heap : nullptr;
+        const size_t need = kHeapHeader + bytes;
+        if (heap == nullptr || malloc_usable_size(heap) < need) {
+          const size_t have = heap == nullptr ? 0 : malloc_usable_size(heap);
+          char* grown = static_cast<char*>(std::malloc(std::max(need, have + have / 2)));
+          if (grown == nullptr) throw std::bad_alloc();
+          std::memcpy(grown + kHeapHeader, l.data(), l.size());
+          std::free(heap);
+          heap = grown;
+        }
+        std::memcpy(heap + kHeapHeader + l.size(), r.data(), r.size());
+        const auto n = static_cast<uint32_t>(bytes);
+        std::memcpy(heap, &n, sizeof n);
+        slot_.heap = heap;
+        inline_bytes_ = kHeapString;
+      }
+      utf16_len_ = static_cast<uint32_t>(units);
       return true;
     }
     default: return false;
@@ -110,7 +208,7 @@ void Content::Write(UpdateEncoder& e, uint64_t offset) const {
 template <typename Encoder>
 void Content::WriteTo(Encoder& e, uint64_t offset) const {
   switch (ref()) {
-    case ContentRef::kDeleted: e.WriteLen(get<DeletedContent>()->len - offset); break;
+    case ContentRef::kDeleted: e.WriteLen(slot_.len - offset); break;
     case ContentRef::kJson: {
       const auto& v = get<JsonContent>()->values;
       e.WriteLen(v.size() - offset);
@@ -119,11 +217,10 @@ void Content::WriteTo(Encoder& e, uint64_t offset) const {
     }
     case ContentRef::kBinary: e.WriteBuf(get<BinaryContent>()->bytes); break;
     case ContentRef::kString: {
-      const auto* s = get<StringContent>();
       if (offset == 0) {
-        e.WriteString(s->utf8);
+        e.WriteString(string());
       } else {
-        e.WriteString(SliceString(*s, offset, s->utf16_len));
+        e.WriteString(SliceString(string(), utf16_len_, offset, utf16_len_));
       }
       break;
     }
@@ -135,7 +232,7 @@ void Content::WriteTo(Encoder& e, uint64_t offset) const {
       break;
     }
     case ContentRef::kType: {
-      const Type& t = *get<TypeContent>()->type;
+      const Type& t = *slot_.type;
       e.WriteTypeRef(static_cast<uint64_t>(t.ref));
       if (t.ref == TypeRef::kXmlElement || t.ref == TypeRef::kXmlHook) e.WriteKey(t.name);
       break;
@@ -162,16 +259,20 @@ template void Content::WriteTo(UpdateEncoderV2&, uint64_t) const;
 
 Content Content::Copy() const {
   switch (ref()) {
-    case ContentRef::kDeleted: return Content(*get<DeletedContent>());
+    case ContentRef::kDeleted: return Content::Deleted(slot_.len);
     case ContentRef::kJson: return Content(JsonContent(*get<JsonContent>()));
     case ContentRef::kBinary: return Content(BinaryContent(*get<BinaryContent>()));
-    case ContentRef::kString: return Content(StringContent(*get<StringContent>()));
+    case ContentRef::kString: {
+      Content c;
+      c.SetString(string(), utf16_len_);
+      return c;
+    }
     case ContentRef::kEmbed: return Content(EmbedContent(*get<EmbedContent>()));
     case ContentRef::kFormat: return Content(FormatContent(*get<FormatContent>()));
     case ContentRef::kType: {
       auto t = std::make_unique<Type>();
-      t->ref = get<TypeContent>()->type->ref;
-      t->name = get<TypeContent>()->type->name;
+      t->ref = slot_.type->ref;
+      t->name = slot_.type->name;
       return Content(TypeContent{std::move(t)});
     }
     case ContentRef::kAny: return Content(AnyContent(*get<AnyContent>()));
@@ -188,7 +289,7 @@ Content ReadContent(UpdateDecoder& d, ContentRef ref) {
       const uint64_t n = d.ReadLen();
       JsonContent c;
       for (uint64_t i = 0; i < n && d.ok(); ++i) {
-        std::string text = d.ReadString();
+        const std::string_view text = d.ReadString();
         if (text == "undefined") {
           c.values.emplace_back();
           continue;
@@ -206,7 +307,14 @@ Content ReadContent(UpdateDecoder& d, ContentRef ref) {
       auto b = d.ReadBuf();
       return Content(BinaryContent{std::vector<uint8_t>(b.begin(), b.end())});
     }
-    case ContentRef::kString: return Content::String(d.ReadString());
+    case ContentRef::kString: {
+      const std::string_view text = d.ReadString();
+      if (text.size() > UINT32_MAX) {
+        d.Fail("string content of 4 GiB or more");
+        return Content::Deleted(0);
+      }
+      return Content::String(text);
+    }
     case ContentRef::kEmbed: return Content(EmbedContent{d.ReadJson()});
     case ContentRef::kFormat: {
       FormatContent f;
@@ -239,7 +347,7 @@ Content ReadContent(UpdateDecoder& d, ContentRef ref) {
     }
     case ContentRef::kDoc: {
       DocContent c;
-      c.guid = d.ReadString();
+      c.guid = std::string(d.ReadString());
       c.opts = d.ReadAny();
       return Content(std::move(c));
     }

@@ -6,8 +6,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
-#include <variant>
 #include <vector>
 
 #include "lib0/any.h"
@@ -42,10 +42,6 @@ struct JsonContent {  // legacy: values stored as JSON text in v1
 struct BinaryContent {
   std::vector<uint8_t> bytes;
 };
-struct StringContent {
-  std::string utf8;
-  uint64_t utf16_len = 0;  // the clock length
-};
 struct EmbedContent {
   lib0::Any value;
 };
@@ -67,37 +63,64 @@ struct DocContent {
   lib0::Any opts;
 };
 
-// A content kind kept behind a pointer: rare kinds with large payloads would otherwise make
-// every item (most hold strings or nothing) as large as the largest kind.
-template <typename T>
-struct Boxed {
-  std::unique_ptr<T> value;
-};
-template <typename T>
-inline constexpr bool kBoxedContent =
-    std::is_same_v<T, EmbedContent> || std::is_same_v<T, FormatContent> ||
-    std::is_same_v<T, DocContent>;
-
+// The content of one item, in 16 bytes: every item holds one, and most hold a short string or
+// nothing (deleted), so the common kinds live inline and the rest behind one pointer.
+//   - Deleted: the length.
+//   - String: UTF-8 of up to 8 bytes inline, longer in a heap block of its own; the UTF-16
+//     length (the clock length) is kept beside it.
+//   - Type: the owned Type; every other kind: an owned box.
+// Only 14 of the 16 bytes are used: an Item declares its content [[no_unique_address]] and puts
+// its flag bytes in the last two.
 class Content {
  public:
-  // The order gives ContentRef (index + 1).
-  using Variant =
-      std::variant<DeletedContent, JsonContent, BinaryContent, StringContent, Boxed<EmbedContent>,
-                   Boxed<FormatContent>, TypeContent, AnyContent, Boxed<DocContent>>;
+  Content() = default;
+  explicit Content(DeletedContent c) : ref_(ContentRef::kDeleted) { slot_.len = c.len; }
+  explicit Content(TypeContent c) : ref_(ContentRef::kType) { slot_.type = c.type.release(); }
+  explicit Content(JsonContent c) : ref_(ContentRef::kJson) { slot_.json = Box(std::move(c)); }
+  explicit Content(BinaryContent c) : ref_(ContentRef::kBinary) {
+    slot_.binary = Box(std::move(c));
+  }
+  explicit Content(EmbedContent c) : ref_(ContentRef::kEmbed) { slot_.embed = Box(std::move(c)); }
+  explicit Content(FormatContent c) : ref_(ContentRef::kFormat) {
+    slot_.format = Box(std::move(c));
+  }
+  explicit Content(AnyContent c) : ref_(ContentRef::kAny) { slot_.any = Box(std::move(c)); }
+  explicit Content(DocContent c) : ref_(ContentRef::kDoc) { slot_.doc = Box(std::move(c)); }
+  Content(Content&& other) noexcept;
+  Content& operator=(Content&& other) noexcept;
+  ~Content() {
+    if (Owns()) Release();
+  }
 
-  Content() : v_(DeletedContent{0}) {}
-  template <typename T>
-  explicit Content(T&& c) : v_(Wrap(std::forward<T>(c))) {}
-  Content(Content&&) noexcept;
-  Content& operator=(Content&&) noexcept;
-  ~Content();
-
-  static Content String(std::string utf8);
+  // REQUIRES: valid UTF-8 of less than 4 GiB.
+  static Content String(std::string_view utf8);
   static Content Deleted(uint64_t len) { return Content(DeletedContent{len}); }
 
-  ContentRef ref() const { return static_cast<ContentRef>(v_.index() + 1); }
-  uint64_t length() const;
-  bool countable() const { return ref() != ContentRef::kDeleted && ref() != ContentRef::kFormat; }
+  ContentRef ref() const { return ref_; }
+  uint64_t length() const {
+    if (ref_ == ContentRef::kString) return utf16_len_;
+    if (ref_ == ContentRef::kDeleted) return slot_.len;
+    return LengthOfOtherKind();
+  }
+  bool countable() const { return ref_ != ContentRef::kDeleted && ref_ != ContentRef::kFormat; }
+
+  // The text of a String content (REQUIRES: ref() == kString).
+  std::string_view string() const {
+    return inline_bytes_ != kHeapString
+               ? std::string_view(slot_.chars, inline_bytes_)
+               : std::string_view(slot_.heap + kHeapHeader, HeapBytes(slot_.heap));
+  }
+  // The Type of a Type content, or null for other kinds.
+  Type* type() const { return ref_ == ContentRef::kType ? slot_.type : nullptr; }
+  // Hands over the Type of a Type content and leaves an empty Deleted content.
+  std::unique_ptr<Type> TakeType() {
+    std::unique_ptr<Type> t(type());
+    if (t != nullptr) {
+      ref_ = ContentRef::kDeleted;
+      slot_.len = 0;
+    }
+    return t;
+  }
 
   // Splits at `offset` (clock units): this keeps [0, offset), the result holds the rest.
   // REQUIRES: splittable kind (Deleted, JSON, String, Any) and 0 < offset < length().
@@ -113,14 +136,22 @@ class Content {
   // A deep copy (types are copied empty, as yjs `_copy`).
   Content Copy() const;
 
+  // The boxed kinds (JSON, Binary, Embed, Format, Any, Doc), or null for another kind.
   template <typename T>
   T* get() {
-    if constexpr (kBoxedContent<T>) {
-      auto* boxed = std::get_if<Boxed<T>>(&v_);
-      return boxed == nullptr ? nullptr : boxed->value.get();
-    } else {
-      return std::get_if<T>(&v_);
+    if constexpr (std::is_same_v<T, JsonContent>)
+      return Is(ContentRef::kJson) ? slot_.json : nullptr;
+    if constexpr (std::is_same_v<T, BinaryContent>) {
+      return Is(ContentRef::kBinary) ? slot_.binary : nullptr;
     }
+    if constexpr (std::is_same_v<T, EmbedContent>) {
+      return Is(ContentRef::kEmbed) ? slot_.embed : nullptr;
+    }
+    if constexpr (std::is_same_v<T, FormatContent>) {
+      return Is(ContentRef::kFormat) ? slot_.format : nullptr;
+    }
+    if constexpr (std::is_same_v<T, AnyContent>) return Is(ContentRef::kAny) ? slot_.any : nullptr;
+    if constexpr (std::is_same_v<T, DocContent>) return Is(ContentRef::kDoc) ? slot_.doc : nullptr;
   }
   template <typename T>
   const T* get() const {
@@ -128,17 +159,45 @@ class Content {
   }
 
  private:
-  template <typename T>
-  static auto Wrap(T&& c) {
-    using U = std::remove_cvref_t<T>;
-    if constexpr (kBoxedContent<U>) {
-      return Boxed<U>{std::make_unique<U>(std::forward<T>(c))};
-    } else {
-      return U(std::forward<T>(c));
-    }
-  }
+  // A heap string block: the UTF-8 byte count (uint32_t), then the bytes.
+  static constexpr size_t kHeapHeader = sizeof(uint32_t);
+  static constexpr uint8_t kHeapString = 0xff;  // inline_bytes_ of a heap string
+  static constexpr size_t kInlineMax = 8;
 
-  Variant v_;
+  union Slot {
+    uint64_t len;  // Deleted
+    char chars[kInlineMax];
+    char* heap;
+    Type* type;
+    JsonContent* json;
+    BinaryContent* binary;
+    EmbedContent* embed;
+    FormatContent* format;
+    AnyContent* any;
+    DocContent* doc;
+  };
+
+  template <typename T>
+  static T* Box(T&& c) {
+    return new T(std::move(c));
+  }
+  static uint32_t HeapBytes(const char* heap);
+  uint64_t LengthOfOtherKind() const;
+  bool Is(ContentRef r) const { return ref_ == r; }
+  // Whether the slot owns memory (deleted contents and inline strings own none).
+  bool Owns() const {
+    return ref_ != ContentRef::kDeleted &&
+           (ref_ != ContentRef::kString || inline_bytes_ == kHeapString);
+  }
+  // Frees what the slot owns and leaves an empty Deleted content.
+  void Release();
+  // Replaces the text of a String content.
+  void SetString(std::string_view utf8, uint64_t utf16_len);
+
+  Slot slot_{.len = 0};
+  uint32_t utf16_len_ = 0;  // String: the clock length
+  ContentRef ref_ = ContentRef::kDeleted;
+  uint8_t inline_bytes_ = 0;  // String: inline byte count, or kHeapString
 };
 
 // Reads a content of the given ref (1..9). Errors are left in the decoder.

@@ -86,9 +86,9 @@ DeleteSet DeleteSet::FromStore(const StructStore& store) {
       const Item* s = structs[i];
       if (!s->deleted()) continue;
       const Clock clock = s->id.clock;
-      uint64_t len = s->length;
+      uint64_t len = s->length();
       while (i + 1 < structs.size() && structs[i + 1]->deleted()) {
-        len += structs[i + 1]->length;
+        len += structs[i + 1]->length();
         ++i;
       }
       items.push_back({clock, len});

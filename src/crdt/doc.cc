@@ -41,7 +41,12 @@ std::unique_ptr<Transaction> Doc::AcquireTransaction() {
 }
 
 void Doc::ReleaseTransaction(std::unique_ptr<Transaction> t) {
-  if (spare_transactions_.size() < 2) spare_transactions_.push_back(std::move(t));
+  // A transaction that loaded a whole document has scratch sized for it: keeping that for the
+  // small edits that follow would hold as much memory as a tenth of the document.
+  constexpr size_t kLargeScratch = 1024;
+  if (t->merge_structs.capacity() > kLargeScratch || spare_transactions_.size() >= 2) return;
+  t->Reset(/*local=*/true, /*origin=*/nullptr);  // a kept transaction holds no finished changes
+  spare_transactions_.push_back(std::move(t));
 }
 
 void Doc::RegenerateClientId() {
@@ -107,12 +112,12 @@ template <typename Encoder>
 void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
   if (item.is_gc) {
     e.WriteInfo(0);
-    e.WriteLen(item.length - offset);
+    e.WriteLen(item.length() - offset);
     return;
   }
-  if (item.is_skip) {
+  if (item.is_skip()) {
     e.WriteInfo(10);
-    e.rest().WriteVarUint(item.length - offset);
+    e.rest().WriteVarUint(item.length() - offset);
     return;
   }
   const OptionalId origin =
@@ -213,9 +218,9 @@ void WriteDeleteSetOfStoreTo(Encoder& e, const StructStore& store) {
     for (const Item* s : *structs) {
       if (!s->deleted()) continue;
       if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->id.clock) {
-        ranges.back().len += s->length;
+        ranges.back().len += s->length();
       } else {
-        ranges.push_back({s->id.clock, s->length});
+        ranges.push_back({s->id.clock, s->length()});
       }
     }
     WriteClientDeletes(e, client, ranges);
@@ -350,10 +355,10 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       const uint8_t ref = info & 0x1f;
       if (ref == 0) {
         item->is_gc = true;
-        item->length = d.ReadLen();
+        item->content = Content::Deleted(d.ReadLen());
       } else if (ref == 10) {
-        item->is_skip = true;
-        item->length = rest.ReadVarUint();
+        item->info |= kItemSkip;
+        item->content = Content::Deleted(rest.ReadVarUint());
       } else {
         if (info & 0x80) item->origin = d.ReadLeftId();
         if (info & 0x40) item->right_origin = d.ReadRightId();
@@ -371,19 +376,18 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
           break;
         }
         item->content = ReadContent(d, static_cast<ContentRef>(ref));
-        item->length = item->content.length();
         if (item->content.countable()) item->info |= kItemCountable;
       }
       if (!d.ok()) break;
-      if (item->length == 0) {
+      if (item->length() == 0) {
         d.Fail("zero-length struct");
         break;
       }
-      if (item->length > kMaxClock - clock) {
+      if (item->length() > kMaxClock - clock) {
         d.Fail("clock out of range");
         break;
       }
-      clock += item->length;
+      clock += item->length();
       refs.refs.push_back(item);
     }
   }
@@ -479,7 +483,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   };
 
   for (;;) {
-    if (!head->is_skip) {
+    if (!head->is_skip()) {
       auto st = state.find(head->id.client);
       const Clock local_clock = st != state.end()
                                     ? st->second
@@ -501,9 +505,9 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
             head = it->second.refs[it->second.i++];
             continue;
           }
-        } else if (offset == 0 || offset < head->length) {
+        } else if (offset == 0 || offset < head->length()) {
           Integrate(t, head, offset);
-          state[head->id.client] = head->id.clock + head->length;
+          state[head->id.client] = head->id.clock + head->length();
         } else {
           to_free.push_back(head);  // already known
         }
@@ -565,7 +569,7 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(
           s = (*structs)[index++];
           if (s->id.clock >= clock_end) break;
           if (!s->deleted()) {
-            if (clock_end < s->id.clock + s->length) {
+            if (clock_end < s->id.clock + s->length()) {
               structs->insert(index, SplitItem(t, s, clock_end - s->id.clock));
             }
             DeleteStruct(t, s);

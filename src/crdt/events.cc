@@ -106,7 +106,7 @@ void Event::ComputeListDelta() {
           last.emplace();
           last->kind = DeltaOp::Kind::kDelete;
         }
-        last->len += item->length;
+        last->len += item->length();
       }
     } else if (Adds(item)) {
       if (!last || last->kind != DeltaOp::Kind::kInsert) {
@@ -121,7 +121,7 @@ void Event::ComputeListDelta() {
         last.emplace();
         last->kind = DeltaOp::Kind::kRetain;
       }
-      last->len += item->length;
+      last->len += item->length();
     }
   }
   if (last && last->kind != DeltaOp::Kind::kRetain) pack();
@@ -136,7 +136,7 @@ std::vector<PathElement> PathTo(const Type* parent, const Type* child) {
     } else {
       uint64_t i = 0;
       for (const Item* c = item->parent->start; c != item && c != nullptr; c = c->right) {
-        if (!c->deleted() && c->countable()) i += c->length;
+        if (!c->deleted() && c->countable()) i += c->length();
       }
       path.emplace_back(i);
     }

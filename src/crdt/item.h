@@ -103,30 +103,38 @@ inline constexpr uint8_t kItemMarked = 8;  // a search marker was placed here (m
 // Before integration, the item's parent is an item whose ID the right origin field holds (the
 // bytes only carry a parent when there is neither origin nor right origin).
 inline constexpr uint8_t kItemParentIsId = 16;
+// A Skip struct: a gap in an update, never integrated.
+inline constexpr uint8_t kItemSkip = 32;
 
 struct Item {
   ID id;
-  uint64_t length = 0;
   OptionalId origin;
   OptionalId right_origin;
   Item* left = nullptr;
   Item* right = nullptr;
   Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
   const std::string* parent_sub = nullptr;  // map key, or null for list items
-  Content content;
+  // The content leaves its last two bytes to the flags below: 96 bytes per item, not 104.
+  [[no_unique_address]] Content content;
   uint8_t info = 0;
   bool is_gc = false;
-  bool is_skip = false;  // only before integration (a gap in an update)
 
+  bool is_skip() const { return (info & kItemSkip) != 0; }
+  // The length in clock units; GC and Skip structs keep theirs in a Deleted content.
+  uint64_t length() const { return content.length(); }
   bool deleted() const { return is_gc || (info & kItemDeleted) != 0; }
   bool countable() const { return (info & kItemCountable) != 0; }
   bool keep() const { return (info & kItemKeep) != 0; }
   void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
   void MarkDeleted() { info |= kItemDeleted; }
-  ID last_id() const { return length == 1 ? id : ID{id.client, id.clock + length - 1}; }
-  Clock end_clock() const { return id.clock + length; }
+  ID last_id() const {
+    const uint64_t len = length();
+    return len == 1 ? id : ID{id.client, id.clock + len - 1};
+  }
+  Clock end_clock() const { return id.clock + length(); }
   // REQUIRES: info & kItemParentIsId
   ID parent_id() const { return right_origin.id; }
 };
+static_assert(sizeof(Item) == 96, "an Item's flags share the tail of its content");
 
 }  // namespace tandem::crdt

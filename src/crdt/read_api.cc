@@ -24,17 +24,17 @@ void AppendContentJson(const Content& c, lib0::Any::Array& out) {
     case ContentRef::kBinary: out.push_back(lib0::Any::Bytes(c.get<BinaryContent>()->bytes)); break;
     case ContentRef::kString: {
       // getContent() splits a string into UTF-16 units (a pair would split; keep code points).
-      const std::string& s = c.get<StringContent>()->utf8;
+      const std::string_view s = c.string();
       for (size_t i = 0; i < s.size();) {
         const auto b = static_cast<unsigned char>(s[i]);
         const size_t len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-        out.push_back(lib0::Any(s.substr(i, len)));
+        out.push_back(lib0::Any(std::string(s.substr(i, len))));
         i += len;
       }
       break;
     }
     case ContentRef::kEmbed: out.push_back(c.get<EmbedContent>()->value); break;
-    case ContentRef::kType: out.push_back(TypeToJson(*c.get<TypeContent>()->type)); break;
+    case ContentRef::kType: out.push_back(TypeToJson(*c.type())); break;
     case ContentRef::kDoc: {
       lib0::Any::Object o;
       lib0::JsObjectSet(o, "guid", lib0::Any(c.get<DocContent>()->guid));
@@ -111,14 +111,14 @@ std::vector<DeltaOp> ComputeDelta(const Type& type) {
   for (const Item* n = type.start; n != nullptr; n = n->right) {
     if (n->deleted()) continue;
     switch (n->content.ref()) {
-      case ContentRef::kString: str += n->content.get<StringContent>()->utf8; break;
+      case ContentRef::kString: str += n->content.string(); break;
       case ContentRef::kType:
       case ContentRef::kEmbed: {
         pack();
         DeltaOp op;
-        if (const auto* tc = n->content.get<TypeContent>()) {
-          op.type = tc->type.get();
-          op.insert = TypeToJson(*tc->type);
+        if (Type* nested = n->content.type()) {
+          op.type = nested;
+          op.insert = TypeToJson(*nested);
         } else {
           op.insert = n->content.get<EmbedContent>()->value;
         }
@@ -203,8 +203,8 @@ std::string XmlChildrenToString(const Type& type) {
   std::string out;
   for (const Item* n = type.start; n != nullptr; n = n->right) {
     if (!Visible(n)) continue;
-    if (const auto* tc = n->content.get<TypeContent>()) {
-      out += TypeToJsString(*tc->type);
+    if (const Type* nested = n->content.type()) {
+      out += TypeToJsString(*nested);
     } else {
       lib0::Any::Array values;
       AppendContentJson(n->content, values);
@@ -257,7 +257,7 @@ TypeRef InferTypeRef(const Type& type) {
       case ContentRef::kFormat:
       case ContentRef::kEmbed: return TypeRef::kText;
       case ContentRef::kType: {
-        const TypeRef r = n->content.get<TypeContent>()->type->ref;
+        const TypeRef r = n->content.type()->ref;
         if (r == TypeRef::kXmlElement || r == TypeRef::kXmlText || r == TypeRef::kXmlHook)
           xml = true;
         break;
@@ -271,8 +271,7 @@ TypeRef InferTypeRef(const Type& type) {
 std::string TextToString(const Type& type) {
   std::string out;
   for (const Item* n = type.start; n != nullptr; n = n->right) {
-    if (Visible(n) && n->content.ref() == ContentRef::kString)
-      out += n->content.get<StringContent>()->utf8;
+    if (Visible(n) && n->content.ref() == ContentRef::kString) out += n->content.string();
   }
   return out;
 }

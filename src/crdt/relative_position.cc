@@ -50,10 +50,10 @@ RelativePosition CreateRelativePositionFromTypeIndex(const Type* type, uint64_t 
   }
   for (const Item* t = type->start; t != nullptr; t = t->right) {
     if (!t->deleted() && t->countable()) {
-      if (t->length > index) {
+      if (t->length() > index) {
         return CreateRelativePosition(type, ID{t->id.client, t->id.clock + index}, assoc);
       }
-      index -= t->length;
+      index -= t->length();
     }
     if (t->right == nullptr && assoc < 0) {
       return CreateRelativePosition(type, t->last_id(), assoc);  // the last available id
@@ -149,7 +149,7 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
       const uint64_t diff = id.clock - right->id.clock;
       abs.index = (right->deleted() || !right->countable()) ? 0 : diff + (rpos.assoc >= 0 ? 0 : 1);
       for (const Item* n = right->left; n != nullptr; n = n->left) {
-        if (!n->deleted() && n->countable()) abs.index += n->length;
+        if (!n->deleted() && n->countable()) abs.index += n->length();
       }
     }
     return abs;
@@ -160,10 +160,9 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     const ID id = *rpos.type;
     if (store.GetState(id.client) <= id.clock) return std::nullopt;  // not there yet
     const Item* item = store.Find(id);
-    const TypeContent* tc =
-        item == nullptr || item->is_gc ? nullptr : item->content.get<TypeContent>();
-    if (tc == nullptr) return std::nullopt;  // collected
-    abs.type = tc->type.get();
+    Type* type = item == nullptr || item->is_gc ? nullptr : item->content.type();
+    if (type == nullptr) return std::nullopt;  // collected
+    abs.type = type;
   } else {
     return std::nullopt;
   }

@@ -111,12 +111,12 @@ StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
 bool MergeWith(Item* left, Item* right) {
   if (left->is_gc || right->is_gc) {
     if (!(left->is_gc && right->is_gc)) return false;
-    left->length += right->length;
-    return true;
+    return left->content.MergeWith(right->content);  // both Deleted: the lengths add up
   }
+  const uint64_t left_length = left->length();  // before the contents merge
   if (right->origin && right->origin.id == left->last_id() && left->right == right &&
       left->right_origin == right->right_origin && left->id.client == right->id.client &&
-      left->id.clock + left->length == right->id.clock && left->deleted() == right->deleted() &&
+      left->id.clock + left_length == right->id.clock && left->deleted() == right->deleted() &&
       left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
     Type* parent = left->parent;
@@ -126,13 +126,12 @@ bool MergeWith(Item* left, Item* right) {
         if (markers.items[i] != right) continue;
         markers.items[i] = left;
         left->info |= kItemMarked;
-        if (!left->deleted() && left->countable()) markers.indices[i] -= left->length;
+        if (!left->deleted() && left->countable()) markers.indices[i] -= left_length;
       }
     }
     if (right->keep()) left->set_keep(true);
     left->right = right->right;
     if (left->right != nullptr) left->right->left = left;
-    left->length += right->length;
     return true;
   }
   return false;
@@ -163,8 +162,8 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
 // Item.gc: drops the content of a deleted item; inside a collected parent the item becomes GC.
 void GcItem(Doc& doc, Item* item, bool parent_gcd) {
   StructStore& store = doc.store();
-  if (auto* tc = item->content.get<TypeContent>()) {
-    Type* type = tc->type.get();
+  const uint64_t length = item->length();
+  if (Type* type = item->content.type()) {
     for (Item* child = type->start; child != nullptr;) {
       Item* next = child->right;
       GcItem(doc, child, true);
@@ -183,16 +182,17 @@ void GcItem(Doc& doc, Item* item, bool parent_gcd) {
     type->length = 0;
     type->item = nullptr;
     type->collected = true;
-    doc.RetireType(std::move(tc->type));
+    doc.RetireType(item->content.TakeType());
+    item->content = Content::Deleted(length);  // the struct keeps its clock range
   }
   if (parent_gcd) {
     Item* gc = store.pool().New();
     gc->id = item->id;
-    gc->length = item->length;
+    gc->content = Content::Deleted(length);
     gc->is_gc = true;
     store.Replace(item, gc);
   } else {
-    item->content = Content::Deleted(item->length);
+    item->content = Content::Deleted(length);
   }
 }
 
@@ -308,7 +308,7 @@ void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_s
   size_t index = FindIndexCleanStart(t, structs, clock_start);
   for (;;) {
     Item* s = structs[index++];
-    if (clock_end < s->id.clock + s->length) FindIndexCleanStart(t, structs, clock_end);
+    if (clock_end < s->id.clock + s->length()) FindIndexCleanStart(t, structs, clock_end);
     f(s);
     if (!(index < structs.size() && structs[index]->id.clock < clock_end)) break;
   }
@@ -340,7 +340,6 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
   item->parent = parent;
   item->parent_sub = parent_sub;
   item->content = std::move(content);
-  item->length = item->content.length();
   item->info = item->content.countable() ? kItemCountable : 0;
   Integrate(t, item, 0);
   return item;
@@ -362,7 +361,6 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   right->parent = left->parent;
   right->parent_sub = left->parent_sub;
   right->content = left->content.Splice(diff);
-  right->length = right->content.length();
   right->info = right->content.countable() ? kItemCountable : 0;
   if (left->deleted()) right->MarkDeleted();
   if (left->keep()) right->set_keep(true);
@@ -371,7 +369,6 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   t.merge_structs.push_back(right->id);
   if (right->parent_sub != nullptr && right->right == nullptr)
     right->parent->MapSet(right->parent_sub, right);
-  left->length = diff;
   return right;
 }
 
@@ -395,7 +392,7 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
   Item* s = (*structs)[index];
-  if (id.clock != s->id.clock + s->length - 1 && !s->is_gc) {
+  if (id.clock != s->id.clock + s->length() - 1 && !s->is_gc) {
     Item* right = SplitItem(t, s, id.clock - s->id.clock + 1);
     structs->insert(index + 1, right);
   }
@@ -440,10 +437,8 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
     item->parent = nullptr;
   } else if (parent_is_id) {
     Item* parent_item = store.Find(parent_id);
-    auto* tc = parent_item == nullptr || parent_item->is_gc
-                   ? nullptr
-                   : parent_item->content.get<TypeContent>();
-    item->parent = tc == nullptr ? nullptr : tc->type.get();
+    item->parent =
+        parent_item == nullptr || parent_item->is_gc ? nullptr : parent_item->content.type();
   } else if (item->parent == nullptr) {
     if (item->left != nullptr && !item->left->is_gc) {
       item->parent = item->left->parent;
@@ -498,11 +493,11 @@ class ItemSet {
 void IntegrateContent(Transaction& t, Item* item) {
   switch (item->content.ref()) {
     case ContentRef::kDeleted:
-      t.delete_set.Add(item->id.client, item->id.clock, item->length);
+      t.delete_set.Add(item->id.client, item->id.clock, item->length());
       item->MarkDeleted();
       break;
     case ContentRef::kType: {
-      Type* type = item->content.get<TypeContent>()->type.get();
+      Type* type = item->content.type();
       type->item = item;
       if (type->prelim) IntegratePrelim(t, type);
       break;
@@ -525,7 +520,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   if (item->is_gc) {
     if (offset > 0) {
       item->id.clock += offset;
-      item->length -= offset;
+      item->content = Content::Deleted(item->length() - offset);
     }
     AddStruct(t, item);
     return;
@@ -535,12 +530,11 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     item->left = GetItemCleanEnd(t, ID{item->id.client, item->id.clock - 1});
     item->origin = item->left->last_id();
     item->content = item->content.Splice(offset);
-    item->length -= offset;
   }
   if (item->parent == nullptr) {
     // The parent is gone (collected): keep only the clock range, as a GC struct.
     item->is_gc = true;
-    item->content = Content::Deleted(0);
+    item->content = Content::Deleted(item->length());
     item->left = item->right = nullptr;
     item->parent_sub = nullptr;
     item->origin = item->right_origin = OptionalId();
@@ -607,7 +601,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     if (item->left != nullptr) DeleteStruct(t, item->left);  // the previous value of this key
   }
   if (item->parent_sub == nullptr && item->countable() && !item->deleted())
-    parent->length += item->length;
+    parent->length += item->length();
   AddStruct(t, item);
   IntegrateContent(t, item);
   AddChangedType(t, parent, item->parent_sub);
@@ -621,12 +615,11 @@ void DeleteStruct(Transaction& t, Item* item) {
   if (item->deleted()) return;
   Type* parent = item->parent;
   if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
-  if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length;
+  if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length();
   item->MarkDeleted();
-  t.delete_set.Add(item->id.client, item->id.clock, item->length);
+  t.delete_set.Add(item->id.client, item->id.clock, item->length());
   AddChangedType(t, parent, item->parent_sub);
-  if (auto* tc = item->content.get<TypeContent>()) {
-    Type* type = tc->type.get();
+  if (Type* type = item->content.type()) {
     auto delete_child = [&t](Item* child) {
       if (!child->deleted()) {
         DeleteStruct(t, child);

@@ -164,7 +164,8 @@ class UpdateDecoder {
   virtual ID ReadRightId() = 0;
   virtual ClientId ReadClient() = 0;
   virtual uint8_t ReadInfo() = 0;
-  virtual std::string ReadString() = 0;
+  // A view into the input (or the decoder's string column), valid while the decoder lives.
+  virtual std::string_view ReadString() = 0;
   virtual bool ReadParentInfo() = 0;
   virtual uint64_t ReadTypeRef() = 0;
   virtual uint64_t ReadLen() = 0;
@@ -195,7 +196,7 @@ class UpdateDecoderV1 final : public UpdateDecoder {
   ID ReadRightId() override { return ReadLeftId(); }
   ClientId ReadClient() override { return rest_.ReadVarUint(); }
   uint8_t ReadInfo() override { return rest_.ReadUint8(); }
-  std::string ReadString() override { return std::string(rest_.ReadVarString()); }
+  std::string_view ReadString() override { return rest_.ReadVarString(); }
   bool ReadParentInfo() override { return rest_.ReadVarUint() == 1; }
   uint64_t ReadTypeRef() override { return rest_.ReadVarUint(); }
   uint64_t ReadLen() override { return rest_.ReadVarUint(); }
@@ -217,7 +218,7 @@ class UpdateDecoderV2 final : public UpdateDecoder {
   ID ReadRightId() override;
   ClientId ReadClient() override { return client_->Read(); }
   uint8_t ReadInfo() override { return info_->Read(); }
-  std::string ReadString() override { return std::string(string_->Read()); }
+  std::string_view ReadString() override { return string_->Read(); }
   bool ReadParentInfo() override { return parent_info_->Read() == 1; }
   uint64_t ReadTypeRef() override { return type_ref_->Read(); }
   uint64_t ReadLen() override { return len_->Read(); }

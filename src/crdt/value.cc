@@ -119,11 +119,11 @@ void AppendContentValues(const Content& c, std::vector<OutValue>& out) {
       break;
     case ContentRef::kBinary: push_any(lib0::Any::Bytes(c.get<BinaryContent>()->bytes)); break;
     case ContentRef::kString: {
-      const std::string& s = c.get<StringContent>()->utf8;
+      const std::string_view s = c.string();
       for (size_t i = 0; i < s.size();) {
         const auto b = static_cast<unsigned char>(s[i]);
         const size_t len = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-        push_any(lib0::Any(s.substr(i, len)));
+        push_any(lib0::Any(std::string(s.substr(i, len))));
         i += len;
       }
       break;
@@ -132,7 +132,7 @@ void AppendContentValues(const Content& c, std::vector<OutValue>& out) {
     case ContentRef::kType: {
       OutValue v;
       v.kind = OutValue::Kind::kType;
-      v.type = c.get<TypeContent>()->type.get();
+      v.type = c.type();
       out.push_back(std::move(v));
       break;
     }

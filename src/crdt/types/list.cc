@@ -82,14 +82,14 @@ MarkerHit FindMarker(Type* type, uint64_t index) {
   // Iterate right while possible, then left if we went past the index.
   while (p->right != nullptr && pindex < index) {
     if (!p->deleted() && p->countable()) {
-      if (index < pindex + p->length) break;
-      pindex += p->length;
+      if (index < pindex + p->length()) break;
+      pindex += p->length();
     }
     p = p->right;
   }
   while (p->left != nullptr && pindex > index) {
     p = p->left;
-    if (!p->deleted() && p->countable()) pindex -= p->length;
+    if (!p->deleted() && p->countable()) pindex -= p->length();
   }
   // (yjs also walks left here so that a marker never sits on an item that could merge into its
   // left neighbour; MergeWith moves markers off merged items instead.)
@@ -181,7 +181,7 @@ OutValue ContentValueAt(const Content& content, uint64_t index) {
     case ContentRef::kJson: v.any = content.get<JsonContent>()->values[index]; return v;
     case ContentRef::kString: {
       // getContent() yields UTF-16 units; half a surrogate pair reads as U+FFFD here.
-      v.any = lib0::Any(lib0::Utf16Slice(content.get<StringContent>()->utf8, index, index + 1));
+      v.any = lib0::Any(lib0::Utf16Slice(content.string(), index, index + 1));
       return v;
     }
     default: {
@@ -229,16 +229,16 @@ void ListInsert(Transaction& t, Type* parent, uint64_t index, std::span<const Va
     if (index == 0) {
       // Step to the left undeleted item so that the loop below can count it.
       n = Prev(n);
-      index += (n != nullptr && n->countable() && !n->deleted()) ? n->length : 0;
+      index += (n != nullptr && n->countable() && !n->deleted()) ? n->length() : 0;
     }
   }
   for (; n != nullptr; n = n->right) {
     if (!n->deleted() && n->countable()) {
-      if (index <= n->length) {
-        if (index < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+      if (index <= n->length()) {
+        if (index < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
         break;
       }
-      index -= n->length;
+      index -= n->length();
     }
   }
   if (parent->markers_enabled) {
@@ -276,15 +276,15 @@ void ListDelete(Transaction& t, Type* parent, uint64_t index, uint64_t length) {
   }
   for (; n != nullptr && index > 0; n = n->right) {
     if (!n->deleted() && n->countable()) {
-      if (index < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
-      index -= n->length;
+      if (index < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+      index -= n->length();
     }
   }
   while (length > 0 && n != nullptr) {
     if (!n->deleted()) {
-      if (length < n->length) GetItemCleanStart(t, ID{n->id.client, n->id.clock + length});
+      if (length < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + length});
       DeleteStruct(t, n);
-      length -= n->length;
+      length -= n->length();
     }
     n = n->right;
   }
@@ -303,8 +303,8 @@ OutValue ListGet(Type* type, uint64_t index) {
   }
   for (; n != nullptr; n = n->right) {
     if (!n->deleted() && n->countable()) {
-      if (index < n->length) return ContentValueAt(n->content, index);
-      index -= n->length;
+      if (index < n->length()) return ContentValueAt(n->content, index);
+      index -= n->length();
     }
   }
   return {};
@@ -318,7 +318,7 @@ std::vector<OutValue> ListSlice(const Type* type, int64_t start, int64_t end) {
   std::vector<OutValue> out;
   for (const Item* n = type->start; n != nullptr && len > 0; n = n->right) {
     if (!n->countable() || n->deleted()) continue;
-    const auto c = static_cast<int64_t>(n->length);
+    const auto c = static_cast<int64_t>(n->length());
     if (c <= start) {
       start -= c;
       continue;
@@ -335,7 +335,7 @@ std::vector<OutValue> ListToArray(const Type* type) {
   std::vector<OutValue> out;
   for (const Item* n = type->start; n != nullptr; n = n->right) {
     if (n->countable() && !n->deleted()) {
-      for (uint64_t i = 0; i < n->length; ++i) out.push_back(ContentValueAt(n->content, i));
+      for (uint64_t i = 0; i < n->length(); ++i) out.push_back(ContentValueAt(n->content, i));
     }
   }
   return out;

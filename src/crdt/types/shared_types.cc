@@ -27,8 +27,8 @@ SharedType Sibling(Doc* doc, const Type* type, bool next) {
   const Item* n = next ? item->right : item->left;
   while (n != nullptr && n->deleted()) n = next ? n->right : n->left;
   if (n == nullptr) return {};
-  const auto* tc = n->content.get<TypeContent>();
-  return tc == nullptr ? SharedType() : SharedType(doc, tc->type.get());
+  Type* sibling = n->content.type();
+  return sibling == nullptr ? SharedType() : SharedType(doc, sibling);
 }
 
 // Makes a root typed on first typed access, as yjs's doc.get(name, Constructor) does: a root
@@ -351,8 +351,8 @@ std::vector<OutValue> XmlFragmentRef::ToArray() const {
 SharedType XmlFragmentRef::FirstChild() const {
   for (const Item* n = type_->start; n != nullptr; n = n->right) {
     if (n->deleted()) continue;
-    const auto* tc = n->content.get<TypeContent>();
-    return tc == nullptr ? SharedType() : SharedType(doc_, tc->type.get());
+    Type* type = n->content.type();
+    return type == nullptr ? SharedType() : SharedType(doc_, type);
   }
   return {};
 }

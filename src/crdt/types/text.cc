@@ -218,7 +218,7 @@ struct TextPosition {
     if (const FormatContent* f = FormatOf(right)) {
       if (!right->deleted()) UpdateCurrentAttributes(current_attributes, *f);
     } else if (!right->deleted()) {
-      index += right->length;
+      index += right->length();
     }
     left = right;
     right = right->right;
@@ -230,11 +230,11 @@ void FindNextPosition(Transaction& t, TextPosition& pos, uint64_t count) {
     if (const FormatContent* f = FormatOf(pos.right)) {
       if (!pos.right->deleted()) UpdateCurrentAttributes(pos.current_attributes, *f);
     } else if (!pos.right->deleted()) {
-      if (count < pos.right->length) {
+      if (count < pos.right->length()) {
         GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + count});
       }
-      pos.index += pos.right->length;
-      count -= pos.right->length;
+      pos.index += pos.right->length();
+      count -= pos.right->length();
     }
     pos.left = pos.right;
     pos.right = pos.right->right;
@@ -360,10 +360,10 @@ void FormatTextAt(Transaction& t, Type* parent, TextPosition& pos, uint64_t leng
           pos.current_attributes.Set(f->key, f->value);
         }
       } else {
-        if (length < pos.right->length) {
+        if (length < pos.right->length()) {
           GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + length});
         }
-        length -= std::min(length, pos.right->length);
+        length -= std::min(length, pos.right->length());
       }
     }
     pos.Forward();
@@ -453,10 +453,10 @@ void DeleteTextAt(Transaction& t, TextPosition& pos, uint64_t length) {
   Item* start = pos.right;
   while (length > 0 && pos.right != nullptr) {
     if (!pos.right->deleted() && IsContentOrEmbedOrType(pos.right)) {
-      if (length < pos.right->length) {
+      if (length < pos.right->length()) {
         GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + length});
       }
-      length -= std::min(length, pos.right->length);
+      length -= std::min(length, pos.right->length());
       DeleteStruct(t, pos.right);
     }
     pos.Forward();
@@ -636,7 +636,7 @@ std::vector<DeltaOp> TextToDelta(Doc& doc, Type* text, const Snapshot* snapshot,
             pack();
             current.Delete("ychange");
           }
-          str += n->content.get<StringContent>()->utf8;
+          str += n->content.string();
           break;
         }
         case ContentRef::kType:
@@ -779,20 +779,20 @@ std::vector<DeltaOp> ComputeTextEventDelta(Event& event) {
                 add_op();
                 action = Action::kInsert;
               }
-              insert += item->content.get<StringContent>()->utf8;
+              insert += item->content.string();
             }
           } else if (event.Deletes(item)) {
             if (action != Action::kDelete) {
               add_op();
               action = Action::kDelete;
             }
-            delete_len += item->length;
+            delete_len += item->length();
           } else if (!item->deleted()) {
             if (action != Action::kRetain) {
               add_op();
               action = Action::kRetain;
             }
-            retain += item->length;
+            retain += item->length();
           }
           break;
         case ContentRef::kFormat: {
