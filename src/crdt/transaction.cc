@@ -424,7 +424,12 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
     }
   }
   if (item->right_origin) {
-    item->right = GetItemCleanStart(t, item->right_origin.id);
+    // The right origin is mostly still the left neighbour's right (nothing was inserted between
+    // them since): then it is found without a search.
+    Item* next = item->left != nullptr ? item->left->right : nullptr;
+    item->right = next != nullptr && next->id == item->right_origin.id
+                      ? next
+                      : GetItemCleanStart(t, item->right_origin.id);
     if (item->right == nullptr) {
       unresolvable = true;
     } else {
