@@ -127,11 +127,37 @@ void LoadEgwalker(benchmark::State& state, const std::string& name) {
   }
 }
 
+// Memory per document of many small documents (a server's idle rooms): one client typed a line.
+void BM_SmallDocuments(benchmark::State& state) {
+  static const Bytes update = Load(DataDir() + "/small-update.bin");
+  constexpr size_t kCount = 1000;
+  auto in_use = [] {
+    const auto m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::vector<std::unique_ptr<Doc>> docs;
+    docs.reserve(kCount);
+    const size_t before = in_use();
+    for (size_t i = 0; i < kCount; ++i) {
+      docs.push_back(std::make_unique<Doc>());
+      if (!docs.back()->ApplyUpdate(update).ok()) state.SkipWithError("load failed");
+    }
+    bytes = in_use() - before;
+    state.PauseTiming();
+    docs.clear();
+    state.ResumeTiming();
+  }
+  state.counters["bytes"] = static_cast<double>(bytes) / kCount;
+}
+
 BENCHMARK_CAPTURE(LoadSnapshot, B4, std::string("B4"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(EncodeSnapshot, B4, std::string("B4"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(LoadSnapshot, B4x10, std::string("B4x10"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(EncodeSnapshot, B4x10, std::string("B4x10"))->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ApplyB4Updates)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SmallDocuments)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(LoadEgwalker, S1, std::string("S1"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(LoadEgwalker, C1, std::string("C1"))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(LoadEgwalker, A1, std::string("A1"))->Unit(benchmark::kMillisecond);

@@ -72,6 +72,11 @@ lines.push(`- Node ${process.version}`, '')
     const mb = (b) => (b / 2 ** 20).toFixed(2) + ' MiB'
     lines.push(`| ${name} | ${mb(t)} | ${mb(y)} | ${mb(w)} | ${(t / y).toFixed(2)} |`)
   }
+  if (cpp.BM_SmallDocuments && node.yjs['memory small']) {
+    const t = cpp.BM_SmallDocuments.bytes; const y = node.yjs['memory small'].bytes; const w = node.ywasm['memory small'].bytes
+    const kb = (b) => (b / 1024).toFixed(2) + ' KiB'
+    lines.push(`| a small document (one client typed "hello world"), each of 1,000 | ${kb(t)} | ${kb(y)} | ${kb(w)} | ${(t / y).toFixed(2)} |`)
+  }
   lines.push('')
 }
 

@@ -22,6 +22,11 @@ if (process.argv.includes('--write-data')) {
   const x10 = replayTrace(trace, { times: 10 }).doc
   fs.writeFileSync(path.join(dir, 'b4x10-snapshot.bin'), Y.encodeStateAsUpdate(x10))
   fs.writeFileSync(path.join(dir, 'b4-replay-ms.json'), JSON.stringify({ replayMs }))
+  // A small room: one client typed a short line.
+  const small = new Y.Doc()
+  small.clientID = 1
+  small.getText('text').insert(0, 'hello world')
+  fs.writeFileSync(path.join(dir, 'small-update.bin'), Y.encodeStateAsUpdate(small))
 }
 
 // Median of repeated runs after warm-up. What fn returns is passed to `after` outside the timing
@@ -86,5 +91,18 @@ for (const [name, bytes] of Object.entries(egwalker)) {
 
 results.yjs['apply B4 updates'] = { ms: median(3, () => { const d = new Y.Doc(); for (const u of updates) Y.applyUpdate(d, u) }) }
 results.ywasm['apply B4 updates'] = { ms: median(1, () => { const d = new ywasm.YDoc({}); for (const u of updates) ywasm.applyUpdate(d, u); return d }, d => d.free()) }
+
+// Memory of many small documents (a server's idle rooms), per document.
+{
+  const small = new Uint8Array(fs.readFileSync(path.join(dir, 'small-update.bin')))
+  const count = 1000
+  results.yjs['memory small'] = {
+    bytes: heapAfter(() => Array.from({ length: count }, () => { const d = new Y.Doc(); Y.applyUpdate(d, small); return d })).bytes / count
+  }
+  const m0 = wasmMemory()
+  const docs = Array.from({ length: count }, () => { const d = new ywasm.YDoc({}); ywasm.applyUpdate(d, small); return d })
+  results.ywasm['memory small'] = { bytes: (wasmMemory() - m0) / count, note: 'wasm heap growth' }
+  for (const d of docs) d.free()
+}
 
 process.stdout.write(JSON.stringify(results, null, 2) + '\n')

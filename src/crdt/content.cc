@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "crdt/item.h"
 #include "crdt/update_codec.h"
@@ -86,6 +87,8 @@ void Content::SetString(std::string_view utf8, uint64_t utf16_len) {
 }
 
 Content Content::String(std::string_view utf8) {
+  // Decoders reject such strings first; this guards the editing API.
+  if (utf8.size() > UINT32_MAX) throw std::length_error("a string content of 4 GiB or more");
   Content c;
   c.SetString(utf8, lib0::Utf16Length(utf8));
   return c;

@@ -92,7 +92,7 @@ class Content {
     if (Owns()) Release();
   }
 
-  // REQUIRES: valid UTF-8 of less than 4 GiB.
+  // REQUIRES: valid UTF-8. Throws std::length_error at 4 GiB or more.
   static Content String(std::string_view utf8);
   static Content Deleted(uint64_t len) { return Content(DeletedContent{len}); }
 

@@ -32,7 +32,7 @@ class ItemPool {
   size_t chunk_items_ = 0;  // capacity of the newest chunk
   size_t live_ = 0;
   // Chunks grow from small (most rooms hold small documents) to large.
-  static constexpr size_t kFirstChunkItems = 16;
+  static constexpr size_t kFirstChunkItems = 4;
   static constexpr size_t kMaxChunkItems = 1024;
 };
 

@@ -133,6 +133,8 @@ class DurableRoomTest : public ::testing::Test {
     work_.reset();
     ioc_.stop();
     runner_.join();
+    // A room's load or save may still run on the pool; it uses the store, so it must end first.
+    pool_.join();
     log_.reset();
     flaky_.reset();
     store_.reset();
