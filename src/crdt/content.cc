@@ -17,26 +17,25 @@ namespace tandem::crdt {
 
 static_assert(sizeof(Content) == 16);
 
-Content::Content(Content&& other) noexcept
-    : slot_(other.slot_),
-      utf16_len_(other.utf16_len_),
-      ref_(other.ref_),
-      inline_bytes_(other.inline_bytes_) {
+void Content::StealFrom(Content& other) noexcept {
   // Every kind is a plain value or an owning raw pointer: moving copies the slot and leaves the
   // source owning nothing.
+  slot_ = other.slot_;
+  utf16_len_ = other.utf16_len_;
+  ref_ = other.ref_;
+  inline_bytes_ = other.inline_bytes_;
   other.ref_ = ContentRef::kDeleted;
   other.slot_.len = 0;
+}
+
+Content::Content(Content&& other) noexcept {
+  StealFrom(other);
 }
 
 Content& Content::operator=(Content&& other) noexcept {
   if (this != &other) {
     if (Owns()) Release();
-    slot_ = other.slot_;
-    utf16_len_ = other.utf16_len_;
-    ref_ = other.ref_;
-    inline_bytes_ = other.inline_bytes_;
-    other.ref_ = ContentRef::kDeleted;
-    other.slot_.len = 0;
+    StealFrom(other);
   }
   return *this;
 }

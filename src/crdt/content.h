@@ -191,6 +191,8 @@ class Content {
   }
   // Frees what the slot owns and leaves an empty Deleted content.
   void Release();
+  // Takes over what `other` holds (this owns nothing yet) and leaves it an empty Deleted content.
+  void StealFrom(Content& other) noexcept;
   // Replaces the text of a String content.
   void SetString(std::string_view utf8, uint64_t utf16_len);
 
