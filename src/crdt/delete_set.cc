@@ -85,7 +85,7 @@ DeleteSet DeleteSet::FromStore(const StructStore& store) {
     for (size_t i = 0; i < structs.size(); ++i) {
       const Item* s = structs[i];
       if (!s->deleted()) continue;
-      const Clock clock = s->id.clock;
+      const Clock clock = s->clock();
       uint64_t len = s->length();
       while (i + 1 < structs.size() && structs[i + 1]->deleted()) {
         len += structs[i + 1]->length();

@@ -121,9 +121,9 @@ void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
     return;
   }
   const OptionalId origin =
-      offset > 0 ? OptionalId(ID{item.id.client, item.id.clock + offset - 1}) : item.origin;
+      offset > 0 ? OptionalId(ID{item.client(), item.clock() + offset - 1}) : item.origin();
   const bool parent_is_id = (item.info & kItemParentIsId) != 0;
-  const OptionalId right_origin = parent_is_id ? OptionalId() : item.right_origin;
+  const OptionalId right_origin = parent_is_id ? OptionalId() : item.right_origin();
   const uint8_t info =
       static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) | (origin ? 0x80 : 0) |
                            (right_origin ? 0x40 : 0) | (item.parent_sub != nullptr ? 0x20 : 0));
@@ -139,7 +139,7 @@ void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
       e.WriteString(item.parent->root_name != nullptr ? *item.parent->root_name : std::string());
     } else if (item.parent != nullptr) {
       e.WriteParentInfo(false);
-      e.WriteLeftId(item.parent->item->id);
+      e.WriteLeftId(item.parent->item->id());
     }
     if (item.parent_sub != nullptr) e.WriteString(*item.parent_sub);
   }
@@ -148,13 +148,13 @@ void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
 
 template <typename Encoder>
 void WriteStructsTo(Encoder& e, const StructStore::Structs& structs, ClientId client, Clock clock) {
-  clock = std::max(clock, structs[0]->id.clock);
+  clock = std::max(clock, structs[0]->clock());
   const size_t start = StructStore::FindIndex(structs, clock);
   e.rest().WriteVarUint(structs.size() - start);
   e.WriteClient(client);
   e.rest().WriteVarUint(clock);
   const Item* first = structs[start];
-  WriteStructTo(e, *first, clock - first->id.clock);
+  WriteStructTo(e, *first, clock - first->clock());
   for (auto it = ++structs.IteratorAt(start); it != structs.end(); ++it) WriteStructTo(e, **it, 0);
 }
 
@@ -217,10 +217,10 @@ void WriteDeleteSetOfStoreTo(Encoder& e, const StructStore& store) {
     ranges.clear();
     for (const Item* s : *structs) {
       if (!s->deleted()) continue;
-      if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->id.clock) {
+      if (!ranges.empty() && ranges.back().clock + ranges.back().len == s->clock()) {
         ranges.back().len += s->length();
       } else {
-        ranges.push_back({s->id.clock, s->length()});
+        ranges.push_back({s->clock(), s->length()});
       }
     }
     WriteClientDeletes(e, client, ranges);
@@ -350,7 +350,8 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       }
       Item* item = store.pool().New();
       all.push_back(item);
-      item->id = ID{client, clock};
+      bool id_out_of_range = false;
+      item->set_id(ID{client, clock});
       const uint8_t info = d.ReadInfo();
       const uint8_t ref = info & 0x1f;
       if (ref == 0) {
@@ -360,13 +361,23 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
         item->info |= kItemSkip;
         item->content = Content::Deleted(rest.ReadVarUint());
       } else {
-        if (info & 0x80) item->origin = d.ReadLeftId();
-        if (info & 0x40) item->right_origin = d.ReadRightId();
+        if (info & 0x80) {
+          const ID origin = d.ReadLeftId();
+          if (origin.clock > kMaxItemClock) id_out_of_range = true;
+          item->set_origin(origin);
+        }
+        if (info & 0x40) {
+          const ID right_origin = d.ReadRightId();
+          if (right_origin.clock > kMaxItemClock) id_out_of_range = true;
+          item->set_right_origin(right_origin);
+        }
         if ((info & 0xc0) == 0) {
           if (d.ReadParentInfo()) {
             out.root_parents.emplace_back(item, doc.InternKey(d.ReadString()));
           } else {
-            item->right_origin = d.ReadLeftId();  // the parent's ID (see kItemParentIsId)
+            const ID parent = d.ReadLeftId();
+            if (parent.clock > kMaxItemClock) id_out_of_range = true;
+            item->set_right_origin(parent);  // the parent's ID (see kItemParentIsId)
             item->info |= kItemParentIsId;
           }
           if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());
@@ -385,6 +396,11 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       }
       if (item->length() > kMaxClock - clock) {
         d.Fail("clock out of range");
+        break;
+      }
+      // Items keep 32-bit clocks (as yrs does); no editing session comes near the limit.
+      if (id_out_of_range || clock + item->length() > kMaxItemClock + 1) {
+        d.Fail("clock beyond 2^32 - 1, the largest this engine stores");
         break;
       }
       clock += item->length();
@@ -458,7 +474,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
   };
   auto add_stack_to_rest = [&]() {
     for (Item* item : stack) {
-      const ClientId client = item->id.client;
+      const ClientId client = item->client();
       auto it = clients.find(client);
       if (it != clients.end() && !it->second.refs.empty()) {
         ClientRefs& inapplicable = it->second;
@@ -484,16 +500,15 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
 
   for (;;) {
     if (!head->is_skip()) {
-      auto st = state.find(head->id.client);
-      const Clock local_clock = st != state.end()
-                                    ? st->second
-                                    : (state[head->id.client] = store.GetState(head->id.client));
-      if (local_clock < head->id.clock) {
+      auto st = state.find(head->client());
+      const Clock local_clock =
+          st != state.end() ? st->second : (state[head->client()] = store.GetState(head->client()));
+      if (local_clock < head->clock()) {
         stack.push_back(head);
-        update_missing(head->id.client, head->id.clock - 1);
+        update_missing(head->client(), head->clock() - 1);
         add_stack_to_rest();
       } else {
-        const uint64_t offset = local_clock - head->id.clock;
+        const uint64_t offset = local_clock - head->clock();
         std::optional<ClientId> missing = GetMissing(t, head);
         if (missing) {
           stack.push_back(head);
@@ -507,7 +522,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
           }
         } else if (offset == 0 || offset < head->length()) {
           Integrate(t, head, offset);
-          state[head->id.client] = head->id.clock + head->length();
+          state[head->client()] = head->clock() + head->length();
         } else {
           to_free.push_back(head);  // already known
         }
@@ -561,16 +576,16 @@ std::optional<std::vector<uint8_t>> ApplyDeletes(
         if (state < clock_end) unapplied.Add(client, state, clock_end - state);
         size_t index = StructStore::FindIndex(*structs, clock);
         Item* s = (*structs)[index];
-        if (!s->deleted() && s->id.clock < clock) {
-          structs->insert(index + 1, SplitItem(t, s, clock - s->id.clock));
+        if (!s->deleted() && s->clock() < clock) {
+          structs->insert(index + 1, SplitItem(t, s, clock - s->clock()));
           ++index;
         }
         while (index < structs->size()) {
           s = (*structs)[index++];
-          if (s->id.clock >= clock_end) break;
+          if (s->clock() >= clock_end) break;
           if (!s->deleted()) {
-            if (clock_end < s->id.clock + s->length()) {
-              structs->insert(index, SplitItem(t, s, clock_end - s->id.clock));
+            if (clock_end < s->clock() + s->length()) {
+              structs->insert(index, SplitItem(t, s, clock_end - s->clock()));
             }
             DeleteStruct(t, s);
           }

@@ -98,6 +98,46 @@ TEST(DocTest, MalformedUpdateIsRejectedAndChangesNothing) {
   EXPECT_EQ(doc.EncodeStateAsUpdate(), before);
 }
 
+void PutVarUint(Bytes& out, uint64_t v) {
+  while (v > 0x7f) {
+    out.push_back(static_cast<uint8_t>(0x80 | (v & 0x7f)));
+    v >>= 7;
+  }
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+// One GC struct of client 7 at `clock`, `length` long, as a v1 update.
+Bytes GcStructAt(uint64_t clock, uint64_t length) {
+  Bytes u = {1, 1, 7};
+  PutVarUint(u, clock);
+  u.push_back(0);  // info: GC
+  PutVarUint(u, length);
+  u.push_back(0);  // empty delete set
+  return u;
+}
+
+TEST(DocTest, ClocksPast32BitsAreRefusedAndChangeNothing) {
+  Doc doc;
+  ASSERT_TRUE(doc.ApplyUpdate(kTextAndMapV1).ok());
+  const Bytes before = doc.EncodeStateAsUpdate();
+  // Ends exactly at 2^32: accepted (it waits as pending, clocks 0.. are missing).
+  Doc pending;
+  EXPECT_TRUE(pending.ApplyUpdate(GcStructAt(0xfffffffe, 2)).ok());
+  Doc other;
+  Status s = other.ApplyUpdate(GcStructAt(0xffffffff, 2));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("2^32"), std::string::npos) << s.message();
+  EXPECT_EQ(other.EncodeStateAsUpdate(), (Bytes{0, 0}));
+  // An origin past 2^32 - 1 is refused too: client 7 inserts "a" after (1, 2^32).
+  Bytes origin_past = {1, 1, 7, 0, 0x84, 1};
+  PutVarUint(origin_past, uint64_t{1} << 32);
+  origin_past.insert(origin_past.end(), {1, 'a', 0});
+  s = doc.ApplyUpdate(origin_past);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("2^32"), std::string::npos) << s.message();
+  EXPECT_EQ(doc.EncodeStateAsUpdate(), before);
+}
+
 TEST(DocTest, DeleteSetRemovesText) {
   Doc doc(DocOptions{.gc = true, .client_id = 5});
   ASSERT_TRUE(doc.ApplyUpdate(kTextAndMapV1).ok());

@@ -30,11 +30,11 @@ const std::vector<PathElement>& Event::path() {
 }
 
 bool Event::Adds(const Item* item) const {
-  return item->id.clock >= transaction_.BeforeState(item->id.client);
+  return item->clock() >= transaction_.BeforeState(item->client());
 }
 
 bool Event::Deletes(const Item* item) const {
-  return transaction_.delete_set.IsDeleted(item->id);
+  return transaction_.delete_set.IsDeleted(item->id());
 }
 
 namespace {

@@ -106,21 +106,51 @@ inline constexpr uint8_t kItemParentIsId = 16;
 // A Skip struct: a gap in an update, never integrated.
 inline constexpr uint8_t kItemSkip = 32;
 
+// The largest clock an item stores (IDs inside items are 32-bit; see Item).
+inline constexpr Clock kMaxItemClock = 0xffffffff;
+
 struct Item {
-  ID id;
-  OptionalId origin;
-  OptionalId right_origin;
   Item* left = nullptr;
   Item* right = nullptr;
   Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
   const std::string* parent_sub = nullptr;  // map key, or null for list items
-  // The content leaves its last two bytes to the flags below: 96 bytes per item, not 104.
+
+  // IDs are kept as clients and 32-bit clocks side by side, so the three take 36 bytes, not 48.
+  // Clocks are 32-bit as in yrs; an update that would need a larger one is refused on decode.
+  const ID id() const { return ID{client_, clock_}; }
+  ClientId client() const { return client_; }
+  Clock clock() const { return clock_; }
+  const OptionalId origin() const {
+    return origin_client_ == OptionalId::kAbsent ? OptionalId()
+                                                 : OptionalId(ID{origin_client_, origin_clock_});
+  }
+  const OptionalId right_origin() const {
+    return right_origin_client_ == OptionalId::kAbsent
+               ? OptionalId()
+               : OptionalId(ID{right_origin_client_, right_origin_clock_});
+  }
+  bool has_origin() const { return origin_client_ != OptionalId::kAbsent; }
+  bool has_right_origin() const { return right_origin_client_ != OptionalId::kAbsent; }
+  void set_id(ID id) {
+    client_ = id.client;
+    clock_ = static_cast<uint32_t>(id.clock);
+  }
+  void set_clock(Clock clock) { clock_ = static_cast<uint32_t>(clock); }
+  void set_origin(OptionalId o) {
+    origin_client_ = o.id.client;
+    origin_clock_ = static_cast<uint32_t>(o.id.clock);
+  }
+  void set_right_origin(OptionalId o) {
+    right_origin_client_ = o.id.client;
+    right_origin_clock_ = static_cast<uint32_t>(o.id.clock);
+  }
+
   [[no_unique_address]] Content content;
   uint8_t info = 0;
   bool is_gc = false;
 
   bool is_skip() const { return (info & kItemSkip) != 0; }
-  // The length in clock units; GC and Skip structs keep theirs in a Deleted content.
+  // GC and Skip blocks keep their length in a Deleted content.
   uint64_t length() const { return content.length(); }
   bool deleted() const { return is_gc || (info & kItemDeleted) != 0; }
   bool countable() const { return (info & kItemCountable) != 0; }
@@ -129,12 +159,20 @@ struct Item {
   void MarkDeleted() { info |= kItemDeleted; }
   ID last_id() const {
     const uint64_t len = length();
-    return len == 1 ? id : ID{id.client, id.clock + len - 1};
+    return ID{client_, clock_ + len - 1};
   }
-  Clock end_clock() const { return id.clock + length(); }
-  // REQUIRES: info & kItemParentIsId
-  ID parent_id() const { return right_origin.id; }
+  Clock end_clock() const { return clock_ + length(); }
+  // Before integration, an item whose parent is another item keeps that ID in right_origin.
+  ID parent_id() const { return ID{right_origin_client_, right_origin_clock_}; }
+
+ private:
+  ClientId client_ = 0;
+  ClientId origin_client_ = OptionalId::kAbsent;
+  ClientId right_origin_client_ = OptionalId::kAbsent;
+  uint32_t clock_ = 0;
+  uint32_t origin_clock_ = 0;
+  uint32_t right_origin_clock_ = 0;
 };
-static_assert(sizeof(Item) == 96, "an Item's flags share the tail of its content");
+static_assert(sizeof(Item) == 88, "an Item's flags share the tail of its content");
 
 }  // namespace tandem::crdt

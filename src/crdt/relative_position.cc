@@ -14,7 +14,7 @@ RelativePosition CreateRelativePosition(const Type* type, std::optional<ID> item
   if (type->item == nullptr) {
     rpos.tname = type->root_name != nullptr ? *type->root_name : std::string();
   } else {
-    rpos.type = type->item->id;
+    rpos.type = type->item->id();
   }
   rpos.item = item;
   rpos.assoc = assoc;
@@ -51,7 +51,7 @@ RelativePosition CreateRelativePositionFromTypeIndex(const Type* type, uint64_t 
   for (const Item* t = type->start; t != nullptr; t = t->right) {
     if (!t->deleted() && t->countable()) {
       if (t->length() > index) {
-        return CreateRelativePosition(type, ID{t->id.client, t->id.clock + index}, assoc);
+        return CreateRelativePosition(type, ID{t->client(), t->clock() + index}, assoc);
       }
       index -= t->length();
     }
@@ -146,7 +146,7 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     if (right == nullptr || right->is_gc || right->parent == nullptr) return std::nullopt;
     abs.type = right->parent;
     if (abs.type->item == nullptr || !abs.type->item->deleted()) {
-      const uint64_t diff = id.clock - right->id.clock;
+      const uint64_t diff = id.clock - right->clock();
       abs.index = (right->deleted() || !right->countable()) ? 0 : diff + (rpos.assoc >= 0 ? 0 : 1);
       for (const Item* n = right->left; n != nullptr; n = n->left) {
         if (!n->deleted() && n->countable()) abs.index += n->length();

@@ -67,9 +67,9 @@ bool EqualSnapshots(const Snapshot& a, const Snapshot& b) {
 
 bool IsVisible(const Item* item, const Snapshot* snapshot) {
   if (snapshot == nullptr) return !item->deleted();
-  auto it = snapshot->sv.find(item->id.client);
-  return it != snapshot->sv.end() && it->second > item->id.clock &&
-         !snapshot->ds.IsDeleted(item->id);
+  auto it = snapshot->sv.find(item->client());
+  return it != snapshot->sv.end() && it->second > item->clock() &&
+         !snapshot->ds.IsDeleted(item->id());
 }
 
 void SplitSnapshotAffectedStructs(Transaction& t, const Snapshot& snapshot) {

@@ -33,10 +33,10 @@ void StructList::push_back(Item* item) {
   if (chunks_.empty() || chunks_.back().size() >= kChunkMax) {
     chunks_.emplace_back();
     starts_.push_back(size_);
-    first_clocks_.push_back(item->id.clock);
+    first_clocks_.push_back(item->clock());
   }
   chunks_.back().items.push_back(item);
-  chunks_.back().clocks.push_back(item->id.clock);
+  chunks_.back().clocks.push_back(item->clock());
   ++size_;
 }
 
@@ -48,9 +48,9 @@ void StructList::insert(size_t index, Item* item) {
   const size_t c = Locate(index);
   Chunk& chunk = chunks_[c];
   const auto at = static_cast<ptrdiff_t>(index - starts_[c]);
-  if (at == 0) first_clocks_[c] = item->id.clock;
+  if (at == 0) first_clocks_[c] = item->clock();
   chunk.items.insert(chunk.items.begin() + at, item);
-  chunk.clocks.insert(chunk.clocks.begin() + at, item->id.clock);
+  chunk.clocks.insert(chunk.clocks.begin() + at, item->clock());
   ++size_;
   if (chunk.size() > 2 * kChunkMax) {
     // Split in halves so both can grow again.
@@ -149,7 +149,7 @@ size_t StructList::FindIndex(Clock clock) const {
   if (size_ == 0) return kNotFound;
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
-  if (last->id.clock <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
+  if (last->clock() <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
   // The chunk: the last one whose first struct starts at or before `clock`. Runs of lookups
   // (a delete set's ranges, in order) mostly stay in the chunk of the previous access.
   if (first_clocks_.front() > clock) return kNotFound;

@@ -79,7 +79,7 @@ class StructList {
  private:
   struct Chunk {
     std::vector<Item*> items;
-    std::vector<Clock> clocks;  // items[k]->id.clock
+    std::vector<Clock> clocks;  // items[k]->clock()
     size_t size() const { return items.size(); }
   };
   static constexpr size_t kChunkMax = 256;

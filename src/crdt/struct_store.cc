@@ -64,8 +64,8 @@ const StructStore::Structs* StructStore::Get(ClientId client) const {
 }
 
 bool StructStore::Add(Item* item) {
-  Structs& structs = clients_[item->id.client];
-  if (!structs.empty() && structs.back()->end_clock() != item->id.clock) return false;
+  Structs& structs = clients_[item->client()];
+  if (!structs.empty() && structs.back()->end_clock() != item->clock()) return false;
   structs.push_back(item);
   return true;
 }
@@ -82,8 +82,8 @@ Item* StructStore::Find(ID id) const {
 }
 
 void StructStore::Replace(Item* old, Item* replacement) {
-  Structs& structs = clients_[old->id.client];
-  const size_t index = FindIndex(structs, old->id.clock);
+  Structs& structs = clients_[old->client()];
+  const size_t index = FindIndex(structs, old->clock());
   structs.Replace(index, replacement);
   pool_.Free(old);
 }

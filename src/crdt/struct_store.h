@@ -60,7 +60,7 @@ class StructStore {
   static size_t FindIndex(const Structs& structs, Clock clock);
   // The struct holding `id`, or nullptr.
   Item* Find(ID id) const;
-  // Replaces the struct starting at old->id with `replacement` and frees `old`.
+  // Replaces the struct starting at old->id() with `replacement` and frees `old`.
   void Replace(Item* old, Item* replacement);
 
   ItemPool& pool() { return pool_; }

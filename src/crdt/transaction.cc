@@ -1,6 +1,7 @@
 #include "crdt/transaction.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "crdt/events.h"
 #include "crdt/struct_store.h"
@@ -96,7 +97,7 @@ const std::vector<const std::string*>* ChangedTypes::Find(const Type* type) cons
 
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
   const Item* item = type->item;
-  if (item == nullptr || (item->id.clock < t.BeforeState(item->id.client) && !item->deleted())) {
+  if (item == nullptr || (item->clock() < t.BeforeState(item->client()) && !item->deleted())) {
     t.changed.Add(type, parent_sub);
   }
 }
@@ -114,9 +115,9 @@ bool MergeWith(Item* left, Item* right) {
     return left->content.MergeWith(right->content);  // both Deleted: the lengths add up
   }
   const uint64_t left_length = left->length();  // before the contents merge
-  if (right->origin && right->origin.id == left->last_id() && left->right == right &&
-      left->right_origin == right->right_origin && left->id.client == right->id.client &&
-      left->id.clock + left_length == right->id.clock && left->deleted() == right->deleted() &&
+  if (right->origin() && right->origin().id == left->last_id() && left->right == right &&
+      left->right_origin() == right->right_origin() && left->client() == right->client() &&
+      left->clock() + left_length == right->clock() && left->deleted() == right->deleted() &&
       left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
     Type* parent = left->parent;
@@ -187,7 +188,7 @@ void GcItem(Doc& doc, Item* item, bool parent_gcd) {
   }
   if (parent_gcd) {
     Item* gc = store.pool().New();
-    gc->id = item->id;
+    gc->set_id(item->id());
     gc->content = Content::Deleted(length);
     gc->is_gc = true;
     store.Replace(item, gc);
@@ -205,7 +206,7 @@ void TryGcDeleteSet(const DeleteSet& ds, Doc& doc) {
       const DeleteItem& d = deletes[di];
       const Clock end = d.clock + d.len;
       for (size_t si = StructStore::FindIndex(*structs, d.clock);
-           si < structs->size() && (*structs)[si]->id.clock < end; ++si) {
+           si < structs->size() && (*structs)[si]->clock() < end; ++si) {
         Item* s = (*structs)[si];
         if (!s->is_gc && s->deleted() && !s->keep()) GcItem(doc, s, false);
       }
@@ -222,7 +223,7 @@ void TryMergeDeleteSet(const DeleteSet& ds, StructStore& store) {
       const size_t last = StructStore::FindIndex(*structs, d.clock + d.len - 1);
       if (last == StructStore::kNotFound) continue;
       int64_t si = static_cast<int64_t>(std::min(structs->size() - 1, last + 1));
-      while (si > 0 && (*structs)[static_cast<size_t>(si)]->id.clock >= d.clock) {
+      while (si > 0 && (*structs)[static_cast<size_t>(si)]->clock() >= d.clock) {
         si -=
             1 + static_cast<int64_t>(TryToMergeWithLefts(store, *structs, static_cast<size_t>(si)));
       }
@@ -292,8 +293,8 @@ void Transact(Doc& doc, FunctionRef<void(Transaction&)> fn, bool local, const vo
 size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock clock) {
   size_t index = StructStore::FindIndex(structs, clock);
   Item* s = structs[index];
-  if (s->id.clock < clock && !s->is_gc) {
-    structs.insert(index + 1, SplitItem(t, s, clock - s->id.clock));
+  if (s->clock() < clock && !s->is_gc) {
+    structs.insert(index + 1, SplitItem(t, s, clock - s->clock()));
     return index + 1;
   }
   return index;
@@ -308,9 +309,9 @@ void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_s
   size_t index = FindIndexCleanStart(t, structs, clock_start);
   for (;;) {
     Item* s = structs[index++];
-    if (clock_end < s->id.clock + s->length()) FindIndexCleanStart(t, structs, clock_end);
+    if (clock_end < s->clock() + s->length()) FindIndexCleanStart(t, structs, clock_end);
     f(s);
-    if (!(index < structs.size() && structs[index]->id.clock < clock_end)) break;
+    if (!(index < structs.size() && structs[index]->clock() < clock_end)) break;
   }
 }
 
@@ -331,12 +332,16 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
                       const std::string* parent_sub, Content content) {
   StructStore& store = t.doc.store();
   const ClientId client = t.doc.client_id();
+  const Clock clock = store.GetState(client);
+  if (content.length() > kMaxItemClock + 1 - clock) {
+    throw std::length_error("this client's clock would pass 2^32 - 1, the largest an item stores");
+  }
   Item* item = store.pool().New();
-  item->id = ID{client, store.GetState(client)};
+  item->set_id(ID{client, clock});
   item->left = left;
-  if (left != nullptr) item->origin = left->last_id();
+  if (left != nullptr) item->set_origin(left->last_id());
   item->right = right;
-  if (right != nullptr) item->right_origin = right->id;
+  if (right != nullptr) item->set_right_origin(right->id());
   item->parent = parent;
   item->parent_sub = parent_sub;
   item->content = std::move(content);
@@ -347,17 +352,17 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
 
 void AddStruct(Transaction& t, Item* item) {
   StructStore& store = t.doc.store();
-  t.RecordGrowth(item->id.client, store.GetState(item->id.client));
+  t.RecordGrowth(item->client(), store.GetState(item->client()));
   if (!store.Add(item)) store.pool().Free(item);  // not contiguous: unreachable by design
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   Item* right = t.doc.store().pool().New();
-  right->id = ID{left->id.client, left->id.clock + diff};
+  right->set_id(ID{left->client(), left->clock() + diff});
   right->left = left;
-  right->origin = ID{left->id.client, left->id.clock + diff - 1};
+  right->set_origin(ID{left->client(), left->clock() + diff - 1});
   right->right = left->right;
-  right->right_origin = left->right_origin;
+  right->set_right_origin(left->right_origin());
   right->parent = left->parent;
   right->parent_sub = left->parent_sub;
   right->content = left->content.Splice(diff);
@@ -366,7 +371,7 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   if (left->keep()) right->set_keep(true);
   left->right = right;
   if (right->right != nullptr) right->right->left = right;
-  t.merge_structs.push_back(right->id);
+  t.merge_structs.push_back(right->id());
   if (right->parent_sub != nullptr && right->right == nullptr)
     right->parent->MapSet(right->parent_sub, right);
   return right;
@@ -378,8 +383,8 @@ Item* GetItemCleanStart(Transaction& t, ID id) {
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
   Item* s = (*structs)[index];
-  if (s->id.clock < id.clock && !s->is_gc) {
-    Item* right = SplitItem(t, s, id.clock - s->id.clock);
+  if (s->clock() < id.clock && !s->is_gc) {
+    Item* right = SplitItem(t, s, id.clock - s->clock());
     structs->insert(index + 1, right);
     return right;
   }
@@ -392,8 +397,8 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
   Item* s = (*structs)[index];
-  if (id.clock != s->id.clock + s->length() - 1 && !s->is_gc) {
-    Item* right = SplitItem(t, s, id.clock - s->id.clock + 1);
+  if (id.clock != s->clock() + s->length() - 1 && !s->is_gc) {
+    Item* right = SplitItem(t, s, id.clock - s->clock() + 1);
     structs->insert(index + 1, right);
   }
   return s;
@@ -401,39 +406,39 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
 
 std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
   StructStore& store = t.doc.store();
-  if (item->origin && item->origin.id.client != item->id.client &&
-      item->origin.id.clock >= store.GetState(item->origin.id.client)) {
-    return item->origin.id.client;
+  if (item->origin() && item->origin().id.client != item->client() &&
+      item->origin().id.clock >= store.GetState(item->origin().id.client)) {
+    return item->origin().id.client;
   }
   const bool parent_is_id = (item->info & kItemParentIsId) != 0;
-  if (item->right_origin && item->right_origin.id.client != item->id.client &&
-      item->right_origin.id.clock >= store.GetState(item->right_origin.id.client)) {
-    return item->right_origin.id.client;  // the right origin, or the parent's ID
+  if (item->right_origin() && item->right_origin().id.client != item->client() &&
+      item->right_origin().id.clock >= store.GetState(item->right_origin().id.client)) {
+    return item->right_origin().id.client;  // the right origin, or the parent's ID
   }
   const ID parent_id = parent_is_id ? item->parent_id() : ID{};
-  if (parent_is_id) item->right_origin = OptionalId();  // it held the parent's ID
+  if (parent_is_id) item->set_right_origin(OptionalId());  // it held the parent's ID
   // Everything is there: find the neighbours. A reference the store cannot resolve only comes
   // from a malformed update; such an item is collected (parent = null) instead of crashing.
   bool unresolvable = false;
-  if (item->origin) {
-    item->left = GetItemCleanEnd(t, item->origin.id);
+  if (item->origin()) {
+    item->left = GetItemCleanEnd(t, item->origin().id);
     if (item->left == nullptr) {
       unresolvable = true;
     } else {
-      item->origin = item->left->last_id();
+      item->set_origin(item->left->last_id());
     }
   }
-  if (item->right_origin) {
+  if (item->right_origin()) {
     // The right origin is mostly still the left neighbour's right (nothing was inserted between
     // them since): then it is found without a search.
     Item* next = item->left != nullptr ? item->left->right : nullptr;
-    item->right = next != nullptr && next->id == item->right_origin.id
+    item->right = next != nullptr && next->id() == item->right_origin().id
                       ? next
-                      : GetItemCleanStart(t, item->right_origin.id);
+                      : GetItemCleanStart(t, item->right_origin().id);
     if (item->right == nullptr) {
       unresolvable = true;
     } else {
-      item->right_origin = item->right->id;
+      item->set_right_origin(item->right->id());
     }
   }
   item->info &= static_cast<uint8_t>(~kItemParentIsId);
@@ -498,7 +503,7 @@ class ItemSet {
 void IntegrateContent(Transaction& t, Item* item) {
   switch (item->content.ref()) {
     case ContentRef::kDeleted:
-      t.delete_set.Add(item->id.client, item->id.clock, item->length());
+      t.delete_set.Add(item->client(), item->clock(), item->length());
       item->MarkDeleted();
       break;
     case ContentRef::kType: {
@@ -524,16 +529,16 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   StructStore& store = t.doc.store();
   if (item->is_gc) {
     if (offset > 0) {
-      item->id.clock += offset;
+      item->set_clock(item->clock() + offset);
       item->content = Content::Deleted(item->length() - offset);
     }
     AddStruct(t, item);
     return;
   }
   if (offset > 0) {
-    item->id.clock += offset;
-    item->left = GetItemCleanEnd(t, ID{item->id.client, item->id.clock - 1});
-    item->origin = item->left->last_id();
+    item->set_clock(item->clock() + offset);
+    item->left = GetItemCleanEnd(t, ID{item->client(), item->clock() - 1});
+    item->set_origin(item->left->last_id());
     item->content = item->content.Splice(offset);
   }
   if (item->parent == nullptr) {
@@ -542,7 +547,8 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     item->content = Content::Deleted(item->length());
     item->left = item->right = nullptr;
     item->parent_sub = nullptr;
-    item->origin = item->right_origin = OptionalId();
+    item->set_origin(OptionalId());
+    item->set_right_origin(OptionalId());
     item->info = 0;
     AddStruct(t, item);
     return;
@@ -566,15 +572,15 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     while (o != nullptr && o != item->right) {
       before_origin.Add(o);
       conflicting.Add(o);
-      if (SameOrigin(item->origin, o->origin)) {
-        if (o->id.client < item->id.client) {
+      if (SameOrigin(item->origin(), o->origin())) {
+        if (o->client() < item->client()) {
           left = o;
           conflicting.Clear();
-        } else if (SameOrigin(item->right_origin, o->right_origin)) {
+        } else if (SameOrigin(item->right_origin(), o->right_origin())) {
           break;
         }
-      } else if (o->origin && before_origin.Has(store.Find(o->origin.id))) {
-        if (!conflicting.Has(store.Find(o->origin.id))) {
+      } else if (o->origin() && before_origin.Has(store.Find(o->origin().id))) {
+        if (!conflicting.Has(store.Find(o->origin().id))) {
           left = o;
           conflicting.Clear();
         }
@@ -622,14 +628,14 @@ void DeleteStruct(Transaction& t, Item* item) {
   if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
   if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length();
   item->MarkDeleted();
-  t.delete_set.Add(item->id.client, item->id.clock, item->length());
+  t.delete_set.Add(item->client(), item->clock(), item->length());
   AddChangedType(t, parent, item->parent_sub);
   if (Type* type = item->content.type()) {
     auto delete_child = [&t](Item* child) {
       if (!child->deleted()) {
         DeleteStruct(t, child);
-      } else if (child->id.clock < t.BeforeState(child->id.client)) {
-        t.merge_structs.push_back(child->id);  // collected later; try to merge it then
+      } else if (child->clock() < t.BeforeState(child->client())) {
+        t.merge_structs.push_back(child->id());  // collected later; try to merge it then
       }
     };
     for (Item* child = type->start; child != nullptr; child = child->right) delete_child(child);

@@ -235,7 +235,7 @@ void ListInsert(Transaction& t, Type* parent, uint64_t index, std::span<const Va
   for (; n != nullptr; n = n->right) {
     if (!n->deleted() && n->countable()) {
       if (index <= n->length()) {
-        if (index < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+        if (index < n->length()) GetItemCleanStart(t, ID{n->client(), n->clock() + index});
         break;
       }
       index -= n->length();
@@ -276,13 +276,13 @@ void ListDelete(Transaction& t, Type* parent, uint64_t index, uint64_t length) {
   }
   for (; n != nullptr && index > 0; n = n->right) {
     if (!n->deleted() && n->countable()) {
-      if (index < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + index});
+      if (index < n->length()) GetItemCleanStart(t, ID{n->client(), n->clock() + index});
       index -= n->length();
     }
   }
   while (length > 0 && n != nullptr) {
     if (!n->deleted()) {
-      if (length < n->length()) GetItemCleanStart(t, ID{n->id.client, n->id.clock + length});
+      if (length < n->length()) GetItemCleanStart(t, ID{n->client(), n->clock() + length});
       DeleteStruct(t, n);
       length -= n->length();
     }

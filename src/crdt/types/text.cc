@@ -231,7 +231,7 @@ void FindNextPosition(Transaction& t, TextPosition& pos, uint64_t count) {
       if (!pos.right->deleted()) UpdateCurrentAttributes(pos.current_attributes, *f);
     } else if (!pos.right->deleted()) {
       if (count < pos.right->length()) {
-        GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + count});
+        GetItemCleanStart(t, ID{pos.right->client(), pos.right->clock() + count});
       }
       pos.index += pos.right->length();
       count -= pos.right->length();
@@ -361,7 +361,7 @@ void FormatTextAt(Transaction& t, Type* parent, TextPosition& pos, uint64_t leng
         }
       } else {
         if (length < pos.right->length()) {
-          GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + length});
+          GetItemCleanStart(t, ID{pos.right->client(), pos.right->clock() + length});
         }
         length -= std::min(length, pos.right->length());
       }
@@ -454,7 +454,7 @@ void DeleteTextAt(Transaction& t, TextPosition& pos, uint64_t length) {
   while (length > 0 && pos.right != nullptr) {
     if (!pos.right->deleted() && IsContentOrEmbedOrType(pos.right)) {
       if (length < pos.right->length()) {
-        GetItemCleanStart(t, ID{pos.right->id.client, pos.right->id.clock + length});
+        GetItemCleanStart(t, ID{pos.right->client(), pos.right->clock() + length});
       }
       length -= std::min(length, pos.right->length());
       DeleteStruct(t, pos.right);
