@@ -315,6 +315,7 @@ void FreeRefs(StructStore& store, std::vector<Item*>& items) {
 // allocated survives.
 Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input_size) {
   StructStore& store = doc.store();
+  store.StartRefLog();
   std::vector<Item*> all;
   lib0::Decoder& rest = d.rest();
   const uint64_t num_clients = rest.ReadCount(2);
@@ -332,6 +333,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
     const ClientId client = d.ReadClient();
     Clock clock = rest.ReadVarUint();
     if (!d.ok()) break;
+    const ClientRef client_ref = store.Ref(client);
     ClientRefs& refs = out.clients[client];
     if (!refs.refs.empty()) {
       // A repeated client group replaces the earlier one, as yjs's Map.set does.
@@ -351,7 +353,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       Item* item = store.pool().New();
       all.push_back(item);
       bool id_out_of_range = false;
-      item->set_id(ID{client, clock});
+      item->set_id(client_ref, clock);
       const uint8_t info = d.ReadInfo();
       const uint8_t ref = info & 0x1f;
       if (ref == 0) {
@@ -364,12 +366,15 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
         if (info & 0x80) {
           const ID origin = d.ReadLeftId();
           if (origin.clock > kMaxItemClock) id_out_of_range = true;
-          item->set_origin(origin);
+          item->set_origin(origin.client == client ? client_ref : store.Ref(origin.client),
+                           origin.clock);
         }
         if (info & 0x40) {
           const ID right_origin = d.ReadRightId();
           if (right_origin.clock > kMaxItemClock) id_out_of_range = true;
-          item->set_right_origin(right_origin);
+          item->set_right_origin(
+              right_origin.client == client ? client_ref : store.Ref(right_origin.client),
+              right_origin.clock);
         }
         if ((info & 0xc0) == 0) {
           if (d.ReadParentInfo()) {
@@ -377,7 +382,8 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
           } else {
             const ID parent = d.ReadLeftId();
             if (parent.clock > kMaxItemClock) id_out_of_range = true;
-            item->set_right_origin(parent);  // the parent's ID (see kItemParentIsId)
+            // the parent's ID (see kItemParentIsId)
+            item->set_right_origin(store.Ref(parent.client), parent.clock);
             item->info |= kItemParentIsId;
           }
           if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());
@@ -426,6 +432,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
   }
   if (!d.ok()) {
     FreeRefs(store, all);
+    store.DropLoggedRefs();
     out.clients.clear();
     return d.status();
   }
@@ -500,12 +507,13 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
 
   for (;;) {
     if (!head->is_skip()) {
-      auto st = state.find(head->client());
-      const Clock local_clock =
-          st != state.end() ? st->second : (state[head->client()] = store.GetState(head->client()));
+      const ClientId client = head->client();
+      auto st = state.find(client);
+      Clock& local_clock =
+          st != state.end() ? st->second : (state[client] = store.GetState(client));
       if (local_clock < head->clock()) {
         stack.push_back(head);
-        update_missing(head->client(), head->clock() - 1);
+        update_missing(client, head->clock() - 1);
         add_stack_to_rest();
       } else {
         const uint64_t offset = local_clock - head->clock();
@@ -522,7 +530,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
           }
         } else if (offset == 0 || offset < head->length()) {
           Integrate(t, head, offset);
-          state[head->client()] = head->clock() + head->length();
+          local_clock = head->clock() + head->length();
         } else {
           to_free.push_back(head);  // already known
         }

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "crdt/client_table.h"
 #include "crdt/content.h"
 #include "crdt/id.h"
 
@@ -115,35 +116,70 @@ struct Item {
   Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
   const std::string* parent_sub = nullptr;  // map key, or null for list items
 
-  // IDs are kept as clients and 32-bit clocks side by side, so the three take 36 bytes, not 48.
-  // Clocks are 32-bit as in yrs; an update that would need a larger one is refused on decode.
-  const ID id() const { return ID{client_, clock_}; }
-  ClientId client() const { return client_; }
+  // IDs are kept as 32-bit client refs (see ClientTable) and 32-bit clocks (as in yrs): the
+  // three take 24 bytes, not 48. An update that needs a larger clock is refused on decode.
+  const ID id() const { return ID{ClientTable::Get(client_), clock_}; }
+  ClientId client() const { return ClientTable::Get(client_); }
+  ClientRef client_ref() const { return client_; }
   Clock clock() const { return clock_; }
   const OptionalId origin() const {
-    return origin_client_ == OptionalId::kAbsent ? OptionalId()
-                                                 : OptionalId(ID{origin_client_, origin_clock_});
+    return origin_client_ == kNoClientRef
+               ? OptionalId()
+               : OptionalId(ID{ClientTable::Get(origin_client_), origin_clock_});
   }
   const OptionalId right_origin() const {
-    return right_origin_client_ == OptionalId::kAbsent
+    return right_origin_client_ == kNoClientRef
                ? OptionalId()
-               : OptionalId(ID{right_origin_client_, right_origin_clock_});
+               : OptionalId(ID{ClientTable::Get(right_origin_client_), right_origin_clock_});
   }
-  bool has_origin() const { return origin_client_ != OptionalId::kAbsent; }
-  bool has_right_origin() const { return right_origin_client_ != OptionalId::kAbsent; }
-  void set_id(ID id) {
-    client_ = id.client;
-    clock_ = static_cast<uint32_t>(id.clock);
+  ClientRef origin_client_ref() const { return origin_client_; }
+  Clock origin_clock() const { return origin_clock_; }
+  ClientRef right_origin_client_ref() const { return right_origin_client_; }
+  Clock right_origin_clock() const { return right_origin_clock_; }
+  bool has_origin() const { return origin_client_ != kNoClientRef; }
+  bool has_right_origin() const { return right_origin_client_ != kNoClientRef; }
+  // Whether origin (right origin) is the ID `client`:`clock`; compares refs only.
+  bool origin_is(ClientRef client, Clock clock) const {
+    return origin_client_ == client && origin_clock_ == clock;
+  }
+  bool same_origins(const Item& o) const {
+    return origin_client_ == o.origin_client_ && origin_clock_ == o.origin_clock_ &&
+           right_origin_client_ == o.right_origin_client_ &&
+           right_origin_clock_ == o.right_origin_clock_;
+  }
+  bool same_origin(const Item& o) const {
+    return origin_client_ == o.origin_client_ && origin_clock_ == o.origin_clock_;
+  }
+  bool same_right_origin(const Item& o) const {
+    return right_origin_client_ == o.right_origin_client_ &&
+           right_origin_clock_ == o.right_origin_clock_;
+  }
+  bool right_origin_is_start_of(const Item& o) const {
+    return right_origin_client_ == o.client_ && right_origin_clock_ == o.clock_;
+  }
+  void set_id(ClientRef client, Clock clock) {
+    client_ = client;
+    clock_ = static_cast<uint32_t>(clock);
   }
   void set_clock(Clock clock) { clock_ = static_cast<uint32_t>(clock); }
-  void set_origin(OptionalId o) {
-    origin_client_ = o.id.client;
-    origin_clock_ = static_cast<uint32_t>(o.id.clock);
+  void set_origin(ClientRef client, Clock clock) {
+    origin_client_ = client;
+    origin_clock_ = static_cast<uint32_t>(clock);
   }
-  void set_right_origin(OptionalId o) {
-    right_origin_client_ = o.id.client;
-    right_origin_clock_ = static_cast<uint32_t>(o.id.clock);
+  void set_right_origin(ClientRef client, Clock clock) {
+    right_origin_client_ = client;
+    right_origin_clock_ = static_cast<uint32_t>(clock);
   }
+  // Origin := the last ID of `left`; right origin := the ID of `right`.
+  void set_origin_after(const Item& l) { set_origin(l.client_, l.clock_ + l.length() - 1); }
+  void set_right_origin_at(const Item& r) { set_right_origin(r.client_, r.clock_); }
+  void copy_right_origin(const Item& o) {
+    right_origin_client_ = o.right_origin_client_;
+    right_origin_clock_ = o.right_origin_clock_;
+  }
+  // An absent origin has clock 0, so origins compare field by field.
+  void clear_origin() { set_origin(kNoClientRef, 0); }
+  void clear_right_origin() { set_right_origin(kNoClientRef, 0); }
 
   [[no_unique_address]] Content content;
   uint8_t info = 0;
@@ -157,22 +193,19 @@ struct Item {
   bool keep() const { return (info & kItemKeep) != 0; }
   void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
   void MarkDeleted() { info |= kItemDeleted; }
-  ID last_id() const {
-    const uint64_t len = length();
-    return ID{client_, clock_ + len - 1};
-  }
+  ID last_id() const { return ID{client(), clock_ + length() - 1}; }
   Clock end_clock() const { return clock_ + length(); }
   // Before integration, an item whose parent is another item keeps that ID in right_origin.
-  ID parent_id() const { return ID{right_origin_client_, right_origin_clock_}; }
+  ID parent_id() const { return ID{ClientTable::Get(right_origin_client_), right_origin_clock_}; }
 
  private:
-  ClientId client_ = 0;
-  ClientId origin_client_ = OptionalId::kAbsent;
-  ClientId right_origin_client_ = OptionalId::kAbsent;
+  ClientRef client_ = kNoClientRef;
   uint32_t clock_ = 0;
+  ClientRef origin_client_ = kNoClientRef;
   uint32_t origin_clock_ = 0;
+  ClientRef right_origin_client_ = kNoClientRef;
   uint32_t right_origin_clock_ = 0;
 };
-static_assert(sizeof(Item) == 88, "an Item's flags share the tail of its content");
+static_assert(sizeof(Item) == 72, "an Item's flags share the tail of its content");
 
 }  // namespace tandem::crdt

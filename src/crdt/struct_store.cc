@@ -36,6 +36,19 @@ StructStore::~StructStore() {
   for (auto& [client, structs] : clients_) {
     for (Item* item : structs) pool_.Free(item);
   }
+  for (const auto& [client, ref] : refs_) ClientTable::Release(ref);
+}
+
+ClientRef StructStore::RefSlow(ClientId client) {
+  auto it = std::lower_bound(refs_.begin(), refs_.end(), client,
+                             [](const auto& entry, ClientId c) { return entry.first < c; });
+  if (it == refs_.end() || it->first != client) {
+    it = refs_.insert(it, {client, ClientTable::Acquire(client)});
+    ref_log_.push_back(client);
+  }
+  last_client_ = client;
+  last_ref_ = it->second;
+  return it->second;
 }
 
 Clock StructStore::GetState(ClientId client) const {
@@ -68,6 +81,17 @@ bool StructStore::Add(Item* item) {
   if (!structs.empty() && structs.back()->end_clock() != item->clock()) return false;
   structs.push_back(item);
   return true;
+}
+
+void StructStore::DropLoggedRefs() {
+  for (ClientId client : ref_log_) {
+    auto it = std::lower_bound(refs_.begin(), refs_.end(), client,
+                               [](const auto& entry, ClientId c) { return entry.first < c; });
+    ClientTable::Release(it->second);
+    refs_.erase(it);
+  }
+  ref_log_.clear();
+  last_ref_ = kNoClientRef;
 }
 
 size_t StructStore::FindIndex(const Structs& structs, Clock clock) {

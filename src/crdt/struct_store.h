@@ -65,8 +65,25 @@ class StructStore {
 
   ItemPool& pool() { return pool_; }
 
+  // The ref items use for `client`; the store holds it until it goes.
+  ClientRef Ref(ClientId client) {
+    if (client == last_client_ && last_ref_ != kNoClientRef) return last_ref_;
+    return RefSlow(client);
+  }
+
+  // A decode that fails gives back the refs it took: StartRefLog before it, DropLoggedRefs
+  // after a failure (no item may use them then).
+  void StartRefLog() { ref_log_.clear(); }
+  void DropLoggedRefs();
+
  private:
+  ClientRef RefSlow(ClientId client);
+
   ItemPool pool_;
+  std::vector<std::pair<ClientId, ClientRef>> refs_;  // sorted by client
+  ClientId last_client_ = 0;
+  ClientRef last_ref_ = kNoClientRef;
+  std::vector<ClientId> ref_log_;  // clients whose refs were taken since StartRefLog
   std::unordered_map<ClientId, Structs> clients_;
 };
 

@@ -115,10 +115,11 @@ bool MergeWith(Item* left, Item* right) {
     return left->content.MergeWith(right->content);  // both Deleted: the lengths add up
   }
   const uint64_t left_length = left->length();  // before the contents merge
-  if (right->origin() && right->origin().id == left->last_id() && left->right == right &&
-      left->right_origin() == right->right_origin() && left->client() == right->client() &&
-      left->clock() + left_length == right->clock() && left->deleted() == right->deleted() &&
-      left->content.ref() == right->content.ref() && left->content.MergeWith(right->content)) {
+  if (right->origin_is(left->client_ref(), left->clock() + left_length - 1) &&
+      left->right == right && left->same_right_origin(*right) &&
+      left->client_ref() == right->client_ref() && left->clock() + left_length == right->clock() &&
+      left->deleted() == right->deleted() && left->content.ref() == right->content.ref() &&
+      left->content.MergeWith(right->content)) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
     Type* parent = left->parent;
     if ((right->info & kItemMarked) != 0 && parent != nullptr && !parent->markers.empty()) {
@@ -188,7 +189,7 @@ void GcItem(Doc& doc, Item* item, bool parent_gcd) {
   }
   if (parent_gcd) {
     Item* gc = store.pool().New();
-    gc->set_id(item->id());
+    gc->set_id(item->client_ref(), item->clock());
     gc->content = Content::Deleted(length);
     gc->is_gc = true;
     store.Replace(item, gc);
@@ -337,11 +338,11 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
     throw std::length_error("this client's clock would pass 2^32 - 1, the largest an item stores");
   }
   Item* item = store.pool().New();
-  item->set_id(ID{client, clock});
+  item->set_id(store.Ref(client), clock);
   item->left = left;
-  if (left != nullptr) item->set_origin(left->last_id());
+  if (left != nullptr) item->set_origin_after(*left);
   item->right = right;
-  if (right != nullptr) item->set_right_origin(right->id());
+  if (right != nullptr) item->set_right_origin_at(*right);
   item->parent = parent;
   item->parent_sub = parent_sub;
   item->content = std::move(content);
@@ -352,17 +353,24 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
 
 void AddStruct(Transaction& t, Item* item) {
   StructStore& store = t.doc.store();
-  t.RecordGrowth(item->client(), store.GetState(item->client()));
-  if (!store.Add(item)) store.pool().Free(item);  // not contiguous: unreachable by design
+  const ClientId client = item->client();
+  StructStore::Structs& structs = store.clients()[client];
+  const Clock state = structs.empty() ? 0 : structs.back()->end_clock();
+  t.RecordGrowth(client, state);
+  if (!structs.empty() && state != item->clock()) {
+    store.pool().Free(item);  // not contiguous: unreachable by design
+    return;
+  }
+  structs.push_back(item);
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   Item* right = t.doc.store().pool().New();
-  right->set_id(ID{left->client(), left->clock() + diff});
+  right->set_id(left->client_ref(), left->clock() + diff);
   right->left = left;
-  right->set_origin(ID{left->client(), left->clock() + diff - 1});
+  right->set_origin(left->client_ref(), left->clock() + diff - 1);
   right->right = left->right;
-  right->set_right_origin(left->right_origin());
+  right->copy_right_origin(*left);
   right->parent = left->parent;
   right->parent_sub = left->parent_sub;
   right->content = left->content.Splice(diff);
@@ -406,39 +414,42 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
 
 std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
   StructStore& store = t.doc.store();
-  if (item->origin() && item->origin().id.client != item->client() &&
-      item->origin().id.clock >= store.GetState(item->origin().id.client)) {
-    return item->origin().id.client;
+  // Refs of one client are equal, so the common case (origins of the item's own client)
+  // costs no lookup.
+  if (item->has_origin() && item->origin_client_ref() != item->client_ref()) {
+    const ClientId client = ClientTable::Get(item->origin_client_ref());
+    if (item->origin_clock() >= store.GetState(client)) return client;
   }
   const bool parent_is_id = (item->info & kItemParentIsId) != 0;
-  if (item->right_origin() && item->right_origin().id.client != item->client() &&
-      item->right_origin().id.clock >= store.GetState(item->right_origin().id.client)) {
-    return item->right_origin().id.client;  // the right origin, or the parent's ID
+  if (item->has_right_origin() && item->right_origin_client_ref() != item->client_ref()) {
+    const ClientId client = ClientTable::Get(item->right_origin_client_ref());
+    // the right origin, or the parent's ID
+    if (item->right_origin_clock() >= store.GetState(client)) return client;
   }
   const ID parent_id = parent_is_id ? item->parent_id() : ID{};
-  if (parent_is_id) item->set_right_origin(OptionalId());  // it held the parent's ID
+  if (parent_is_id) item->clear_right_origin();  // it held the parent's ID
   // Everything is there: find the neighbours. A reference the store cannot resolve only comes
   // from a malformed update; such an item is collected (parent = null) instead of crashing.
   bool unresolvable = false;
-  if (item->origin()) {
+  if (item->has_origin()) {
     item->left = GetItemCleanEnd(t, item->origin().id);
     if (item->left == nullptr) {
       unresolvable = true;
     } else {
-      item->set_origin(item->left->last_id());
+      item->set_origin_after(*item->left);
     }
   }
-  if (item->right_origin()) {
+  if (item->has_right_origin()) {
     // The right origin is mostly still the left neighbour's right (nothing was inserted between
     // them since): then it is found without a search.
     Item* next = item->left != nullptr ? item->left->right : nullptr;
-    item->right = next != nullptr && next->id() == item->right_origin().id
+    item->right = next != nullptr && item->right_origin_is_start_of(*next)
                       ? next
                       : GetItemCleanStart(t, item->right_origin().id);
     if (item->right == nullptr) {
       unresolvable = true;
     } else {
-      item->set_right_origin(item->right->id());
+      item->set_right_origin_at(*item->right);
     }
   }
   item->info &= static_cast<uint8_t>(~kItemParentIsId);
@@ -462,10 +473,6 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
 }
 
 namespace {
-
-bool SameOrigin(const OptionalId& a, const OptionalId& b) {
-  return a == b;
-}
 
 // The sets of the conflict loop. Adding is a push_back; membership is asked only for items
 // whose origin differs, and a hash index is built the first time a large set is asked.
@@ -538,7 +545,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   if (offset > 0) {
     item->set_clock(item->clock() + offset);
     item->left = GetItemCleanEnd(t, ID{item->client(), item->clock() - 1});
-    item->set_origin(item->left->last_id());
+    item->set_origin_after(*item->left);
     item->content = item->content.Splice(offset);
   }
   if (item->parent == nullptr) {
@@ -547,8 +554,8 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     item->content = Content::Deleted(item->length());
     item->left = item->right = nullptr;
     item->parent_sub = nullptr;
-    item->set_origin(OptionalId());
-    item->set_right_origin(OptionalId());
+    item->clear_origin();
+    item->clear_right_origin();
     item->info = 0;
     AddStruct(t, item);
     return;
@@ -572,14 +579,14 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     while (o != nullptr && o != item->right) {
       before_origin.Add(o);
       conflicting.Add(o);
-      if (SameOrigin(item->origin(), o->origin())) {
+      if (item->same_origin(*o)) {
         if (o->client() < item->client()) {
           left = o;
           conflicting.Clear();
-        } else if (SameOrigin(item->right_origin(), o->right_origin())) {
+        } else if (item->same_right_origin(*o)) {
           break;
         }
-      } else if (o->origin() && before_origin.Has(store.Find(o->origin().id))) {
+      } else if (o->has_origin() && before_origin.Has(store.Find(o->origin().id))) {
         if (!conflicting.Has(store.Find(o->origin().id))) {
           left = o;
           conflicting.Clear();
