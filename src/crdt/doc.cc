@@ -33,10 +33,23 @@ void Doc::Transact(FunctionRef<void(Transaction&)> fn, const void* origin) {
   crdt::Transact(*this, fn, /*local=*/true, origin);
 }
 
+namespace {
+
+// Finished transactions kept for reuse, with their scratch. They are shared by the documents
+// of a thread (a document holds none), so a room's document does not pay for one at rest.
+std::vector<std::unique_ptr<Transaction>>& SpareTransactions() {
+  thread_local std::vector<std::unique_ptr<Transaction>> spare;
+  return spare;
+}
+
+}  // namespace
+
 std::unique_ptr<Transaction> Doc::AcquireTransaction() {
-  if (spare_transactions_.empty()) return std::make_unique<Transaction>(*this);
-  std::unique_ptr<Transaction> t = std::move(spare_transactions_.back());
-  spare_transactions_.pop_back();
+  auto& spare = SpareTransactions();
+  if (spare.empty()) return std::make_unique<Transaction>(*this);
+  std::unique_ptr<Transaction> t = std::move(spare.back());
+  spare.pop_back();
+  t->Rebind(*this);
   return t;
 }
 
@@ -44,9 +57,10 @@ void Doc::ReleaseTransaction(std::unique_ptr<Transaction> t) {
   // A transaction that loaded a whole document has scratch sized for it: keeping that for the
   // small edits that follow would hold as much memory as a tenth of the document.
   constexpr size_t kLargeScratch = 1024;
-  if (t->merge_structs.capacity() > kLargeScratch || spare_transactions_.size() >= 2) return;
+  auto& spare = SpareTransactions();
+  if (t->merge_structs.capacity() > kLargeScratch || spare.size() >= 4) return;
   t->Reset(/*local=*/true, /*origin=*/nullptr);  // a kept transaction holds no finished changes
-  spare_transactions_.push_back(std::move(t));
+  spare.push_back(std::move(t));
 }
 
 void Doc::RegenerateClientId() {
@@ -240,7 +254,7 @@ void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const State
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
   if (t.delete_set.empty() && t.changed_clients.empty()) return false;
   // writeStructsFromTransaction: every client that grew, from its clock before, descending.
-  const StructStore& store = t.doc.store();
+  const StructStore& store = t.doc().store();
   e.rest().WriteVarUint(t.changed_clients.size());
   if (t.changed_clients.size() == 1) {
     const Transaction::ClientChange& c = t.changed_clients[0];
@@ -446,7 +460,7 @@ struct IntegrateResult {
 
 // integrateStructs: integrates what it can; returns the rest (waiting for missing clients).
 std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& decoded) {
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   auto& clients = decoded.clients;
   std::vector<ClientId> ids;
   for (auto& [client, refs] : clients) ids.push_back(client);  // ascending
@@ -572,7 +586,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
 // readAndApplyDeleteSet: deletes what exists; returns the rest as a v2 update.
 std::optional<std::vector<uint8_t>> ApplyDeletes(
     Transaction& t, const std::vector<std::pair<ClientId, DeleteSet::Ranges>>& deletes) {
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   DeleteSet unapplied;
   for (const auto& [client, ranges] : deletes) {
     const Clock state = store.GetState(client);
@@ -630,7 +644,7 @@ Status ReadDeletesOnly(std::span<const uint8_t> update,
 }
 
 Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
-  Doc& doc = t.doc;
+  Doc& doc = t.doc();
   StructStore& store = doc.store();
   for (auto& [item, key] : decoded.root_parents) item->parent = doc.GetOrCreateRoot(*key);
   std::optional<IntegrateResult> rest = IntegrateStructs(t, decoded);

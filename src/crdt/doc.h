@@ -150,7 +150,6 @@ class Doc {
   mutable size_t last_full_encode_bytes_ = 0;
   Transaction* transaction_ = nullptr;
   std::vector<std::unique_ptr<Transaction>> cleanups_;
-  std::vector<std::unique_ptr<Transaction>> spare_transactions_;
   std::vector<std::unique_ptr<Type>> retired_types_;
   uint64_t last_observer_id_ = 0;
   std::unique_ptr<UpdateEncoderV1> update_encoder_v1_;  // reused by every update event

@@ -93,7 +93,8 @@ struct Type {
 
  private:
   std::vector<std::pair<const std::string*, Item*>> map_entries_;
-  std::unordered_map<const std::string*, size_t> map_index_;
+  // Built once a map has more than 8 keys; below that, a scan is as fast.
+  std::unique_ptr<std::unordered_map<const std::string*, size_t>> map_index_;
 };
 
 // yjs Item.info bits.

@@ -75,7 +75,7 @@ bool IsVisible(const Item* item, const Snapshot* snapshot) {
 void SplitSnapshotAffectedStructs(Transaction& t, const Snapshot& snapshot) {
   auto& done = t.split_snapshots;
   if (std::find(done.begin(), done.end(), &snapshot) != done.end()) return;
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   for (const auto& [client, clock] : snapshot.sv) {
     if (clock < store.GetState(client)) GetItemCleanStart(t, ID{client, clock});
   }

@@ -33,10 +33,10 @@ void StructList::push_back(Item* item) {
   if (chunks_.empty() || chunks_.back().size() >= kChunkMax) {
     chunks_.emplace_back();
     starts_.push_back(size_);
-    first_clocks_.push_back(item->clock());
+    first_clocks_.push_back(static_cast<uint32_t>(item->clock()));
   }
   chunks_.back().items.push_back(item);
-  chunks_.back().clocks.push_back(item->clock());
+  chunks_.back().clocks.push_back(static_cast<uint32_t>(item->clock()));
   ++size_;
 }
 
@@ -48,9 +48,9 @@ void StructList::insert(size_t index, Item* item) {
   const size_t c = Locate(index);
   Chunk& chunk = chunks_[c];
   const auto at = static_cast<ptrdiff_t>(index - starts_[c]);
-  if (at == 0) first_clocks_[c] = item->clock();
+  if (at == 0) first_clocks_[c] = static_cast<uint32_t>(item->clock());
   chunk.items.insert(chunk.items.begin() + at, item);
-  chunk.clocks.insert(chunk.clocks.begin() + at, item->clock());
+  chunk.clocks.insert(chunk.clocks.begin() + at, static_cast<uint32_t>(item->clock()));
   ++size_;
   if (chunk.size() > 2 * kChunkMax) {
     // Split in halves so both can grow again.
@@ -133,8 +133,8 @@ namespace {
 // Index of the last element <= `clock` in the sorted `values` (REQUIRES: values[0] <= clock).
 // Branch-free (the comparison becomes a conditional move): lookups hit clocks in no particular
 // order, so a branching binary search mispredicts about every other step.
-size_t LastAtOrBefore(const Clock* values, size_t n, Clock clock) {
-  const Clock* base = values;
+size_t LastAtOrBefore(const uint32_t* values, size_t n, uint32_t clock) {
+  const uint32_t* base = values;
   while (n > 1) {
     const size_t half = n / 2;
     base = base[half] <= clock ? base + half : base;
@@ -150,17 +150,19 @@ size_t StructList::FindIndex(Clock clock) const {
   const Item* last = back();
   // Integration mostly looks up the struct just added: check the last one first.
   if (last->clock() <= clock) return clock < last->end_clock() ? size_ - 1 : kNotFound;
+  // Here clock < last->clock(), so it fits in 32 bits as every item's clock does.
+  const auto clock32 = static_cast<uint32_t>(clock);
   // The chunk: the last one whose first struct starts at or before `clock`. Runs of lookups
   // (a delete set's ranges, in order) mostly stay in the chunk of the previous access.
-  if (first_clocks_.front() > clock) return kNotFound;
+  if (first_clocks_.front() > clock32) return kNotFound;
   size_t c = last_chunk_;
-  if (c >= chunks_.size() || first_clocks_[c] > clock ||
-      (c + 1 < chunks_.size() && first_clocks_[c + 1] <= clock)) {
-    c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock);
+  if (c >= chunks_.size() || first_clocks_[c] > clock32 ||
+      (c + 1 < chunks_.size() && first_clocks_[c + 1] <= clock32)) {
+    c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock32);
   }
   // Then the struct: the last clock at or before `clock`, found in the contiguous clocks.
-  const std::vector<Clock>& clocks = chunks_[c].clocks;
-  const size_t k = LastAtOrBefore(clocks.data(), clocks.size(), clock);
+  const std::vector<uint32_t>& clocks = chunks_[c].clocks;
+  const size_t k = LastAtOrBefore(clocks.data(), clocks.size(), clock32);
   if (clock >= chunks_[c].items[k]->end_clock()) return kNotFound;
   last_chunk_ = c;
   return starts_[c] + k;

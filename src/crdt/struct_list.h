@@ -79,7 +79,7 @@ class StructList {
  private:
   struct Chunk {
     std::vector<Item*> items;
-    std::vector<Clock> clocks;  // items[k]->clock()
+    std::vector<uint32_t> clocks;  // items[k]->clock() (32-bit, as in items)
     size_t size() const { return items.size(); }
   };
   static constexpr size_t kChunkMax = 256;
@@ -93,8 +93,8 @@ class StructList {
   void RecomputeStartsFrom(size_t chunk);
 
   std::vector<Chunk> chunks_;
-  std::vector<size_t> starts_;       // index of each chunk's first struct
-  std::vector<Clock> first_clocks_;  // clock of each chunk's first struct
+  std::vector<size_t> starts_;          // index of each chunk's first struct
+  std::vector<uint32_t> first_clocks_;  // clock of each chunk's first struct
   size_t size_ = 0;
   mutable size_t last_chunk_ = 0;
 };

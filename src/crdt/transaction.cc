@@ -9,7 +9,7 @@
 
 namespace tandem::crdt {
 
-Transaction::Transaction(Doc& d) : doc(d) {}
+Transaction::Transaction(Doc& d) : doc_(&d) {}
 
 Transaction::~Transaction() = default;
 
@@ -37,7 +37,7 @@ Clock Transaction::BeforeState(ClientId client) const {
   } else if (auto it = changed_index_.find(client); it != changed_index_.end()) {
     return changed_clients[it->second].before;
   }
-  return doc.store().GetState(client);  // unchanged
+  return doc().store().GetState(client);  // unchanged
 }
 
 void Transaction::RecordGrowth(ClientId client, Clock before) {
@@ -105,7 +105,7 @@ void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
 namespace {
 
 StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
-  return *t.doc.store().Get(client);
+  return *t.doc().store().Get(client);
 }
 
 // Item.mergeWith / GC.mergeWith for integrated structs.
@@ -233,7 +233,7 @@ void TryMergeDeleteSet(const DeleteSet& ds, StructStore& store) {
 }
 
 void Cleanup(Transaction& t) {
-  Doc& doc = t.doc;
+  Doc& doc = t.doc();
   StructStore& store = doc.store();
   t.delete_set.SortAndMerge();
   for (Transaction::ClientChange& c : t.changed_clients) c.after = store.GetState(c.client);
@@ -319,7 +319,7 @@ void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_s
 // iterateDeletedStructs
 void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void(Item*)> f) {
   for (const auto& [client, deletes] : ds.clients()) {
-    StructStore::Structs* structs = t.doc.store().Get(client);
+    StructStore::Structs* structs = t.doc().store().Get(client);
     if (structs == nullptr || structs->empty()) continue;
     const Clock state = structs->back()->end_clock();
     for (const DeleteItem& d : deletes) {
@@ -331,8 +331,8 @@ void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void
 
 Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
                       const std::string* parent_sub, Content content) {
-  StructStore& store = t.doc.store();
-  const ClientId client = t.doc.client_id();
+  StructStore& store = t.doc().store();
+  const ClientId client = t.doc().client_id();
   const Clock clock = store.GetState(client);
   if (content.length() > kMaxItemClock + 1 - clock) {
     throw std::length_error("this client's clock would pass 2^32 - 1, the largest an item stores");
@@ -352,7 +352,7 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
 }
 
 void AddStruct(Transaction& t, Item* item) {
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   const ClientId client = item->client();
   StructStore::Structs& structs = store.clients()[client];
   const Clock state = structs.empty() ? 0 : structs.back()->end_clock();
@@ -365,7 +365,7 @@ void AddStruct(Transaction& t, Item* item) {
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
-  Item* right = t.doc.store().pool().New();
+  Item* right = t.doc().store().pool().New();
   right->set_id(left->client_ref(), left->clock() + diff);
   right->left = left;
   right->set_origin(left->client_ref(), left->clock() + diff - 1);
@@ -386,7 +386,7 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
 }
 
 Item* GetItemCleanStart(Transaction& t, ID id) {
-  StructStore::Structs* structs = t.doc.store().Get(id.client);
+  StructStore::Structs* structs = t.doc().store().Get(id.client);
   if (structs == nullptr) return nullptr;
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
@@ -400,7 +400,7 @@ Item* GetItemCleanStart(Transaction& t, ID id) {
 }
 
 Item* GetItemCleanEnd(Transaction& t, ID id) {
-  StructStore::Structs* structs = t.doc.store().Get(id.client);
+  StructStore::Structs* structs = t.doc().store().Get(id.client);
   if (structs == nullptr) return nullptr;
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
@@ -413,7 +413,7 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
 }
 
 std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   // Refs of one client are equal, so the common case (origins of the item's own client)
   // costs no lookup.
   if (item->has_origin() && item->origin_client_ref() != item->client_ref()) {
@@ -533,7 +533,7 @@ void IntegrateContent(Transaction& t, Item* item) {
 }  // namespace
 
 void Integrate(Transaction& t, Item* item, uint64_t offset) {
-  StructStore& store = t.doc.store();
+  StructStore& store = t.doc().store();
   if (item->is_gc) {
     if (offset > 0) {
       item->set_clock(item->clock() + offset);

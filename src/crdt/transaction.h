@@ -44,7 +44,7 @@ class Transaction {
  public:
   explicit Transaction(Doc& doc);
   ~Transaction();
-  // Prepares a finished transaction object for reuse (the document keeps a few).
+  // Prepares a finished transaction object for reuse (each thread keeps a few).
   void Reset(bool local, const void* origin);
 
   // A client whose structs grew in this transaction: its clock before (beforeState) and, from
@@ -55,7 +55,10 @@ class Transaction {
     Clock after;
   };
 
-  Doc& doc;
+  Doc& doc() const { return *doc_; }
+  // Moves a finished transaction to another document (spare ones are shared per thread).
+  void Rebind(Doc& d) { doc_ = &d; }
+
   std::vector<ClientChange> changed_clients;  // in the order the clients first grew
   DeleteSet delete_set;
   std::vector<ID> merge_structs;  // IDs, not pointers: the structs may be merged away meanwhile
@@ -78,6 +81,7 @@ class Transaction {
   void RecordGrowth(ClientId client, Clock before);
 
  private:
+  Doc* doc_;
   std::unordered_map<ClientId, size_t> changed_index_;  // used once many clients changed
 };
 

@@ -375,7 +375,7 @@ std::vector<std::pair<std::string, OutValue>> MapEntries(const Type* parent) {
 void IntegratePrelim(Transaction& t, Type* type) {
   const std::shared_ptr<const Prelim> prelim = std::move(type->prelim);
   type->prelim.reset();
-  Doc& doc = t.doc;
+  Doc& doc = t.doc();
   // A JS Map keeps a key's first position and its last value.
   auto set_entries = [&](const std::vector<std::pair<std::string, Value>>& entries) {
     std::vector<std::pair<const std::string*, const Value*>> ordered;

@@ -558,7 +558,7 @@ uint64_t CleanupTextFormatting(Doc& doc, Type* text) {
 }
 
 void CleanupTextAfterTransaction(Transaction& transaction) {
-  Doc& doc = transaction.doc;
+  Doc& doc = transaction.doc();
   std::vector<Type*> need_full_cleanup;
   auto add_full = [&](Type* type) {
     if (std::find(need_full_cleanup.begin(), need_full_cleanup.end(), type) ==
@@ -679,7 +679,7 @@ std::vector<DeltaOp> TextToDelta(Doc& doc, Type* text, const Snapshot* snapshot,
 std::vector<DeltaOp> ComputeTextEventDelta(Event& event) {
   std::vector<DeltaOp> delta;
   Type* target = event.target();
-  Transact(event.transaction().doc, [&](Transaction& t) {
+  Transact(event.transaction().doc(), [&](Transaction& t) {
     JsMap current;
     JsMap old_attributes;
     enum class Action { kNone, kInsert, kRetain, kDelete } action = Action::kNone;
