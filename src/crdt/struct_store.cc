@@ -76,13 +76,6 @@ const StructStore::Structs* StructStore::Get(ClientId client) const {
   return it == clients_.end() ? nullptr : &it->second;
 }
 
-bool StructStore::Add(Item* item) {
-  Structs& structs = clients_[item->client()];
-  if (!structs.empty() && structs.back()->end_clock() != item->clock()) return false;
-  structs.push_back(item);
-  return true;
-}
-
 void StructStore::DropLoggedRefs() {
   for (ClientId client : ref_log_) {
     auto it = std::lower_bound(refs_.begin(), refs_.end(), client,

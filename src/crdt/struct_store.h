@@ -54,8 +54,6 @@ class StructStore {
   const std::unordered_map<ClientId, Structs>& clients() const { return clients_; }
   std::unordered_map<ClientId, Structs>& clients() { return clients_; }
 
-  // Appends; returns false if `item` does not start at the client's current state.
-  bool Add(Item* item);
   // Index of the struct holding `clock`, or kNotFound.
   static size_t FindIndex(const Structs& structs, Clock clock);
   // The struct holding `id`, or nullptr.
