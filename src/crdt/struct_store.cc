@@ -40,10 +40,14 @@ StructStore::~StructStore() {
 }
 
 ClientRef StructStore::RefSlow(ClientId client) {
-  auto it = std::lower_bound(refs_.begin(), refs_.end(), client,
-                             [](const auto& entry, ClientId c) { return entry.first < c; });
-  if (it == refs_.end() || it->first != client) {
-    it = refs_.insert(it, {client, ClientTable::Acquire(client)});
+  auto [it, inserted] = refs_.try_emplace(client, kNoClientRef);
+  if (inserted) {
+    try {
+      it->second = ClientTable::Acquire(client);
+    } catch (...) {
+      refs_.erase(it);
+      throw;
+    }
     ref_log_.push_back(client);
   }
   last_client_ = client;
@@ -78,8 +82,7 @@ const StructStore::Structs* StructStore::Get(ClientId client) const {
 
 void StructStore::DropLoggedRefs() {
   for (ClientId client : ref_log_) {
-    auto it = std::lower_bound(refs_.begin(), refs_.end(), client,
-                               [](const auto& entry, ClientId c) { return entry.first < c; });
+    auto it = refs_.find(client);
     ClientTable::Release(it->second);
     refs_.erase(it);
   }

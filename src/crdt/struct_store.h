@@ -78,7 +78,7 @@ class StructStore {
   ClientRef RefSlow(ClientId client);
 
   ItemPool pool_;
-  std::vector<std::pair<ClientId, ClientRef>> refs_;  // sorted by client
+  std::unordered_map<ClientId, ClientRef> refs_;
   ClientId last_client_ = 0;
   ClientRef last_ref_ = kNoClientRef;
   std::vector<ClientId> ref_log_;  // clients whose refs were taken since StartRefLog
