@@ -139,14 +139,9 @@ struct Item {
   Clock right_origin_clock() const { return right_origin_clock_; }
   bool has_origin() const { return origin_client_ != kNoClientRef; }
   bool has_right_origin() const { return right_origin_client_ != kNoClientRef; }
-  // Whether origin (right origin) is the ID `client`:`clock`; compares refs only.
+  // Comparisons of refs and clocks only (refs of one client are equal).
   bool origin_is(ClientRef client, Clock clock) const {
     return origin_client_ == client && origin_clock_ == clock;
-  }
-  bool same_origins(const Item& o) const {
-    return origin_client_ == o.origin_client_ && origin_clock_ == o.origin_clock_ &&
-           right_origin_client_ == o.right_origin_client_ &&
-           right_origin_clock_ == o.right_origin_clock_;
   }
   bool same_origin(const Item& o) const {
     return origin_client_ == o.origin_client_ && origin_clock_ == o.origin_clock_;
