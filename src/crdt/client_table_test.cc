@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "crdt/doc.h"
+#include "crdt/read_api.h"
+#include "crdt/types/shared_types.h"
+#include "lib0/json.h"
 
 namespace tandem::crdt {
 namespace {
@@ -46,6 +50,29 @@ TEST(ClientTableTest, DocumentsReleaseTheirClientsWhenTheyGo) {
     EXPECT_FALSE(doc.ApplyUpdate(truncated).ok());
     EXPECT_EQ(ClientTable::live(), before + 1);
   }
+  EXPECT_EQ(ClientTable::live(), before);
+}
+
+TEST(ClientTableTest, DocumentsSharingAClientStayCorrectWhenOneGoes) {
+  // yjs 13.6.33: clientID = 1; getText('t').insert(0, 'ab'), then from client 2 (origin 1:1)
+  // insert 'c' at 2: a struct of one client pointing at another's.
+  const std::vector<uint8_t> first = {0x01, 0x01, 0x01, 0x00, 0x04, 0x01,
+                                      0x01, 0x74, 0x02, 0x61, 0x62, 0x00};
+  Doc source(DocOptions{.gc = true, .client_id = 2});
+  ASSERT_TRUE(source.ApplyUpdate(first).ok());
+  ASSERT_TRUE(source.GetText("t").Insert(2, "c").ok());
+  const std::vector<uint8_t> both = source.EncodeStateAsUpdate();
+  const size_t before = ClientTable::live();
+  auto a = std::make_unique<Doc>(DocOptions{.gc = true, .client_id = 3});
+  auto b = std::make_unique<Doc>(DocOptions{.gc = true, .client_id = 4});
+  ASSERT_TRUE(a->ApplyUpdate(both).ok());
+  ASSERT_TRUE(b->ApplyUpdate(both).ok());
+  a.reset();  // b still holds clients 1 and 2; their refs must not be reused
+  const ClientRef other = ClientTable::Acquire(0xabcdef);
+  EXPECT_EQ(b->EncodeStateAsUpdate(), both);
+  EXPECT_EQ(lib0::ToJson(DocToJson(*b)), R"({"t":"abc"})");
+  ClientTable::Release(other);
+  b.reset();
   EXPECT_EQ(ClientTable::live(), before);
 }
 

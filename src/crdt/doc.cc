@@ -367,6 +367,12 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       Item* item = store.pool().New();
       all.push_back(item);
       bool id_out_of_range = false;
+      // The ref of an ID the struct points to (its own client's in the common case); notes a
+      // clock an item cannot store.
+      auto ref_of = [&](const ID& id) {
+        if (id.clock > kMaxItemClock) id_out_of_range = true;
+        return id.client == client ? client_ref : store.Ref(id.client);
+      };
       item->set_id(client_ref, clock);
       const uint8_t info = d.ReadInfo();
       const uint8_t ref = info & 0x1f;
@@ -379,25 +385,18 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       } else {
         if (info & 0x80) {
           const ID origin = d.ReadLeftId();
-          if (origin.clock > kMaxItemClock) id_out_of_range = true;
-          item->set_origin(origin.client == client ? client_ref : store.Ref(origin.client),
-                           origin.clock);
+          item->set_origin(ref_of(origin), origin.clock);
         }
         if (info & 0x40) {
           const ID right_origin = d.ReadRightId();
-          if (right_origin.clock > kMaxItemClock) id_out_of_range = true;
-          item->set_right_origin(
-              right_origin.client == client ? client_ref : store.Ref(right_origin.client),
-              right_origin.clock);
+          item->set_right_origin(ref_of(right_origin), right_origin.clock);
         }
         if ((info & 0xc0) == 0) {
           if (d.ReadParentInfo()) {
             out.root_parents.emplace_back(item, doc.InternKey(d.ReadString()));
           } else {
             const ID parent = d.ReadLeftId();
-            if (parent.clock > kMaxItemClock) id_out_of_range = true;
-            // the parent's ID (see kItemParentIsId)
-            item->set_right_origin(store.Ref(parent.client), parent.clock);
+            item->set_right_origin(ref_of(parent), parent.clock);  // see kItemParentIsId
             item->info |= kItemParentIsId;
           }
           if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());
