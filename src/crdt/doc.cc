@@ -71,6 +71,26 @@ const std::string* Doc::InternKey(std::string_view key) {
   return &*keys_.emplace(key).first;
 }
 
+KeySlot* Doc::KeySlotFor(Type* type, const std::string* key) {
+  if (KeySlot* slot = type->FindSlot(key)) return slot;
+  if (key_slots_left_ == 0) {
+    const size_t n = std::min<size_t>(size_t{4} << key_slot_chunks_.size(), 256);
+    key_slot_chunks_.push_back(std::make_unique<KeySlot[]>(n));
+    key_slots_left_ = n;
+  }
+  KeySlot* slot = &key_slot_chunks_.back()[--key_slots_left_];
+  slot->type = type;
+  slot->key = key;
+  type->AddSlot(slot);
+  return slot;
+}
+
+KeySlot* Doc::NewProvisionalKeySlot(const std::string* key) {
+  provisional_key_slots_.push_back(std::make_unique<KeySlot>());
+  provisional_key_slots_.back()->key = key;
+  return provisional_key_slots_.back().get();
+}
+
 const std::string* Doc::FindKey(std::string_view key) const {
   auto it = keys_.find(std::string(key));
   return it == keys_.end() ? nullptr : &*it;
@@ -140,7 +160,7 @@ void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
   const OptionalId right_origin = parent_is_id ? OptionalId() : item.right_origin();
   const uint8_t info =
       static_cast<uint8_t>((static_cast<uint8_t>(item.content.ref()) & 0x1f) | (origin ? 0x80 : 0) |
-                           (right_origin ? 0x40 : 0) | (item.parent_sub != nullptr ? 0x20 : 0));
+                           (right_origin ? 0x40 : 0) | (item.parent_sub() != nullptr ? 0x20 : 0));
   e.WriteInfo(info);
   if (origin) e.WriteLeftId(origin.id);
   if (right_origin) e.WriteRightId(right_origin.id);
@@ -148,14 +168,14 @@ void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
     if (parent_is_id) {
       e.WriteParentInfo(false);
       e.WriteLeftId(item.parent_id());
-    } else if (item.parent != nullptr && item.parent->item == nullptr) {
+    } else if (const Type* parent = item.parent(); parent != nullptr && parent->item == nullptr) {
       e.WriteParentInfo(true);
-      e.WriteString(item.parent->root_name != nullptr ? *item.parent->root_name : std::string());
-    } else if (item.parent != nullptr) {
+      e.WriteString(parent->root_name != nullptr ? *parent->root_name : std::string());
+    } else if (parent != nullptr) {
       e.WriteParentInfo(false);
-      e.WriteLeftId(item.parent->item->id());
+      e.WriteLeftId(parent->item->id());
     }
-    if (item.parent_sub != nullptr) e.WriteString(*item.parent_sub);
+    if (const std::string* key = item.parent_sub()) e.WriteString(*key);
   }
   item.content.WriteTo(e, offset);
 }
@@ -399,7 +419,10 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
             item->set_right_origin(ref_of(parent), parent.clock);  // see kItemParentIsId
             item->info |= kItemParentIsId;
           }
-          if (info & 0x20) item->parent_sub = doc.InternKey(d.ReadString());
+          if (info & 0x20) {
+            item->set_key_slot(doc.NewProvisionalKeySlot(doc.InternKey(d.ReadString())));
+            item->info |= kItemProvisionalKey;
+          }
         }
         if (ref > 10) {
           d.Fail("unknown content ref " + std::to_string(ref));
@@ -645,7 +668,7 @@ Status ReadDeletesOnly(std::span<const uint8_t> update,
 Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
   Doc& doc = t.doc();
   StructStore& store = doc.store();
-  for (auto& [item, key] : decoded.root_parents) item->parent = doc.GetOrCreateRoot(*key);
+  for (auto& [item, key] : decoded.root_parents) item->set_parent(doc.GetOrCreateRoot(*key));
   std::optional<IntegrateResult> rest = IntegrateStructs(t, decoded);
   bool retry = false;
   auto& pending = doc.pending_structs();
@@ -696,6 +719,12 @@ Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
 }  // namespace
 
 Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
+  // The provisional key slots this apply makes are done with when it returns.
+  struct DropProvisional {
+    Doc& doc;
+    size_t keep;
+    ~DropProvisional() { doc.DropProvisionalKeySlots(keep); }
+  } drop_provisional{*this, provisional_key_slots()};
   auto decoder = MakeUpdateDecoder(format, update);
   DecodedUpdate decoded;
   TANDEM_RETURN_IF_ERROR(

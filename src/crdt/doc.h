@@ -114,6 +114,15 @@ class Doc {
   const std::string* FindKey(std::string_view key) const;
 
   // Internal API for the engine (transaction.cc, item.cc).
+  // The slot of `key` in map `type`, added to the map's keys if new (see KeySlot). Slots live
+  // as long as the document.
+  KeySlot* KeySlotFor(Type* type, const std::string* key);
+  // A slot for a decoded map entry whose map is not known yet. It lasts until the apply that
+  // decoded the entry ends: by then the entry has integrated (and taken its map's slot) or has
+  // gone back to bytes as pending.
+  KeySlot* NewProvisionalKeySlot(const std::string* key);
+  size_t provisional_key_slots() const { return provisional_key_slots_.size(); }
+  void DropProvisionalKeySlots(size_t keep) { provisional_key_slots_.resize(keep); }
   StructStore& store() { return store_; }
   const StructStore& store() const { return store_; }
 
@@ -142,6 +151,9 @@ class Doc {
   bool gc_;
   bool clean_up_formatting_;
   std::unordered_set<std::string> keys_;
+  std::vector<std::unique_ptr<KeySlot[]>> key_slot_chunks_;  // sizes 4, 8, ... 256
+  size_t key_slots_left_ = 0;                                // unused at the newest chunk's end
+  std::vector<std::unique_ptr<KeySlot>> provisional_key_slots_;
   std::vector<std::pair<const std::string*, Type*>> root_order_;
   std::vector<std::unique_ptr<Type>> root_types_;
   std::optional<PendingStructs> pending_structs_;

@@ -131,16 +131,16 @@ std::vector<PathElement> PathTo(const Type* parent, const Type* child) {
   std::vector<PathElement> path;
   while (child->item != nullptr && child != parent) {
     const Item* item = child->item;
-    if (item->parent_sub != nullptr) {
-      path.emplace_back(*item->parent_sub);
+    if (item->parent_sub() != nullptr) {
+      path.emplace_back(*item->parent_sub());
     } else {
       uint64_t i = 0;
-      for (const Item* c = item->parent->start; c != item && c != nullptr; c = c->right) {
+      for (const Item* c = item->parent()->start; c != item && c != nullptr; c = c->right) {
         if (!c->deleted() && c->countable()) i += c->length();
       }
       path.emplace_back(i);
     }
-    child = item->parent;
+    child = item->parent();
   }
   std::reverse(path.begin(), path.end());
   return path;
@@ -175,8 +175,8 @@ namespace {
 bool HasDeepObserverUpTo(const Type* type) {
   for (;;) {
     if (type->observers && !type->observers->deep.empty()) return true;
-    if (type->item == nullptr || type->item->parent == nullptr) return false;
-    type = type->item->parent;
+    if (type->item == nullptr || type->item->parent() == nullptr) return false;
+    type = type->item->parent();
   }
 }
 
@@ -208,8 +208,8 @@ void CallTypeObserver(Transaction& t, Type* type, const std::vector<const std::s
     Event* event = t.events.back().get();
     for (Type* p = type;;) {
       AddParentEvent(t, p, event);
-      if (p->item == nullptr || p->item->parent == nullptr) break;
-      p = p->item->parent;
+      if (p->item == nullptr || p->item->parent() == nullptr) break;
+      p = p->item->parent();
     }
     if (shallow) {
       const auto handlers = type->observers->shallow;  // observers may unsubscribe

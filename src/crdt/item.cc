@@ -2,37 +2,29 @@
 
 namespace tandem::crdt {
 
-Item* Type::MapGet(const std::string* key) const {
+KeySlot* Type::FindSlot(const std::string* key) const {
   if (map_index_ != nullptr) {
     auto it = map_index_->find(key);
-    return it == map_index_->end() ? nullptr : map_entries_[it->second].second;
+    return it == map_index_->end() ? nullptr : map_entries_[it->second];
   }
-  for (const auto& [k, value] : map_entries_) {
-    if (k == key) return value;
+  for (KeySlot* slot : map_entries_) {
+    if (slot->key == key) return slot;
   }
   return nullptr;
 }
 
-void Type::MapSet(const std::string* key, Item* value) {
-  if (map_index_ == nullptr) {
-    for (auto& entry : map_entries_) {
-      if (entry.first == key) {
-        entry.second = value;
-        return;
-      }
-    }
-    map_entries_.emplace_back(key, value);
-    if (map_entries_.size() > 8) {
-      map_index_ = std::make_unique<std::unordered_map<const std::string*, size_t>>();
-      for (size_t i = 0; i < map_entries_.size(); ++i) (*map_index_)[map_entries_[i].first] = i;
-    }
-    return;
-  }
-  auto [it, inserted] = map_index_->emplace(key, map_entries_.size());
-  if (inserted) {
-    map_entries_.emplace_back(key, value);
-  } else {
-    map_entries_[it->second].second = value;
+Item* Type::MapGet(const std::string* key) const {
+  const KeySlot* slot = FindSlot(key);
+  return slot == nullptr ? nullptr : slot->item;
+}
+
+void Type::AddSlot(KeySlot* slot) {
+  map_entries_.push_back(slot);
+  if (map_index_ != nullptr) {
+    map_index_->emplace(slot->key, map_entries_.size() - 1);
+  } else if (map_entries_.size() > 8) {
+    map_index_ = std::make_unique<std::unordered_map<const std::string*, size_t>>();
+    for (size_t i = 0; i < map_entries_.size(); ++i) (*map_index_)[map_entries_[i]->key] = i;
   }
 }
 

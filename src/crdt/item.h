@@ -17,10 +17,12 @@
 #include "crdt/client_table.h"
 #include "crdt/content.h"
 #include "crdt/id.h"
+#include "crdt/item_heap.h"
 
 namespace tandem::crdt {
 
 struct Item;
+struct KeySlot;
 struct Prelim;
 struct TypeObservers;
 
@@ -82,19 +84,27 @@ struct Type {
   Type(const Type&) = delete;
   Type& operator=(const Type&) = delete;
 
-  // Map part: key -> the rightmost item of that key, in first-insertion order like a JS Map.
-  // Keys are interned by the document, so pointers compare as strings.
+  // Map part: one slot per key, holding the rightmost item of that key, in first-insertion
+  // order like a JS Map. Keys are interned by the document, so pointers compare as strings.
   Item* MapGet(const std::string* key) const;
-  void MapSet(const std::string* key, Item* item);
+  KeySlot* FindSlot(const std::string* key) const;
+  // Appends the slot of a key this map does not have yet (the document owns the slot).
+  void AddSlot(KeySlot* slot);
   void MapClear();
-  const std::vector<std::pair<const std::string*, Item*>>& map_entries() const {
-    return map_entries_;
-  }
+  const std::vector<KeySlot*>& map_entries() const { return map_entries_; }
 
  private:
-  std::vector<std::pair<const std::string*, Item*>> map_entries_;
+  std::vector<KeySlot*> map_entries_;
   // Built once a map has more than 8 keys; below that, a scan is as fast.
   std::unique_ptr<std::unordered_map<const std::string*, size_t>> map_index_;
+};
+
+// A key of one map. A map entry's items point here for both their Type and their key, so an
+// item spends one pointer on its parent. The document owns slots.
+struct KeySlot {
+  Type* type = nullptr;
+  const std::string* key = nullptr;
+  Item* item = nullptr;  // the rightmost item of this key (its value), or null
 };
 
 // yjs Item.info bits.
@@ -107,15 +117,42 @@ inline constexpr uint8_t kItemMarked = 8;  // a search marker was placed here (m
 inline constexpr uint8_t kItemParentIsId = 16;
 // A Skip struct: a gap in an update, never integrated.
 inline constexpr uint8_t kItemSkip = 32;
+// A decoded map entry whose key slot is provisional (Doc::NewProvisionalKeySlot): its map is
+// not known yet, and the key joins the map's order only when the item integrates.
+inline constexpr uint8_t kItemProvisionalKey = 64;
 
 // The largest clock an item stores (IDs inside items are 32-bit; see Item).
 inline constexpr Clock kMaxItemClock = 0xffffffff;
 
 struct Item {
-  Item* left = nullptr;
-  Item* right = nullptr;
-  Type* parent = nullptr;                   // null: the parent was collected (becomes GC)
-  const std::string* parent_sub = nullptr;  // map key, or null for list items
+  // Neighbours by 32-bit handles: items live in the ItemHeap.
+  HeapPtr<Item> left;
+  HeapPtr<Item> right;
+
+  // The parent Type (null: the parent was collected, and the item becomes GC) and, for a map
+  // entry, its key (yjs parentSub; null for list items).
+  Type* parent() const {
+    return (parent_ & kKeyed) != 0 ? key_slot()->type : reinterpret_cast<Type*>(parent_);
+  }
+  const std::string* parent_sub() const {
+    return (parent_ & kKeyed) != 0 ? key_slot()->key : nullptr;
+  }
+  KeySlot* key_slot() const {
+    return (parent_ & kKeyed) != 0 ? reinterpret_cast<KeySlot*>(parent_ & ~kKeyed) : nullptr;
+  }
+  // Sets the parent of a list item, or of a map entry whose key slot is provisional.
+  void set_parent(Type* type) {
+    if ((parent_ & kKeyed) != 0) {
+      key_slot()->type = type;
+    } else {
+      parent_ = reinterpret_cast<uintptr_t>(type);
+    }
+  }
+  // Makes the item an entry of slot->type under slot->key.
+  void set_key_slot(KeySlot* slot) { parent_ = reinterpret_cast<uintptr_t>(slot) | kKeyed; }
+  // Parent and key of `o` (neighbours and split halves share them).
+  void copy_parent(const Item& o) { parent_ = o.parent_; }
+  void clear_parent() { parent_ = 0; }
 
   // IDs are kept as 32-bit client refs (see ClientTable) and 32-bit clocks (as in yrs): the
   // three take 24 bytes, not 48. An update that needs a larger clock is refused on decode.
@@ -195,6 +232,8 @@ struct Item {
   ID parent_id() const { return ID{ClientTable::Get(right_origin_client_), right_origin_clock_}; }
 
  private:
+  static constexpr uintptr_t kKeyed = 1;  // parent_ holds a KeySlot* (slots are 8-aligned)
+  uintptr_t parent_ = 0;
   ClientRef client_ = kNoClientRef;
   uint32_t clock_ = 0;
   ClientRef origin_client_ = kNoClientRef;
@@ -202,6 +241,6 @@ struct Item {
   ClientRef right_origin_client_ = kNoClientRef;
   uint32_t right_origin_clock_ = 0;
 };
-static_assert(sizeof(Item) == 72, "an Item's flags share the tail of its content");
+static_assert(sizeof(Item) == 56, "an Item's flags share the tail of its content");
 
 }  // namespace tandem::crdt

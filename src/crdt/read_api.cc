@@ -53,8 +53,8 @@ lib0::Any LastValue(const Item* item) {
 
 lib0::Any MapToJson(const Type& type) {
   lib0::Any::Object obj;
-  for (const auto& [key, item] : type.map_entries()) {
-    if (!item->deleted()) lib0::JsObjectSet(obj, *key, LastValue(item));
+  for (const KeySlot* entry : type.map_entries()) {
+    if (!entry->item->deleted()) lib0::JsObjectSet(obj, *entry->key, LastValue(entry->item));
   }
   return lib0::Any(std::move(obj));
 }
@@ -292,8 +292,10 @@ std::string XmlToString(const Type& type) {
     case TypeRef::kXmlText: return XmlTextToString(type);
     case TypeRef::kXmlElement: {
       std::vector<std::pair<std::string, std::string>> attrs;
-      for (const auto& [key, item] : type.map_entries()) {
-        if (!item->deleted()) attrs.emplace_back(*key, JsToString(LastValue(item)));
+      for (const KeySlot* entry : type.map_entries()) {
+        if (!entry->item->deleted()) {
+          attrs.emplace_back(*entry->key, JsToString(LastValue(entry->item)));
+        }
       }
       std::sort(attrs.begin(), attrs.end());
       std::string name = AsciiLower(type.name);

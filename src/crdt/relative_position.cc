@@ -143,8 +143,8 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     const ID id = *rpos.item;
     if (store.GetState(id.client) <= id.clock) return std::nullopt;
     const Item* right = store.Find(id);
-    if (right == nullptr || right->is_gc || right->parent == nullptr) return std::nullopt;
-    abs.type = right->parent;
+    if (right == nullptr || right->is_gc || right->parent() == nullptr) return std::nullopt;
+    abs.type = right->parent();
     if (abs.type->item == nullptr || !abs.type->item->deleted()) {
       const uint64_t diff = id.clock - right->clock();
       abs.index = (right->deleted() || !right->countable()) ? 0 : diff + (rpos.assoc >= 0 ? 0 : 1);

@@ -2,15 +2,16 @@
 // The structs of one client, ordered by clock (yjs keeps a plain array). Stored in chunks so
 // that splitting or merging a struct in the middle of a long history moves one chunk, not the
 // whole tail: with a single array every keystroke in the middle of a large document cost a
-// memmove of the rest of its client's history. Each chunk keeps its structs' clocks beside the
-// pointers, so finding the struct of a clock reads contiguous clocks instead of chasing a
-// pointer per probe.
+// memmove of the rest of its client's history. Each chunk keeps its structs' clocks beside their
+// handles (4 bytes each, see ItemHeap), so finding the struct of a clock reads contiguous clocks
+// instead of chasing a pointer per probe: 8 bytes per struct.
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "crdt/id.h"
+#include "crdt/item_heap.h"
 
 namespace tandem::crdt {
 
@@ -78,8 +79,8 @@ class StructList {
 
  private:
   struct Chunk {
-    std::vector<Item*> items;
-    std::vector<uint32_t> clocks;  // items[k]->clock() (32-bit, as in items)
+    std::vector<HeapPtr<Item>> items;  // 4 bytes each: items live in the ItemHeap
+    std::vector<uint32_t> clocks;      // items[k]->clock() (32-bit, as in items)
     size_t size() const { return items.size(); }
   };
   static constexpr size_t kChunkMax = 256;

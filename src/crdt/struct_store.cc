@@ -7,6 +7,7 @@ namespace tandem::crdt {
 
 ItemPool::~ItemPool() {
   // Items still alive are destroyed by their owner (StructStore) before the pool goes away.
+  for (const auto& [chunk, bytes] : chunks_) ItemHeap::FreeChunk(chunk, bytes);
 }
 
 Item* ItemPool::New() {
@@ -17,12 +18,15 @@ Item* ItemPool::New() {
     return new (item) Item;  // default-init: the members' initializers, no extra memset
   }
   if (chunks_.empty() || used_in_chunk_ == chunk_items_) {
-    chunk_items_ = chunks_.empty() ? kFirstChunkItems : std::min(chunk_items_ * 2, kMaxChunkItems);
-    chunks_.push_back(
-        std::unique_ptr<unsigned char[]>(new unsigned char[sizeof(Item) * chunk_items_]));
+    // Chunks grow from small (most rooms hold small documents) to large.
+    const size_t bytes = chunks_.empty() ? ItemHeap::kMinChunk
+                                         : std::min(chunks_.back().second * 2, ItemHeap::kMaxChunk);
+    if (chunks_.capacity() == chunks_.size()) chunks_.reserve(chunks_.size() * 2 + 1);
+    chunks_.emplace_back(ItemHeap::AllocateChunk(bytes), bytes);
+    chunk_items_ = bytes / sizeof(Item);
     used_in_chunk_ = 0;
   }
-  void* slot = chunks_.back().get() + sizeof(Item) * used_in_chunk_++;
+  void* slot = static_cast<unsigned char*>(chunks_.back().first) + sizeof(Item) * used_in_chunk_++;
   return new (slot) Item;
 }
 

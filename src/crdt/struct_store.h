@@ -13,7 +13,7 @@
 
 namespace tandem::crdt {
 
-// Allocates Items in chunks and recycles freed ones.
+// Allocates a document's Items in chunks of the ItemHeap and recycles freed ones.
 class ItemPool {
  public:
   ItemPool() = default;
@@ -26,14 +26,11 @@ class ItemPool {
   size_t live() const { return live_; }
 
  private:
-  std::vector<std::unique_ptr<unsigned char[]>> chunks_;
+  std::vector<std::pair<void*, size_t>> chunks_;  // start and size in bytes
   std::vector<Item*> free_;
   size_t used_in_chunk_ = 0;
   size_t chunk_items_ = 0;  // capacity of the newest chunk
   size_t live_ = 0;
-  // Chunks grow from small (most rooms hold small documents) to large.
-  static constexpr size_t kFirstChunkItems = 4;
-  static constexpr size_t kMaxChunkItems = 1024;
 };
 
 class StructStore {

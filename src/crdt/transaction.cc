@@ -121,7 +121,7 @@ bool MergeWith(Item* left, Item* right) {
       left->deleted() == right->deleted() && left->content.ref() == right->content.ref() &&
       left->content.MergeWith(right->content)) {
     // `right` is forgotten: markers on it move to `left` (Item.mergeWith).
-    Type* parent = left->parent;
+    Type* parent = left->parent();
     if ((right->info & kItemMarked) != 0 && parent != nullptr && !parent->markers.empty()) {
       SearchMarkers& markers = parent->markers;
       for (size_t i = 0; i < markers.size(); ++i) {
@@ -148,10 +148,8 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
     Item* left = structs[i - 1];
     if (left->deleted() != right->deleted() || left->is_gc != right->is_gc) break;
     if (!MergeWith(left, right)) break;
-    if (!right->is_gc && right->parent_sub != nullptr &&
-        right->parent->MapGet(right->parent_sub) == right) {
-      right->parent->MapSet(right->parent_sub, left);
-    }
+    KeySlot* slot = right->is_gc ? nullptr : right->key_slot();
+    if (slot != nullptr && slot->item == right) slot->item = left;
   }
   const size_t merged = pos - i;
   if (merged > 0) {
@@ -172,8 +170,8 @@ void GcItem(Doc& doc, Item* item, bool parent_gcd) {
       child = next;
     }
     type->start = nullptr;
-    for (const auto& [key, last] : type->map_entries()) {
-      for (Item* child = last; child != nullptr;) {
+    for (const KeySlot* entry : type->map_entries()) {
+      for (Item* child = entry->item; child != nullptr;) {
         Item* prev = child->left;
         GcItem(doc, child, true);
         child = prev;
@@ -343,8 +341,11 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
   if (left != nullptr) item->set_origin_after(*left);
   item->right = right;
   if (right != nullptr) item->set_right_origin_at(*right);
-  item->parent = parent;
-  item->parent_sub = parent_sub;
+  if (parent_sub != nullptr) {
+    item->set_key_slot(t.doc().KeySlotFor(parent, parent_sub));
+  } else {
+    item->set_parent(parent);
+  }
   item->content = std::move(content);
   item->info = item->content.countable() ? kItemCountable : 0;
   Integrate(t, item, 0);
@@ -371,8 +372,7 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   right->set_origin(left->client_ref(), left->clock() + diff - 1);
   right->right = left->right;
   right->copy_right_origin(*left);
-  right->parent = left->parent;
-  right->parent_sub = left->parent_sub;
+  right->copy_parent(*left);
   right->content = left->content.Splice(diff);
   right->info = right->content.countable() ? kItemCountable : 0;
   if (left->deleted()) right->MarkDeleted();
@@ -380,8 +380,9 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
   left->right = right;
   if (right->right != nullptr) right->right->left = right;
   t.merge_structs.push_back(right->id());
-  if (right->parent_sub != nullptr && right->right == nullptr)
-    right->parent->MapSet(right->parent_sub, right);
+  if (KeySlot* slot = right->key_slot(); slot != nullptr && right->right == nullptr) {
+    slot->item = right;
+  }
   return right;
 }
 
@@ -455,18 +456,16 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
   item->info &= static_cast<uint8_t>(~kItemParentIsId);
   if (unresolvable || (item->left != nullptr && item->left->is_gc) ||
       (item->right != nullptr && item->right->is_gc)) {
-    item->parent = nullptr;
+    item->set_parent(nullptr);
   } else if (parent_is_id) {
     Item* parent_item = store.Find(parent_id);
-    item->parent =
-        parent_item == nullptr || parent_item->is_gc ? nullptr : parent_item->content.type();
-  } else if (item->parent == nullptr) {
+    item->set_parent(parent_item == nullptr || parent_item->is_gc ? nullptr
+                                                                  : parent_item->content.type());
+  } else if (item->parent() == nullptr) {
     if (item->left != nullptr && !item->left->is_gc) {
-      item->parent = item->left->parent;
-      item->parent_sub = item->left->parent_sub;
+      item->copy_parent(*item->left);
     } else if (item->right != nullptr && !item->right->is_gc) {
-      item->parent = item->right->parent;
-      item->parent_sub = item->right->parent_sub;
+      item->copy_parent(*item->right);
     }
   }
   return std::nullopt;
@@ -521,11 +520,14 @@ void IntegrateContent(Transaction& t, Item* item) {
     }
     case ContentRef::kFormat:
       // Search markers are not kept for rich text (ContentFormat.integrate).
-      item->parent->has_formatting = true;
-      item->parent->has_format_items = true;
-      item->parent->markers_enabled = false;
-      item->parent->markers.clear();
-      break;
+      {
+        Type* parent = item->parent();
+        parent->has_formatting = true;
+        parent->has_format_items = true;
+        parent->markers_enabled = false;
+        parent->markers.clear();
+        break;
+      }
     default: break;
   }
 }
@@ -548,19 +550,25 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     item->set_origin_after(*item->left);
     item->content = item->content.Splice(offset);
   }
-  if (item->parent == nullptr) {
+  if (item->parent() == nullptr) {
     // The parent is gone (collected): keep only the clock range, as a GC struct.
     item->is_gc = true;
     item->content = Content::Deleted(item->length());
     item->left = item->right = nullptr;
-    item->parent_sub = nullptr;
+    item->clear_parent();
     item->clear_origin();
     item->clear_right_origin();
     item->info = 0;
     AddStruct(t, item);
     return;
   }
-  Type* parent = item->parent;
+  Type* parent = item->parent();
+  if ((item->info & kItemProvisionalKey) != 0) {
+    // The map is known now: the key joins it (in integration order, as yjs's _map.set).
+    item->set_key_slot(t.doc().KeySlotFor(parent, item->parent_sub()));
+    item->info &= static_cast<uint8_t>(~kItemProvisionalKey);
+  }
+  KeySlot* const slot = item->key_slot();
   if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
   if ((item->left == nullptr && (item->right == nullptr || item->right->left != nullptr)) ||
       (item->left != nullptr && item->left->right != item->right)) {
@@ -568,8 +576,8 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     Item* o;
     if (left != nullptr) {
       o = left->right;
-    } else if (item->parent_sub != nullptr) {
-      o = parent->MapGet(item->parent_sub);
+    } else if (slot != nullptr) {
+      o = slot->item;
       while (o != nullptr && o->left != nullptr) o = o->left;
     } else {
       o = parent->start;
@@ -603,8 +611,8 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
     item->left->right = item;
   } else {
     Item* r;
-    if (item->parent_sub != nullptr) {
-      r = parent->MapGet(item->parent_sub);
+    if (slot != nullptr) {
+      r = slot->item;
       while (r != nullptr && r->left != nullptr) r = r->left;
     } else {
       r = parent->start;
@@ -614,29 +622,29 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   }
   if (item->right != nullptr) {
     item->right->left = item;
-  } else if (item->parent_sub != nullptr) {
-    parent->MapSet(item->parent_sub, item);
+  } else if (slot != nullptr) {
+    slot->item = item;
     if (item->left != nullptr) DeleteStruct(t, item->left);  // the previous value of this key
   }
-  if (item->parent_sub == nullptr && item->countable() && !item->deleted())
-    parent->length += item->length();
+  if (slot == nullptr && item->countable() && !item->deleted()) parent->length += item->length();
   AddStruct(t, item);
   IntegrateContent(t, item);
-  AddChangedType(t, parent, item->parent_sub);
+  AddChangedType(t, parent, item->parent_sub());
   if ((parent->item != nullptr && parent->item->deleted()) ||
-      (item->parent_sub != nullptr && item->right != nullptr)) {
+      (slot != nullptr && item->right != nullptr)) {
     DeleteStruct(t, item);
   }
 }
 
 void DeleteStruct(Transaction& t, Item* item) {
   if (item->deleted()) return;
-  Type* parent = item->parent;
+  Type* parent = item->parent();
   if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
-  if (item->countable() && item->parent_sub == nullptr) parent->length -= item->length();
+  const std::string* parent_sub = item->parent_sub();
+  if (item->countable() && parent_sub == nullptr) parent->length -= item->length();
   item->MarkDeleted();
   t.delete_set.Add(item->client(), item->clock(), item->length());
-  AddChangedType(t, parent, item->parent_sub);
+  AddChangedType(t, parent, parent_sub);
   if (Type* type = item->content.type()) {
     auto delete_child = [&t](Item* child) {
       if (!child->deleted()) {
@@ -646,7 +654,7 @@ void DeleteStruct(Transaction& t, Item* item) {
       }
     };
     for (Item* child = type->start; child != nullptr; child = child->right) delete_child(child);
-    for (const auto& [key, child] : type->map_entries()) delete_child(child);
+    for (const KeySlot* entry : type->map_entries()) delete_child(entry->item);
     t.changed.Erase(type);
   }
 }

@@ -158,9 +158,9 @@ Any TypeJson(const Type& type) {
     case TypeRef::kMap:
     case TypeRef::kXmlHook: {
       Any::Object o;
-      for (const auto& [key, item] : type.map_entries()) {
-        if (item->deleted()) continue;
-        lib0::JsObjectSet(o, *key, JsonValue(LastContentValue(item->content)));
+      for (const KeySlot* entry : type.map_entries()) {
+        if (entry->item->deleted()) continue;
+        lib0::JsObjectSet(o, *entry->key, JsonValue(LastContentValue(entry->item->content)));
       }
       return Any(std::move(o));
     }

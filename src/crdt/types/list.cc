@@ -95,7 +95,7 @@ MarkerHit FindMarker(Type* type, uint64_t index) {
   // left neighbour; MergeWith moves markers off merged items instead.)
   if (marker != kNone &&
       static_cast<double>(AbsDiff(markers.indices[marker], pindex)) <
-          static_cast<double>(p->parent->length) / static_cast<double>(kMaxSearchMarkers)) {
+          static_cast<double>(p->parent()->length) / static_cast<double>(kMaxSearchMarkers)) {
     OverwriteMarker(markers, marker, p, pindex);
   } else {
     marker = MarkPosition(markers, p, pindex);
@@ -194,7 +194,7 @@ OutValue ContentValueAt(const Content& content, uint64_t index) {
 
 void ListInsertAfter(Transaction& t, Type* parent, Item* reference, std::span<const Value> values) {
   Item* left = reference;
-  Item* right = reference == nullptr ? parent->start : reference->right;
+  Item* right = reference == nullptr ? parent->start : reference->right.get();
   std::vector<lib0::Any> json;
   auto pack = [&] {
     if (json.empty()) return;
@@ -365,8 +365,9 @@ bool MapHas(const Type* parent, const std::string* key) {
 
 std::vector<std::pair<std::string, OutValue>> MapEntries(const Type* parent) {
   std::vector<std::pair<std::string, OutValue>> out;
-  for (const auto& [key, item] : parent->map_entries()) {
-    if (!item->deleted()) out.emplace_back(*key, LastContentValue(item->content));
+  for (const KeySlot* entry : parent->map_entries()) {
+    if (!entry->item->deleted())
+      out.emplace_back(*entry->key, LastContentValue(entry->item->content));
   }
   return out;
 }

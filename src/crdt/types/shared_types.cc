@@ -66,8 +66,8 @@ XmlElementRef Doc::GetXmlElement(std::string_view name) {
 // ---------------------------------------------------------------------------------------------
 
 SharedType SharedType::parent() const {
-  if (type_->item == nullptr || type_->item->parent == nullptr) return {};
-  return SharedType(doc_, type_->item->parent);
+  if (type_->item == nullptr || type_->item->parent() == nullptr) return {};
+  return SharedType(doc_, type_->item->parent());
 }
 
 uint64_t SharedType::Observe(EventHandler handler) const {
@@ -266,8 +266,8 @@ Status MapRef::Clear() const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
   Transact(*doc_, [&](Transaction& t) {
     std::vector<const std::string*> keys;
-    for (const auto& [key, item] : type_->map_entries()) {
-      if (!item->deleted()) keys.push_back(key);
+    for (const KeySlot* entry : type_->map_entries()) {
+      if (!entry->item->deleted()) keys.push_back(entry->key);
     }
     for (const std::string* key : keys) MapDelete(t, type_, key);
   });
@@ -284,14 +284,14 @@ bool MapRef::Has(std::string_view key) const {
 
 uint64_t MapRef::size() const {
   uint64_t n = 0;
-  for (const auto& [key, item] : type_->map_entries()) n += item->deleted() ? 0 : 1;
+  for (const KeySlot* entry : type_->map_entries()) n += entry->item->deleted() ? 0 : 1;
   return n;
 }
 
 std::vector<std::string> MapRef::Keys() const {
   std::vector<std::string> keys;
-  for (const auto& [key, item] : type_->map_entries()) {
-    if (!item->deleted()) keys.push_back(*key);
+  for (const KeySlot* entry : type_->map_entries()) {
+    if (!entry->item->deleted()) keys.push_back(*entry->key);
   }
   return keys;
 }
@@ -316,7 +316,7 @@ Status XmlFragmentRef::InsertAfter(const SharedType& ref, std::span<const Value>
   Item* reference = nullptr;
   if (ref) {
     reference = ref.type()->item;
-    if (reference == nullptr || reference->parent != type_) {
+    if (reference == nullptr || reference->parent() != type_) {
       return InvalidArgumentError("the reference is not a child of this type");
     }
   }

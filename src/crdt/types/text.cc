@@ -462,12 +462,12 @@ void DeleteTextAt(Transaction& t, TextPosition& pos, uint64_t length) {
     pos.Forward();
   }
   // Only format items are cleaned up: a text that never had any has nothing to do.
-  if (start != nullptr && start->parent->has_format_items) {
+  if (start != nullptr && start->parent()->has_format_items) {
     CleanupFormattingGap(t, start, pos.right, start_attributes, pos.current_attributes);
   }
   Item* any = pos.left != nullptr ? pos.left : pos.right;
   if (any == nullptr) return;
-  Type* parent = any->parent;
+  Type* parent = any->parent();
   if (parent->markers_enabled) {
     UpdateMarkerChanges(parent, pos.index,
                         -static_cast<int64_t>(start_length) + static_cast<int64_t>(length));
@@ -572,13 +572,13 @@ void CleanupTextAfterTransaction(Transaction& transaction) {
     StructStore::Structs& structs = *doc.store().Get(c.client);
     for (size_t i = StructStore::FindIndex(structs, before); i < structs.size(); ++i) {
       Item* item = structs[i];
-      if (!item->is_gc && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent);
+      if (!item->is_gc && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent());
     }
   }
   Transact(doc, [&](Transaction& t) {
     IterateDeletedStructs(transaction, transaction.delete_set, [&](Item* item) {
-      if (item->is_gc || item->parent == nullptr || !item->parent->has_formatting) return;
-      Type* parent = item->parent;
+      if (item->is_gc || item->parent() == nullptr || !item->parent()->has_formatting) return;
+      Type* parent = item->parent();
       if (std::find(need_full_cleanup.begin(), need_full_cleanup.end(), parent) !=
           need_full_cleanup.end())
         return;

@@ -1,0 +1,146 @@
+#include "crdt/item_heap.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <bit>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TANDEM_ITEM_HEAP_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TANDEM_ITEM_HEAP_LSAN 1
+#endif
+#ifdef TANDEM_ITEM_HEAP_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+namespace tandem::crdt {
+namespace {
+
+constexpr size_t kMaxReserve = size_t{1} << 35;  // 2^32 handles of 8 bytes
+constexpr size_t kMinReserve = size_t{1} << 28;
+constexpr size_t kPage = 4096;
+// Leak checkers do not look inside the range unless told; items hold the only pointers to
+// their contents. Each extent the bump pointer enters is registered (sanitizer builds only).
+constexpr size_t kExtent = size_t{1} << 20;
+// Freed large chunks keep their pages up to this many bytes in all (a document loaded again soon
+// would fault them all back in); past it, their pages go back to the system.
+constexpr size_t kRetainBytes = size_t{64} << 20;
+constexpr size_t kReleasableChunk = 16 * kPage;
+constexpr int kClasses =
+    std::countr_zero(ItemHeap::kMaxChunk) - std::countr_zero(ItemHeap::kMinChunk) + 1;
+
+struct State {
+  std::mutex mu;
+  unsigned char* base = nullptr;
+  size_t reserved = 0;
+  size_t bump = 0;  // offset of the first byte never handed out
+  struct Spare {
+    void* chunk;
+    bool released;  // its pages went back to the system
+  };
+  std::vector<Spare> free[kClasses];
+  size_t retained = 0;  // bytes of free chunks that kept their pages
+  std::atomic<size_t> in_use{0};
+};
+
+State& GetState() {
+  static State* state = new State;  // never destroyed: documents may outlive static destructors
+  return *state;
+}
+
+int ClassOf(size_t bytes) {
+  return std::countr_zero(bytes) - std::countr_zero(ItemHeap::kMinChunk);
+}
+
+bool ValidSize(size_t bytes) {
+  return std::has_single_bit(bytes) && bytes >= ItemHeap::kMinChunk && bytes <= ItemHeap::kMaxChunk;
+}
+
+void Reserve(State& s) {
+  // Address space only: pages are committed when first touched.
+  for (size_t size = kMaxReserve; size >= kMinReserve; size /= 2) {
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) {
+      s.base = static_cast<unsigned char*>(p);
+      s.reserved = size;
+      // Offset 0 would be handle 0, which means null: start one page in.
+      s.bump = kPage;
+      return;
+    }
+  }
+  throw std::bad_alloc();
+}
+
+}  // namespace
+
+void* ItemHeap::AllocateChunk(size_t bytes) {
+  if (!ValidSize(bytes)) throw std::bad_alloc();
+  State& s = GetState();
+  std::lock_guard lock(s.mu);
+  if (s.base == nullptr) {
+    Reserve(s);
+    base_ = s.base;
+  }
+  auto& free = s.free[ClassOf(bytes)];
+  void* chunk;
+  if (!free.empty()) {
+    chunk = free.back().chunk;
+    if (!free.back().released) s.retained -= bytes;
+    free.pop_back();
+  } else {
+    // Large chunks start on a page so that their pages can be given back when freed.
+    const size_t align = bytes < kPage ? bytes : kPage;
+    const size_t at = (s.bump + align - 1) & ~(align - 1);
+    if (at + bytes > s.reserved) throw std::bad_alloc();
+#ifdef TANDEM_ITEM_HEAP_LSAN
+    for (size_t e = (s.bump + kExtent - 1) / kExtent; e * kExtent < at + bytes; ++e) {
+      __lsan_register_root_region(s.base + e * kExtent, kExtent);
+    }
+    if (s.bump == kPage) __lsan_register_root_region(s.base, kExtent);
+#endif
+    s.bump = at + bytes;
+    chunk = s.base + at;
+  }
+  s.in_use.fetch_add(bytes, std::memory_order_relaxed);
+  return chunk;
+}
+
+void ItemHeap::FreeChunk(void* chunk, size_t bytes) {
+  if (chunk == nullptr) return;
+  State& s = GetState();
+  std::lock_guard lock(s.mu);
+  bool released = false;
+  if (bytes >= kReleasableChunk && s.retained + bytes > kRetainBytes) {
+    released = madvise(chunk, bytes, MADV_DONTNEED) == 0;
+  }
+  if (!released) s.retained += bytes;
+  s.free[ClassOf(bytes)].push_back({chunk, released});
+  s.in_use.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+size_t ItemHeap::bytes_in_use() {
+  return GetState().in_use.load(std::memory_order_relaxed);
+}
+
+size_t ItemHeap::reserved() {
+  State& s = GetState();
+  std::lock_guard lock(s.mu);
+  return s.reserved;
+}
+
+bool ItemHeap::Contains(const void* p) {
+  State& s = GetState();
+  std::lock_guard lock(s.mu);
+  const auto* c = static_cast<const unsigned char*>(p);
+  return s.base != nullptr && c >= s.base && c < s.base + s.reserved;
+}
+
+}  // namespace tandem::crdt
