@@ -21,10 +21,9 @@ void Content::StealFrom(Content& other) noexcept {
   // Every kind is a plain value or an owning raw pointer: moving copies the slot and leaves the
   // source owning nothing.
   slot_ = other.slot_;
-  utf16_len_ = other.utf16_len_;
-  ref_ = other.ref_;
-  inline_bytes_ = other.inline_bytes_;
-  other.ref_ = ContentRef::kDeleted;
+  utf16_small_ = other.utf16_small_;
+  kind_ = other.kind_;
+  other.kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
   other.slot_.len = 0;
 }
 
@@ -41,9 +40,9 @@ Content& Content::operator=(Content&& other) noexcept {
 }
 
 void Content::Release() {
-  switch (ref_) {
+  switch (ref()) {
     case ContentRef::kString:
-      if (inline_bytes_ == kHeapString) std::free(slot_.heap);
+      if (inline_bytes() == kHeapString) std::free(slot_.heap);
       break;
     case ContentRef::kJson: delete slot_.json; break;
     case ContentRef::kBinary: delete slot_.binary; break;
@@ -54,10 +53,9 @@ void Content::Release() {
     case ContentRef::kDoc: delete slot_.doc; break;
     default: break;
   }
-  ref_ = ContentRef::kDeleted;
+  kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
   slot_.len = 0;
-  utf16_len_ = 0;
-  inline_bytes_ = 0;
+  utf16_small_ = 0;
 }
 
 uint32_t Content::HeapBytes(const char* heap) {
@@ -68,21 +66,38 @@ uint32_t Content::HeapBytes(const char* heap) {
 
 void Content::SetString(std::string_view utf8, uint64_t utf16_len) {
   if (Owns()) Release();
-  ref_ = ContentRef::kString;
-  utf16_len_ = static_cast<uint32_t>(utf16_len);
+  kind_ = static_cast<uint8_t>(ContentRef::kString);
   if (utf8.size() <= kInlineMax) {
-    inline_bytes_ = static_cast<uint8_t>(utf8.size());
+    set_inline_bytes(static_cast<uint8_t>(utf8.size()));
     slot_.len = 0;
     if (!utf8.empty()) std::memcpy(slot_.chars, utf8.data(), utf8.size());
+    set_utf16_len(utf16_len);
     return;
   }
-  char* heap = static_cast<char*>(std::malloc(kHeapHeader + utf8.size()));
+  char* heap = static_cast<char*>(std::malloc(HeapBlockSize(utf8.size(), utf16_len)));
   if (heap == nullptr) throw std::bad_alloc();
   const auto n = static_cast<uint32_t>(utf8.size());
   std::memcpy(heap, &n, sizeof n);
   std::memcpy(heap + kHeapHeader, utf8.data(), utf8.size());
-  inline_bytes_ = kHeapString;
+  set_inline_bytes(kHeapString);
   slot_.heap = heap;
+  set_utf16_len(utf16_len);
+}
+
+uint32_t Content::LongUtf16Len() const {
+  uint32_t n;
+  std::memcpy(&n, slot_.heap + kHeapHeader + HeapBytes(slot_.heap), sizeof n);
+  return n;
+}
+
+void Content::set_utf16_len(uint64_t n) {
+  if (n < kLongString) {
+    utf16_small_ = static_cast<uint16_t>(n);
+    return;
+  }
+  utf16_small_ = kLongString;
+  const auto units = static_cast<uint32_t>(n);
+  std::memcpy(slot_.heap + kHeapHeader + HeapBytes(slot_.heap), &units, sizeof units);
 }
 
 Content Content::String(std::string_view utf8) {
@@ -94,7 +109,7 @@ Content Content::String(std::string_view utf8) {
 }
 
 uint64_t Content::LengthOfOtherKind() const {
-  switch (ref_) {
+  switch (ref()) {
     case ContentRef::kJson: return slot_.json->values.size();
     case ContentRef::kAny: return slot_.any->values.size();
     default: return 1;
@@ -110,7 +125,7 @@ std::string SliceString(std::string_view s, uint64_t utf16_len, uint64_t begin, 
 }  // namespace
 
 Content Content::Splice(uint64_t offset) {
-  switch (ref_) {
+  switch (ref()) {
     case ContentRef::kDeleted: {
       Content right = Content::Deleted(slot_.len - offset);
       slot_.len = offset;
@@ -118,36 +133,37 @@ Content Content::Splice(uint64_t offset) {
     }
     case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& v = ref_ == ContentRef::kJson ? slot_.json->values : slot_.any->values;
+      auto& v = ref() == ContentRef::kJson ? slot_.json->values : slot_.any->values;
       std::vector<lib0::Any> tail(
           std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
           std::make_move_iterator(v.end()));
       v.resize(offset);
-      return ref_ == ContentRef::kJson ? Content(JsonContent{std::move(tail)})
-                                       : Content(AnyContent{std::move(tail)});
+      return ref() == ContentRef::kJson ? Content(JsonContent{std::move(tail)})
+                                        : Content(AnyContent{std::move(tail)});
     }
     case ContentRef::kString: {
       // yjs ContentString.splice: a surrogate pair cut in half becomes U+FFFD on both sides
       // (one UTF-16 unit each, so the lengths stay).
       const std::string_view s = string();
       Content right;
-      if (utf16_len_ == s.size()) {  // ASCII: UTF-16 offsets are byte offsets
-        right.SetString(s.substr(offset), utf16_len_ - offset);
-        if (inline_bytes_ == kHeapString && offset <= kInlineMax) {
+      const uint64_t len = utf16_len();
+      if (len == s.size()) {  // ASCII: UTF-16 offsets are byte offsets
+        right.SetString(s.substr(offset), len - offset);
+        if (inline_bytes() == kHeapString && offset <= kInlineMax) {
           SetString(std::string(s.substr(0, offset)), offset);
-        } else if (inline_bytes_ == kHeapString) {
+        } else if (inline_bytes() == kHeapString) {
           // Shrinking a malloc block in place gives its tail back without copying.
-          char* shrunk = static_cast<char*>(std::realloc(slot_.heap, kHeapHeader + offset));
+          char* shrunk =
+              static_cast<char*>(std::realloc(slot_.heap, HeapBlockSize(offset, offset)));
           if (shrunk != nullptr) slot_.heap = shrunk;
           const auto n = static_cast<uint32_t>(offset);
           std::memcpy(slot_.heap, &n, sizeof n);
-          utf16_len_ = n;
+          set_utf16_len(offset);
         } else {
-          inline_bytes_ = static_cast<uint8_t>(offset);
-          utf16_len_ = static_cast<uint32_t>(offset);
+          set_inline_bytes(static_cast<uint8_t>(offset));
+          set_utf16_len(offset);
         }
       } else {
-        const uint64_t len = utf16_len_;
         right.SetString(SliceString(s, len, offset, len), len - offset);
         SetString(SliceString(s, len, 0, offset), offset);
       }
@@ -158,13 +174,13 @@ Content Content::Splice(uint64_t offset) {
 }
 
 bool Content::MergeWith(Content& right) {
-  if (ref_ != right.ref_) return false;
-  switch (ref_) {
+  if (ref() != right.ref()) return false;
+  switch (ref()) {
     case ContentRef::kDeleted: slot_.len += right.slot_.len; return true;
     case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& l = ref_ == ContentRef::kJson ? slot_.json->values : slot_.any->values;
-      auto& r = ref_ == ContentRef::kJson ? right.slot_.json->values : right.slot_.any->values;
+      auto& l = ref() == ContentRef::kJson ? slot_.json->values : slot_.any->values;
+      auto& r = ref() == ContentRef::kJson ? right.slot_.json->values : right.slot_.any->values;
       l.insert(l.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
       return true;
     }
@@ -172,16 +188,16 @@ bool Content::MergeWith(Content& right) {
       const std::string_view l = string();
       const std::string_view r = right.string();
       const uint64_t bytes = uint64_t{l.size()} + r.size();
-      const uint64_t units = uint64_t{utf16_len_} + right.utf16_len_;
+      const uint64_t units = utf16_len() + right.utf16_len();
       if (bytes > UINT32_MAX) return false;  // a content keeps at most 4 GiB: stay two items
       if (bytes <= kInlineMax) {
         std::memcpy(slot_.chars + l.size(), r.data(), r.size());
-        inline_bytes_ = static_cast<uint8_t>(bytes);
+        set_inline_bytes(static_cast<uint8_t>(bytes));
       } else {
         // Grow the block geometrically (typing appends one character at a time), using the
         // slack malloc already gave it first.
-        char* heap = inline_bytes_ == kHeapString ? slot_.heap : nullptr;
-        const size_t need = kHeapHeader + bytes;
+        char* heap = inline_bytes() == kHeapString ? slot_.heap : nullptr;
+        const size_t need = HeapBlockSize(bytes, units);
         if (heap == nullptr || malloc_usable_size(heap) < need) {
           const size_t have = heap == nullptr ? 0 : malloc_usable_size(heap);
           char* grown = static_cast<char*>(std::malloc(std::max(need, have + have / 2)));
@@ -194,9 +210,9 @@ bool Content::MergeWith(Content& right) {
         const auto n = static_cast<uint32_t>(bytes);
         std::memcpy(heap, &n, sizeof n);
         slot_.heap = heap;
-        inline_bytes_ = kHeapString;
+        set_inline_bytes(kHeapString);
       }
-      utf16_len_ = static_cast<uint32_t>(units);
+      set_utf16_len(units);
       return true;
     }
     default: return false;
@@ -222,7 +238,7 @@ void Content::WriteTo(Encoder& e, uint64_t offset) const {
       if (offset == 0) {
         e.WriteString(string());
       } else {
-        e.WriteString(SliceString(string(), utf16_len_, offset, utf16_len_));
+        e.WriteString(SliceString(string(), utf16_len(), offset, utf16_len()));
       }
       break;
     }
@@ -266,7 +282,7 @@ Content Content::Copy() const {
     case ContentRef::kBinary: return Content(BinaryContent(*get<BinaryContent>()));
     case ContentRef::kString: {
       Content c;
-      c.SetString(string(), utf16_len_);
+      c.SetString(string(), utf16_len());
       return c;
     }
     case ContentRef::kEmbed: return Content(EmbedContent(*get<EmbedContent>()));

@@ -74,18 +74,30 @@ struct DocContent {
 class Content {
  public:
   Content() = default;
-  explicit Content(DeletedContent c) : ref_(ContentRef::kDeleted) { slot_.len = c.len; }
-  explicit Content(TypeContent c) : ref_(ContentRef::kType) { slot_.type = c.type.release(); }
-  explicit Content(JsonContent c) : ref_(ContentRef::kJson) { slot_.json = Box(std::move(c)); }
-  explicit Content(BinaryContent c) : ref_(ContentRef::kBinary) {
+  explicit Content(DeletedContent c) : kind_(static_cast<uint8_t>(ContentRef::kDeleted)) {
+    slot_.len = c.len;
+  }
+  explicit Content(TypeContent c) : kind_(static_cast<uint8_t>(ContentRef::kType)) {
+    slot_.type = c.type.release();
+  }
+  explicit Content(JsonContent c) : kind_(static_cast<uint8_t>(ContentRef::kJson)) {
+    slot_.json = Box(std::move(c));
+  }
+  explicit Content(BinaryContent c) : kind_(static_cast<uint8_t>(ContentRef::kBinary)) {
     slot_.binary = Box(std::move(c));
   }
-  explicit Content(EmbedContent c) : ref_(ContentRef::kEmbed) { slot_.embed = Box(std::move(c)); }
-  explicit Content(FormatContent c) : ref_(ContentRef::kFormat) {
+  explicit Content(EmbedContent c) : kind_(static_cast<uint8_t>(ContentRef::kEmbed)) {
+    slot_.embed = Box(std::move(c));
+  }
+  explicit Content(FormatContent c) : kind_(static_cast<uint8_t>(ContentRef::kFormat)) {
     slot_.format = Box(std::move(c));
   }
-  explicit Content(AnyContent c) : ref_(ContentRef::kAny) { slot_.any = Box(std::move(c)); }
-  explicit Content(DocContent c) : ref_(ContentRef::kDoc) { slot_.doc = Box(std::move(c)); }
+  explicit Content(AnyContent c) : kind_(static_cast<uint8_t>(ContentRef::kAny)) {
+    slot_.any = Box(std::move(c));
+  }
+  explicit Content(DocContent c) : kind_(static_cast<uint8_t>(ContentRef::kDoc)) {
+    slot_.doc = Box(std::move(c));
+  }
   Content(Content&& other) noexcept;
   Content& operator=(Content&& other) noexcept;
   ~Content() {
@@ -96,27 +108,27 @@ class Content {
   static Content String(std::string_view utf8);
   static Content Deleted(uint64_t len) { return Content(DeletedContent{len}); }
 
-  ContentRef ref() const { return ref_; }
+  ContentRef ref() const { return static_cast<ContentRef>(kind_ & 0x0f); }
   uint64_t length() const {
-    if (ref_ == ContentRef::kString) return utf16_len_;
-    if (ref_ == ContentRef::kDeleted) return slot_.len;
+    if (ref() == ContentRef::kString) return utf16_len();
+    if (ref() == ContentRef::kDeleted) return slot_.len;
     return LengthOfOtherKind();
   }
-  bool countable() const { return ref_ != ContentRef::kDeleted && ref_ != ContentRef::kFormat; }
+  bool countable() const { return ref() != ContentRef::kDeleted && ref() != ContentRef::kFormat; }
 
   // The text of a String content (REQUIRES: ref() == kString).
   std::string_view string() const {
-    return inline_bytes_ != kHeapString
-               ? std::string_view(slot_.chars, inline_bytes_)
+    return inline_bytes() != kHeapString
+               ? std::string_view(slot_.chars, inline_bytes())
                : std::string_view(slot_.heap + kHeapHeader, HeapBytes(slot_.heap));
   }
   // The Type of a Type content, or null for other kinds.
-  Type* type() const { return ref_ == ContentRef::kType ? slot_.type : nullptr; }
+  Type* type() const { return ref() == ContentRef::kType ? slot_.type : nullptr; }
   // Hands over the Type of a Type content and leaves an empty Deleted content.
   std::unique_ptr<Type> TakeType() {
     std::unique_ptr<Type> t(type());
     if (t != nullptr) {
-      ref_ = ContentRef::kDeleted;
+      set_ref(ContentRef::kDeleted);
       slot_.len = 0;
     }
     return t;
@@ -161,7 +173,8 @@ class Content {
  private:
   // A heap string block: the UTF-8 byte count (uint32_t), then the bytes.
   static constexpr size_t kHeapHeader = sizeof(uint32_t);
-  static constexpr uint8_t kHeapString = 0xff;  // inline_bytes_ of a heap string
+  static constexpr uint8_t kHeapString = 0x0f;  // inline_bytes() of a heap string
+  static constexpr uint16_t kLongString = 0xffff;
   static constexpr size_t kInlineMax = 8;
 
   union Slot {
@@ -177,17 +190,31 @@ class Content {
     DocContent* doc;
   };
 
+  uint8_t inline_bytes() const { return kind_ >> 4; }
+  void set_ref(ContentRef r) {
+    kind_ = static_cast<uint8_t>((kind_ & 0xf0) | static_cast<uint8_t>(r));
+  }
+  void set_inline_bytes(uint8_t n) { kind_ = static_cast<uint8_t>((kind_ & 0x0f) | (n << 4)); }
+  uint64_t utf16_len() const { return utf16_small_ != kLongString ? utf16_small_ : LongUtf16Len(); }
+  uint32_t LongUtf16Len() const;
+  // REQUIRES: for n >= kLongString, a heap string with 4 bytes of room after its bytes.
+  void set_utf16_len(uint64_t n);
+  // Bytes of a heap block for `bytes` of text of `utf16_len` units.
+  static size_t HeapBlockSize(uint64_t bytes, uint64_t utf16_len) {
+    return kHeapHeader + bytes + (utf16_len >= kLongString ? sizeof(uint32_t) : 0);
+  }
+
   template <typename T>
   static T* Box(T&& c) {
     return new T(std::move(c));
   }
   static uint32_t HeapBytes(const char* heap);
   uint64_t LengthOfOtherKind() const;
-  bool Is(ContentRef r) const { return ref_ == r; }
+  bool Is(ContentRef r) const { return ref() == r; }
   // Whether the slot owns memory (deleted contents and inline strings own none).
   bool Owns() const {
-    return ref_ != ContentRef::kDeleted &&
-           (ref_ != ContentRef::kString || inline_bytes_ == kHeapString);
+    return ref() != ContentRef::kDeleted &&
+           (ref() != ContentRef::kString || inline_bytes() == kHeapString);
   }
   // Frees what the slot owns and leaves an empty Deleted content.
   void Release();
@@ -197,9 +224,11 @@ class Content {
   void SetString(std::string_view utf8, uint64_t utf16_len);
 
   Slot slot_{.len = 0};
-  uint32_t utf16_len_ = 0;  // String: the clock length
-  ContentRef ref_ = ContentRef::kDeleted;
-  uint8_t inline_bytes_ = 0;  // String: inline byte count, or kHeapString
+  // String: the clock length (UTF-16 units), or kLongString: then a uint32_t after the bytes
+  // holds it (only a heap string can be that long). Two bytes here keep an Item at 48.
+  uint16_t utf16_small_ = 0;
+  // The ContentRef (low 4 bits) and, for a String, the inline byte count or kHeapString (high 4).
+  uint8_t kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
 };
 
 // Reads a content of the given ref (1..9). Errors are left in the decoder.

@@ -106,15 +106,50 @@ TEST(ContentTest, ATypeContentHandsOverItsType) {
 TEST(ContentTest, AnItemsFlagsLiveBesideItsContentWithoutDisturbingIt) {
   Item item;
   item.info = 0xff;
-  item.is_gc = true;
+  item.set_gc();
   item.content = Content::String("12345678");  // inline, the largest that fits
   item.content = Content::String(std::string(20, 'z'));
   EXPECT_EQ(item.info, 0xff);
-  EXPECT_TRUE(item.is_gc);
+  EXPECT_TRUE(item.is_gc());
   EXPECT_EQ(item.content.string(), std::string(20, 'z'));
   item.content = Content::Deleted(5);
   EXPECT_EQ(item.length(), 5u);
   EXPECT_EQ(item.info, 0xff);
+}
+
+// A content keeps a string's UTF-16 length in 16 bits; from 65,535 units on, the length lives in
+// the heap block after the bytes. Splits and merges cross that boundary both ways.
+TEST(ContentTest, StringsOf65535UnitsOrMoreKeepTheirLengthThroughSplitsAndMerges) {
+  std::string accented;  // "é" is 2 bytes and 1 UTF-16 unit: bytes and units differ
+  for (int i = 0; i < 70000; ++i) accented += "\xc3\xa9";
+  for (const std::string& text : {std::string(70000, 'a'), accented}) {
+    const uint64_t units = 70000;
+    Content c = Content::String(text);
+    EXPECT_EQ(c.length(), units);
+    EXPECT_EQ(c.string(), text);
+    for (const uint64_t at : {uint64_t{65535}, uint64_t{65534}, uint64_t{100}, uint64_t{69999}}) {
+      Content left = Content::String(text);
+      Content right = left.Splice(at);
+      EXPECT_EQ(left.length(), at);
+      EXPECT_EQ(right.length(), units - at);
+      const size_t bytes_per_unit = text.size() / units;
+      EXPECT_EQ(left.string(), text.substr(0, at * bytes_per_unit));
+      EXPECT_EQ(right.string(), text.substr(at * bytes_per_unit));
+      ASSERT_TRUE(left.MergeWith(right));
+      EXPECT_EQ(left.length(), units);
+      EXPECT_EQ(left.string(), text);
+    }
+  }
+  // Typing across the boundary, one unit at a time.
+  Content grown = Content::String(std::string(65533, 'b'));
+  for (int i = 0; i < 4; ++i) {
+    Content one = Content::String("c");
+    ASSERT_TRUE(grown.MergeWith(one));
+    EXPECT_EQ(grown.length(), 65534u + static_cast<uint64_t>(i));
+  }
+  EXPECT_EQ(grown.string(), std::string(65533, 'b') + "cccc");
+  Content moved(std::move(grown));
+  EXPECT_EQ(moved.length(), 65537u);
 }
 
 }  // namespace

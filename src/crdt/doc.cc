@@ -73,12 +73,8 @@ const std::string* Doc::InternKey(std::string_view key) {
 
 KeySlot* Doc::KeySlotFor(Type* type, const std::string* key) {
   if (KeySlot* slot = type->FindSlot(key)) return slot;
-  if (key_slots_left_ == 0) {
-    const size_t n = std::min<size_t>(size_t{4} << key_slot_chunks_.size(), 256);
-    key_slot_chunks_.push_back(std::make_unique<KeySlot[]>(n));
-    key_slots_left_ = n;
-  }
-  KeySlot* slot = &key_slot_chunks_.back()[--key_slots_left_];
+  key_slots_.push_back(std::make_unique<KeySlot>());
+  KeySlot* slot = key_slots_.back().get();
   slot->type = type;
   slot->key = key;
   type->AddSlot(slot);
@@ -144,7 +140,7 @@ namespace {
 // bulk writers call the final encoder classes directly.
 template <typename Encoder>
 void WriteStructTo(Encoder& e, const Item& item, uint64_t offset) {
-  if (item.is_gc) {
+  if (item.is_gc()) {
     e.WriteInfo(0);
     e.WriteLen(item.length() - offset);
     return;
@@ -397,7 +393,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       const uint8_t info = d.ReadInfo();
       const uint8_t ref = info & 0x1f;
       if (ref == 0) {
-        item->is_gc = true;
+        item->set_gc();
         item->content = Content::Deleted(d.ReadLen());
       } else if (ref == 10) {
         item->info |= kItemSkip;

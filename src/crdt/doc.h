@@ -151,8 +151,7 @@ class Doc {
   bool gc_;
   bool clean_up_formatting_;
   std::unordered_set<std::string> keys_;
-  std::vector<std::unique_ptr<KeySlot[]>> key_slot_chunks_;  // sizes 4, 8, ... 256
-  size_t key_slots_left_ = 0;                                // unused at the newest chunk's end
+  std::vector<std::unique_ptr<KeySlot>> key_slots_;
   std::vector<std::unique_ptr<KeySlot>> provisional_key_slots_;
   std::vector<std::pair<const std::string*, Type*>> root_order_;
   std::vector<std::unique_ptr<Type>> root_types_;

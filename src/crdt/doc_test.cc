@@ -189,6 +189,29 @@ TEST(DocTest, StructsDroppedFromPendingAreFreed) {
   EXPECT_EQ(doc.store().pool().live(), in_store);
 }
 
+// Items keep a string's UTF-16 length in 16 bits below 65,535 units and in the string's heap
+// block from there on; a long paste edited in the middle round-trips through an update.
+TEST(DocTest, ALongPasteEditedInTheMiddleRoundTrips) {
+  Doc doc(DocOptions{.gc = true, .client_id = 3});
+  TextRef text = doc.GetText("t");
+  std::string paste;
+  uint64_t units = 0;
+  for (int i = 0; i < 40000; ++i) {
+    paste += i % 7 == 0 ? "\xc3\xa9" : "ab";  // bytes and UTF-16 units differ
+    units += i % 7 == 0 ? 1 : 2;
+  }
+  ASSERT_GT(units, 70000u);
+  ASSERT_TRUE(text.Insert(0, paste).ok());
+  EXPECT_EQ(text.length(), units);
+  ASSERT_TRUE(text.Delete(65530, 10).ok());
+  ASSERT_TRUE(text.Insert(100, "X").ok());
+  EXPECT_EQ(text.length(), units - 9);
+  Doc copy(DocOptions{.gc = true, .client_id = 4});
+  ASSERT_TRUE(copy.ApplyUpdate(doc.EncodeStateAsUpdate()).ok());
+  EXPECT_EQ(copy.GetText("t").ToString(), text.ToString());
+  EXPECT_EQ(copy.EncodeStateAsUpdate(), doc.EncodeStateAsUpdate());
+}
+
 // A map's keys are ordered by first integration, as in a JS Map. Entries of a nested map that
 // arrive before the map wait as pending, and join its keys when they integrate. The expected
 // strings are what yjs 13.6 gives for the same updates applied in the same orders (checked with

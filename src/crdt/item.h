@@ -1,7 +1,7 @@
 #pragma once
 // The struct model of yjs (`src/structs/Item.js`, `GC.js`, `src/types/AbstractType.js`):
 // an Item is a run of content with its YATA neighbours; a GC block is a run of collected
-// clocks (stored as an Item with is_gc set, so one array per client holds both); a Type is a
+// clocks (stored as an Item with the kItemGc flag, so one array per client holds both); a Type is a
 // shared container (root or nested in a TypeContent).
 //
 // Thread-safety: none. A document and everything in it is touched by one thread at a time (a
@@ -83,6 +83,9 @@ struct Type {
   ~Type();
   Type(const Type&) = delete;
   Type& operator=(const Type&) = delete;
+  // Types live in the ItemHeap, so that an item names its parent by a 32-bit handle.
+  static void* operator new(size_t bytes) { return ItemHeap::AllocateBlock(bytes); }
+  static void operator delete(void* p, size_t bytes) { ItemHeap::FreeBlock(p, bytes); }
 
   // Map part: one slot per key, holding the rightmost item of that key, in first-insertion
   // order like a JS Map. Keys are interned by the document, so pointers compare as strings.
@@ -105,7 +108,11 @@ struct KeySlot {
   Type* type = nullptr;
   const std::string* key = nullptr;
   Item* item = nullptr;  // the rightmost item of this key (its value), or null
+  // In the ItemHeap, as types are.
+  static void* operator new(size_t bytes) { return ItemHeap::AllocateBlock(bytes); }
+  static void operator delete(void* p, size_t bytes) { ItemHeap::FreeBlock(p, bytes); }
 };
+static_assert(sizeof(Type) <= ItemHeap::kMaxBlock);
 
 // yjs Item.info bits.
 inline constexpr uint8_t kItemKeep = 1;
@@ -120,6 +127,8 @@ inline constexpr uint8_t kItemSkip = 32;
 // A decoded map entry whose key slot is provisional (Doc::NewProvisionalKeySlot): its map is
 // not known yet, and the key joins the map's order only when the item integrates.
 inline constexpr uint8_t kItemProvisionalKey = 64;
+// A GC struct (yjs GC): a run of collected clocks, stored as an Item with a Deleted content.
+inline constexpr uint8_t kItemGc = 128;
 
 // The largest clock an item stores (IDs inside items are 32-bit; see Item).
 inline constexpr Clock kMaxItemClock = 0xffffffff;
@@ -132,24 +141,26 @@ struct Item {
   // The parent Type (null: the parent was collected, and the item becomes GC) and, for a map
   // entry, its key (yjs parentSub; null for list items).
   Type* parent() const {
-    return (parent_ & kKeyed) != 0 ? key_slot()->type : reinterpret_cast<Type*>(parent_);
+    return (parent_ & kKeyed) != 0 ? key_slot()->type
+                                   : static_cast<Type*>(ItemHeap::Decompress(parent_));
   }
   const std::string* parent_sub() const {
     return (parent_ & kKeyed) != 0 ? key_slot()->key : nullptr;
   }
   KeySlot* key_slot() const {
-    return (parent_ & kKeyed) != 0 ? reinterpret_cast<KeySlot*>(parent_ & ~kKeyed) : nullptr;
+    return (parent_ & kKeyed) != 0 ? static_cast<KeySlot*>(ItemHeap::Decompress(parent_ & ~kKeyed))
+                                   : nullptr;
   }
   // Sets the parent of a list item, or of a map entry whose key slot is provisional.
   void set_parent(Type* type) {
     if ((parent_ & kKeyed) != 0) {
       key_slot()->type = type;
     } else {
-      parent_ = reinterpret_cast<uintptr_t>(type);
+      parent_ = ItemHeap::Compress(type);
     }
   }
   // Makes the item an entry of slot->type under slot->key.
-  void set_key_slot(KeySlot* slot) { parent_ = reinterpret_cast<uintptr_t>(slot) | kKeyed; }
+  void set_key_slot(KeySlot* slot) { parent_ = ItemHeap::Compress(slot) | kKeyed; }
   // Parent and key of `o` (neighbours and split halves share them).
   void copy_parent(const Item& o) { parent_ = o.parent_; }
   void clear_parent() { parent_ = 0; }
@@ -216,12 +227,13 @@ struct Item {
 
   [[no_unique_address]] Content content;
   uint8_t info = 0;
-  bool is_gc = false;
 
   bool is_skip() const { return (info & kItemSkip) != 0; }
   // GC and Skip blocks keep their length in a Deleted content.
   uint64_t length() const { return content.length(); }
-  bool deleted() const { return is_gc || (info & kItemDeleted) != 0; }
+  bool is_gc() const { return (info & kItemGc) != 0; }
+  void set_gc() { info |= kItemGc; }
+  bool deleted() const { return (info & (kItemGc | kItemDeleted)) != 0; }
   bool countable() const { return (info & kItemCountable) != 0; }
   bool keep() const { return (info & kItemKeep) != 0; }
   void set_keep(bool k) { info = k ? (info | kItemKeep) : (info & ~kItemKeep); }
@@ -232,8 +244,10 @@ struct Item {
   ID parent_id() const { return ID{ClientTable::Get(right_origin_client_), right_origin_clock_}; }
 
  private:
-  static constexpr uintptr_t kKeyed = 1;  // parent_ holds a KeySlot* (slots are 8-aligned)
-  uintptr_t parent_ = 0;
+  // The parent's handle; with kKeyed set, the handle of a KeySlot. Types and slots are 16-aligned
+  // in the ItemHeap, so their handles are even.
+  static constexpr uint32_t kKeyed = 1;
+  uint32_t parent_ = 0;
   ClientRef client_ = kNoClientRef;
   uint32_t clock_ = 0;
   ClientRef origin_client_ = kNoClientRef;
@@ -241,6 +255,6 @@ struct Item {
   ClientRef right_origin_client_ = kNoClientRef;
   uint32_t right_origin_clock_ = 0;
 };
-static_assert(sizeof(Item) == 56, "an Item's flags share the tail of its content");
+static_assert(sizeof(Item) == 48, "an Item's flags share the tail of its content");
 
 }  // namespace tandem::crdt

@@ -32,7 +32,7 @@ constexpr size_t kExtent = size_t{1} << 20;
 // Freed large chunks keep their pages up to this many bytes in all (a document loaded again soon
 // would fault them all back in); past it, their pages go back to the system.
 constexpr size_t kRetainBytes = size_t{64} << 20;
-constexpr size_t kReleasableChunk = 16 * kPage;
+constexpr size_t kReleasableChunk = 4 * kPage;
 constexpr int kClasses =
     std::countr_zero(ItemHeap::kMaxChunk) - std::countr_zero(ItemHeap::kMinChunk) + 1;
 
@@ -47,6 +47,7 @@ struct State {
   };
   std::vector<Spare> free[kClasses];
   size_t retained = 0;  // bytes of free chunks that kept their pages
+  std::vector<void*> free_blocks[ItemHeap::kMaxBlock / ItemHeap::kBlockAlign];
   std::atomic<size_t> in_use{0};
 };
 
@@ -88,6 +89,7 @@ void* ItemHeap::AllocateChunk(size_t bytes) {
   if (s.base == nullptr) {
     Reserve(s);
     base_ = s.base;
+    limit_ = s.base + s.reserved;
   }
   auto& free = s.free[ClassOf(bytes)];
   void* chunk;
@@ -124,6 +126,47 @@ void ItemHeap::FreeChunk(void* chunk, size_t bytes) {
   if (!released) s.retained += bytes;
   s.free[ClassOf(bytes)].push_back({chunk, released});
   s.in_use.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+namespace {
+size_t BlockClass(size_t bytes) {
+  if (bytes == 0 || bytes > ItemHeap::kMaxBlock) throw std::bad_alloc();
+  return (bytes - 1) / ItemHeap::kBlockAlign;
+}
+constexpr size_t kBlockChunk = 4096;
+}  // namespace
+
+void* ItemHeap::AllocateBlock(size_t bytes) {
+  const size_t c = BlockClass(bytes);
+  const size_t size = (c + 1) * kBlockAlign;
+  State& s = GetState();
+  {
+    std::lock_guard lock(s.mu);
+    if (!s.free_blocks[c].empty()) {
+      void* block = s.free_blocks[c].back();
+      s.free_blocks[c].pop_back();
+      s.in_use.fetch_add(size, std::memory_order_relaxed);
+      return block;
+    }
+  }
+  // Carve a new chunk into blocks of this size (chunks are page-aligned, so blocks are 16-aligned).
+  auto* chunk = static_cast<unsigned char*>(AllocateChunk(kBlockChunk));
+  std::lock_guard lock(s.mu);
+  s.in_use.fetch_sub(kBlockChunk, std::memory_order_relaxed);
+  for (size_t off = kBlockChunk / size * size; off >= 2 * size; off -= size) {
+    s.free_blocks[c].push_back(chunk + off - size);
+  }
+  s.in_use.fetch_add(size, std::memory_order_relaxed);
+  return chunk;
+}
+
+void ItemHeap::FreeBlock(void* block, size_t bytes) {
+  if (block == nullptr) return;
+  const size_t c = BlockClass(bytes);
+  State& s = GetState();
+  std::lock_guard lock(s.mu);
+  s.free_blocks[c].push_back(block);
+  s.in_use.fetch_sub((c + 1) * kBlockAlign, std::memory_order_relaxed);
 }
 
 size_t ItemHeap::bytes_in_use() {

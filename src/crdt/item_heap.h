@@ -16,6 +16,7 @@
 // Thread-safety: AllocateChunk and FreeChunk lock; handles convert without locking (the base
 // never changes after the first chunk, which every item comes from).
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -25,18 +26,27 @@ class ItemHeap {
  public:
   static constexpr size_t kUnit = 8;
   static constexpr size_t kMinChunk = 256;
-  static constexpr size_t kMaxChunk = 64 * 1024;
+  static constexpr size_t kMaxChunk = 16 * 1024;
 
   // A chunk of `bytes` (a power of two in [kMinChunk, kMaxChunk]), aligned to 8. Throws
   // std::bad_alloc when the range is full.
   static void* AllocateChunk(size_t bytes);
   static void FreeChunk(void* chunk, size_t bytes);
+  // A block of up to kMaxBlock bytes, aligned to 16, for the objects items point at by handle
+  // (types and map key slots: their handles are even, which leaves the low bit for a tag).
+  // Blocks are carved from chunks and reused by size; they are counted in bytes_in_use().
+  static constexpr size_t kBlockAlign = 16;
+  static constexpr size_t kMaxBlock = 512;
+  static void* AllocateBlock(size_t bytes);
+  static void FreeBlock(void* block, size_t bytes);
   // Bytes in chunks handed out and not freed (all documents of the process).
   static size_t bytes_in_use();
   // Size of the reserved range (for diagnostics).
   static size_t reserved();
 
   static uint32_t Compress(const void* p) {
+    // Everything named by a handle must come from this heap (debug builds check it).
+    assert(p == nullptr || (p >= base_ && p < limit_));
     return p == nullptr
                ? 0
                : static_cast<uint32_t>((static_cast<const unsigned char*>(p) - base_) / kUnit);
@@ -49,6 +59,7 @@ class ItemHeap {
 
  private:
   static inline unsigned char* base_ = nullptr;
+  static inline unsigned char* limit_ = nullptr;
 };
 
 // A pointer to T stored as an ItemHeap handle. Reads and writes like a T*.

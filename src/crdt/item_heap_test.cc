@@ -65,6 +65,28 @@ TEST(ItemHeapTest, RefusesSizesOutsideTheClasses) {
   EXPECT_THROW(ItemHeap::AllocateChunk(3 * ItemHeap::kMinChunk), std::bad_alloc);
 }
 
+TEST(ItemHeapTest, BlocksAreSixteenAlignedCountedAndReused) {
+  const size_t before = ItemHeap::bytes_in_use();
+  std::vector<void*> blocks;
+  for (size_t bytes : {1, 16, 17, 24, 200, 512}) {
+    void* b = ItemHeap::AllocateBlock(bytes);
+    EXPECT_TRUE(ItemHeap::Contains(b));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % ItemHeap::kBlockAlign, 0u);
+    // Handles of blocks are even: items use the low bit as a tag.
+    EXPECT_EQ(ItemHeap::Compress(b) % 2, 0u);
+    std::memset(b, 0x5a, bytes);
+    blocks.push_back(b);
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before + 16 + 16 + 32 + 32 + 208 + 512);
+  ItemHeap::FreeBlock(blocks[3], 24);
+  EXPECT_EQ(ItemHeap::AllocateBlock(32), blocks[3]);  // same class (17..32 bytes)
+  const size_t sizes[] = {1, 16, 17, 24, 200, 512};
+  for (size_t i = 0; i < blocks.size(); ++i) ItemHeap::FreeBlock(blocks[i], sizes[i]);
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+  EXPECT_THROW(ItemHeap::AllocateBlock(0), std::bad_alloc);
+  EXPECT_THROW(ItemHeap::AllocateBlock(ItemHeap::kMaxBlock + 1), std::bad_alloc);
+}
+
 TEST(ItemHeapTest, ThreadsGetDistinctChunks) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 200;

@@ -143,7 +143,7 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     const ID id = *rpos.item;
     if (store.GetState(id.client) <= id.clock) return std::nullopt;
     const Item* right = store.Find(id);
-    if (right == nullptr || right->is_gc || right->parent() == nullptr) return std::nullopt;
+    if (right == nullptr || right->is_gc() || right->parent() == nullptr) return std::nullopt;
     abs.type = right->parent();
     if (abs.type->item == nullptr || !abs.type->item->deleted()) {
       const uint64_t diff = id.clock - right->clock();
@@ -160,7 +160,7 @@ std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     const ID id = *rpos.type;
     if (store.GetState(id.client) <= id.clock) return std::nullopt;  // not there yet
     const Item* item = store.Find(id);
-    Type* type = item == nullptr || item->is_gc ? nullptr : item->content.type();
+    Type* type = item == nullptr || item->is_gc() ? nullptr : item->content.type();
     if (type == nullptr) return std::nullopt;  // collected
     abs.type = type;
   } else {

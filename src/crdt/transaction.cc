@@ -110,8 +110,8 @@ StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
 
 // Item.mergeWith / GC.mergeWith for integrated structs.
 bool MergeWith(Item* left, Item* right) {
-  if (left->is_gc || right->is_gc) {
-    if (!(left->is_gc && right->is_gc)) return false;
+  if (left->is_gc() || right->is_gc()) {
+    if (!(left->is_gc() && right->is_gc())) return false;
     return left->content.MergeWith(right->content);  // both Deleted: the lengths add up
   }
   const uint64_t left_length = left->length();  // before the contents merge
@@ -146,9 +146,9 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
   for (; i > 0; --i) {
     Item* right = structs[i];
     Item* left = structs[i - 1];
-    if (left->deleted() != right->deleted() || left->is_gc != right->is_gc) break;
+    if (left->deleted() != right->deleted() || left->is_gc() != right->is_gc()) break;
     if (!MergeWith(left, right)) break;
-    KeySlot* slot = right->is_gc ? nullptr : right->key_slot();
+    KeySlot* slot = right->is_gc() ? nullptr : right->key_slot();
     if (slot != nullptr && slot->item == right) slot->item = left;
   }
   const size_t merged = pos - i;
@@ -189,7 +189,7 @@ void GcItem(Doc& doc, Item* item, bool parent_gcd) {
     Item* gc = store.pool().New();
     gc->set_id(item->client_ref(), item->clock());
     gc->content = Content::Deleted(length);
-    gc->is_gc = true;
+    gc->set_gc();
     store.Replace(item, gc);
   } else {
     item->content = Content::Deleted(length);
@@ -207,7 +207,7 @@ void TryGcDeleteSet(const DeleteSet& ds, Doc& doc) {
       for (size_t si = StructStore::FindIndex(*structs, d.clock);
            si < structs->size() && (*structs)[si]->clock() < end; ++si) {
         Item* s = (*structs)[si];
-        if (!s->is_gc && s->deleted() && !s->keep()) GcItem(doc, s, false);
+        if (!s->is_gc() && s->deleted() && !s->keep()) GcItem(doc, s, false);
       }
     }
   }
@@ -292,7 +292,7 @@ void Transact(Doc& doc, FunctionRef<void(Transaction&)> fn, bool local, const vo
 size_t FindIndexCleanStart(Transaction& t, StructStore::Structs& structs, Clock clock) {
   size_t index = StructStore::FindIndex(structs, clock);
   Item* s = structs[index];
-  if (s->clock() < clock && !s->is_gc) {
+  if (s->clock() < clock && !s->is_gc()) {
     structs.insert(index + 1, SplitItem(t, s, clock - s->clock()));
     return index + 1;
   }
@@ -392,7 +392,7 @@ Item* GetItemCleanStart(Transaction& t, ID id) {
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
   Item* s = (*structs)[index];
-  if (s->clock() < id.clock && !s->is_gc) {
+  if (s->clock() < id.clock && !s->is_gc()) {
     Item* right = SplitItem(t, s, id.clock - s->clock());
     structs->insert(index + 1, right);
     return right;
@@ -406,7 +406,7 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
   Item* s = (*structs)[index];
-  if (id.clock != s->clock() + s->length() - 1 && !s->is_gc) {
+  if (id.clock != s->clock() + s->length() - 1 && !s->is_gc()) {
     Item* right = SplitItem(t, s, id.clock - s->clock() + 1);
     structs->insert(index + 1, right);
   }
@@ -454,17 +454,17 @@ std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
     }
   }
   item->info &= static_cast<uint8_t>(~kItemParentIsId);
-  if (unresolvable || (item->left != nullptr && item->left->is_gc) ||
-      (item->right != nullptr && item->right->is_gc)) {
+  if (unresolvable || (item->left != nullptr && item->left->is_gc()) ||
+      (item->right != nullptr && item->right->is_gc())) {
     item->set_parent(nullptr);
   } else if (parent_is_id) {
     Item* parent_item = store.Find(parent_id);
-    item->set_parent(parent_item == nullptr || parent_item->is_gc ? nullptr
-                                                                  : parent_item->content.type());
+    item->set_parent(parent_item == nullptr || parent_item->is_gc() ? nullptr
+                                                                    : parent_item->content.type());
   } else if (item->parent() == nullptr) {
-    if (item->left != nullptr && !item->left->is_gc) {
+    if (item->left != nullptr && !item->left->is_gc()) {
       item->copy_parent(*item->left);
-    } else if (item->right != nullptr && !item->right->is_gc) {
+    } else if (item->right != nullptr && !item->right->is_gc()) {
       item->copy_parent(*item->right);
     }
   }
@@ -536,7 +536,7 @@ void IntegrateContent(Transaction& t, Item* item) {
 
 void Integrate(Transaction& t, Item* item, uint64_t offset) {
   StructStore& store = t.doc().store();
-  if (item->is_gc) {
+  if (item->is_gc()) {
     if (offset > 0) {
       item->set_clock(item->clock() + offset);
       item->content = Content::Deleted(item->length() - offset);
@@ -552,13 +552,13 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   }
   if (item->parent() == nullptr) {
     // The parent is gone (collected): keep only the clock range, as a GC struct.
-    item->is_gc = true;
+    item->set_gc();
     item->content = Content::Deleted(item->length());
     item->left = item->right = nullptr;
     item->clear_parent();
     item->clear_origin();
     item->clear_right_origin();
-    item->info = 0;
+    item->info = kItemGc;
     AddStruct(t, item);
     return;
   }

@@ -572,12 +572,12 @@ void CleanupTextAfterTransaction(Transaction& transaction) {
     StructStore::Structs& structs = *doc.store().Get(c.client);
     for (size_t i = StructStore::FindIndex(structs, before); i < structs.size(); ++i) {
       Item* item = structs[i];
-      if (!item->is_gc && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent());
+      if (!item->is_gc() && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent());
     }
   }
   Transact(doc, [&](Transaction& t) {
     IterateDeletedStructs(transaction, transaction.delete_set, [&](Item* item) {
-      if (item->is_gc || item->parent() == nullptr || !item->parent()->has_formatting) return;
+      if (item->is_gc() || item->parent() == nullptr || !item->parent()->has_formatting) return;
       Type* parent = item->parent();
       if (std::find(need_full_cleanup.begin(), need_full_cleanup.end(), parent) !=
           need_full_cleanup.end())
