@@ -9,22 +9,27 @@
 #include <stdexcept>
 
 #include "crdt/item.h"
+#include "crdt/item_heap.h"
 #include "crdt/update_codec.h"
 #include "lib0/json.h"
 #include "lib0/utf.h"
 
 namespace tandem::crdt {
 
-static_assert(sizeof(Content) == 16);
+static_assert(sizeof(Content) == 8);
+
+Content::Content(TypeContent c)
+    : slot_(ItemHeap::Compress(c.type.release())), kind_(static_cast<uint8_t>(ContentRef::kType)) {}
 
 void Content::StealFrom(Content& other) noexcept {
-  // Every kind is a plain value or an owning raw pointer: moving copies the slot and leaves the
+  // Every kind is a plain value or an owning handle: moving copies the slot and leaves the
   // source owning nothing.
   slot_ = other.slot_;
   utf16_small_ = other.utf16_small_;
   kind_ = other.kind_;
   other.kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
-  other.slot_.len = 0;
+  other.slot_ = 0;
+  other.utf16_small_ = 0;
 }
 
 Content::Content(Content&& other) noexcept {
@@ -42,20 +47,73 @@ Content& Content::operator=(Content&& other) noexcept {
 void Content::Release() {
   switch (ref()) {
     case ContentRef::kString:
-      if (inline_bytes() == kHeapString) std::free(slot_.heap);
+      if (inline_bytes() > kInlineMax) FreeBlock(string().size(), utf16_len());
       break;
-    case ContentRef::kJson: delete slot_.json; break;
-    case ContentRef::kBinary: delete slot_.binary; break;
-    case ContentRef::kEmbed: delete slot_.embed; break;
-    case ContentRef::kFormat: delete slot_.format; break;
-    case ContentRef::kType: delete slot_.type; break;
-    case ContentRef::kAny: delete slot_.any; break;
-    case ContentRef::kDoc: delete slot_.doc; break;
+    case ContentRef::kJson: DeleteBox<JsonContent>(); break;
+    case ContentRef::kBinary: DeleteBox<BinaryContent>(); break;
+    case ContentRef::kEmbed: DeleteBox<EmbedContent>(); break;
+    case ContentRef::kFormat: DeleteBox<FormatContent>(); break;
+    case ContentRef::kType: delete Unbox<Type>(); break;
+    case ContentRef::kAny: DeleteBox<AnyContent>(); break;
+    case ContentRef::kDoc: DeleteBox<DocContent>(); break;
     default: break;
   }
   kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
-  slot_.len = 0;
+  slot_ = 0;
   utf16_small_ = 0;
+}
+
+namespace {
+// The size of the ItemHeap block that holds `n` bytes.
+size_t RoundUpToStep(size_t n) {
+  return (n + ItemHeap::kBytesStep - 1) & ~(ItemHeap::kBytesStep - 1);
+}
+}  // namespace
+
+uint8_t Content::BlockKind(uint64_t bytes, uint64_t units) {
+  if (bytes == units && bytes <= ItemHeap::kMaxBytes) return kPooledAscii;
+  return HeapBlockSize(bytes, units) <= ItemHeap::kMaxBytes ? kPooledString : kHeapString;
+}
+
+size_t Content::BlockBytes(uint8_t kind, uint64_t bytes, uint64_t units) {
+  return kind == kPooledAscii ? bytes : HeapBlockSize(bytes, units);
+}
+
+char* Content::NewBlock(uint64_t bytes, uint64_t units, size_t malloc_bytes) {
+  const uint8_t kind = BlockKind(bytes, units);
+  const size_t size = BlockBytes(kind, bytes, units);
+  char* block;
+  if (kind != kHeapString) {
+    block = static_cast<char*>(ItemHeap::AllocateBytes(size));
+    slot_ = ItemHeap::Compress(block);
+  } else {
+    block = static_cast<char*>(std::malloc(std::max(size, malloc_bytes)));
+    if (block == nullptr) throw std::bad_alloc();
+    void* cell;
+    try {
+      cell = ItemHeap::AllocateBlock(sizeof(char*));
+    } catch (...) {
+      std::free(block);
+      throw;
+    }
+    *static_cast<char**>(cell) = block;
+    slot_ = ItemHeap::Compress(cell);
+  }
+  set_inline_bytes(kind);
+  if (kind == kPooledAscii) return block;
+  const auto n = static_cast<uint32_t>(bytes);
+  std::memcpy(block, &n, sizeof n);
+  return block + kHeapHeader;
+}
+
+void Content::FreeBlock(uint64_t bytes, uint64_t units) {
+  const uint8_t kind = inline_bytes();
+  if (kind == kHeapString) {
+    std::free(heap());
+    ItemHeap::FreeBlock(ItemHeap::Decompress(slot_), sizeof(char*));
+  } else {
+    ItemHeap::FreeBytes(heap(), BlockBytes(kind, bytes, units));
+  }
 }
 
 uint32_t Content::HeapBytes(const char* heap) {
@@ -69,24 +127,20 @@ void Content::SetString(std::string_view utf8, uint64_t utf16_len) {
   kind_ = static_cast<uint8_t>(ContentRef::kString);
   if (utf8.size() <= kInlineMax) {
     set_inline_bytes(static_cast<uint8_t>(utf8.size()));
-    slot_.len = 0;
-    if (!utf8.empty()) std::memcpy(slot_.chars, utf8.data(), utf8.size());
+    slot_ = 0;
+    if (!utf8.empty()) std::memcpy(inline_chars(), utf8.data(), utf8.size());
     set_utf16_len(utf16_len);
     return;
   }
-  char* heap = static_cast<char*>(std::malloc(HeapBlockSize(utf8.size(), utf16_len)));
-  if (heap == nullptr) throw std::bad_alloc();
-  const auto n = static_cast<uint32_t>(utf8.size());
-  std::memcpy(heap, &n, sizeof n);
-  std::memcpy(heap + kHeapHeader, utf8.data(), utf8.size());
-  set_inline_bytes(kHeapString);
-  slot_.heap = heap;
+  char* text = NewBlock(utf8.size(), utf16_len, 0);
+  std::memcpy(text, utf8.data(), utf8.size());
   set_utf16_len(utf16_len);
 }
 
 uint32_t Content::LongUtf16Len() const {
   uint32_t n;
-  std::memcpy(&n, slot_.heap + kHeapHeader + HeapBytes(slot_.heap), sizeof n);
+  const char* block = heap();
+  std::memcpy(&n, block + kHeapHeader + HeapBytes(block), sizeof n);
   return n;
 }
 
@@ -97,7 +151,8 @@ void Content::set_utf16_len(uint64_t n) {
   }
   utf16_small_ = kLongString;
   const auto units = static_cast<uint32_t>(n);
-  std::memcpy(slot_.heap + kHeapHeader + HeapBytes(slot_.heap), &units, sizeof units);
+  char* block = heap();
+  std::memcpy(block + kHeapHeader + HeapBytes(block), &units, sizeof units);
 }
 
 Content Content::String(std::string_view utf8) {
@@ -110,8 +165,8 @@ Content Content::String(std::string_view utf8) {
 
 uint64_t Content::LengthOfOtherKind() const {
   switch (ref()) {
-    case ContentRef::kJson: return slot_.json->values.size();
-    case ContentRef::kAny: return slot_.any->values.size();
+    case ContentRef::kJson: return Unbox<JsonContent>()->values.size();
+    case ContentRef::kAny: return Unbox<AnyContent>()->values.size();
     default: return 1;
   }
 }
@@ -127,13 +182,14 @@ std::string SliceString(std::string_view s, uint64_t utf16_len, uint64_t begin, 
 Content Content::Splice(uint64_t offset) {
   switch (ref()) {
     case ContentRef::kDeleted: {
-      Content right = Content::Deleted(slot_.len - offset);
-      slot_.len = offset;
+      Content right = Content::Deleted(deleted_len() - offset);
+      set_deleted_len(offset);
       return right;
     }
     case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& v = ref() == ContentRef::kJson ? slot_.json->values : slot_.any->values;
+      auto& v =
+          ref() == ContentRef::kJson ? Unbox<JsonContent>()->values : Unbox<AnyContent>()->values;
       std::vector<lib0::Any> tail(
           std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(offset)),
           std::make_move_iterator(v.end()));
@@ -149,15 +205,28 @@ Content Content::Splice(uint64_t offset) {
       const uint64_t len = utf16_len();
       if (len == s.size()) {  // ASCII: UTF-16 offsets are byte offsets
         right.SetString(s.substr(offset), len - offset);
-        if (inline_bytes() == kHeapString && offset <= kInlineMax) {
+        const uint8_t kind = inline_bytes();
+        if (kind > kInlineMax && offset <= kInlineMax) {
           SetString(std::string(s.substr(0, offset)), offset);
-        } else if (inline_bytes() == kHeapString) {
+        } else if (kind == kPooledAscii || kind == kPooledString) {
+          // A pooled block is exactly of its string's size class and kind: move if they change.
+          const size_t old_block = BlockBytes(kind, s.size(), len);
+          if (BlockKind(offset, offset) != kind ||
+              RoundUpToStep(BlockBytes(kind, offset, offset)) != RoundUpToStep(old_block)) {
+            char* old = heap();
+            std::memcpy(NewBlock(offset, offset, 0), s.data(), offset);
+            ItemHeap::FreeBytes(old, old_block);
+          } else if (kind == kPooledString) {
+            const auto n = static_cast<uint32_t>(offset);
+            std::memcpy(heap(), &n, sizeof n);
+          }
+          set_utf16_len(offset);
+        } else if (kind == kHeapString) {
           // Shrinking a malloc block in place gives its tail back without copying.
-          char* shrunk =
-              static_cast<char*>(std::realloc(slot_.heap, HeapBlockSize(offset, offset)));
-          if (shrunk != nullptr) slot_.heap = shrunk;
+          char* shrunk = static_cast<char*>(std::realloc(heap(), HeapBlockSize(offset, offset)));
+          if (shrunk != nullptr) *static_cast<char**>(ItemHeap::Decompress(slot_)) = shrunk;
           const auto n = static_cast<uint32_t>(offset);
-          std::memcpy(slot_.heap, &n, sizeof n);
+          std::memcpy(heap(), &n, sizeof n);
           set_utf16_len(offset);
         } else {
           set_inline_bytes(static_cast<uint8_t>(offset));
@@ -176,11 +245,13 @@ Content Content::Splice(uint64_t offset) {
 bool Content::MergeWith(Content& right) {
   if (ref() != right.ref()) return false;
   switch (ref()) {
-    case ContentRef::kDeleted: slot_.len += right.slot_.len; return true;
+    case ContentRef::kDeleted: set_deleted_len(deleted_len() + right.deleted_len()); return true;
     case ContentRef::kJson:
     case ContentRef::kAny: {
-      auto& l = ref() == ContentRef::kJson ? slot_.json->values : slot_.any->values;
-      auto& r = ref() == ContentRef::kJson ? right.slot_.json->values : right.slot_.any->values;
+      auto& l =
+          ref() == ContentRef::kJson ? Unbox<JsonContent>()->values : Unbox<AnyContent>()->values;
+      auto& r = ref() == ContentRef::kJson ? right.Unbox<JsonContent>()->values
+                                           : right.Unbox<AnyContent>()->values;
       l.insert(l.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
       return true;
     }
@@ -191,26 +262,45 @@ bool Content::MergeWith(Content& right) {
       const uint64_t units = utf16_len() + right.utf16_len();
       if (bytes > UINT32_MAX) return false;  // a content keeps at most 4 GiB: stay two items
       if (bytes <= kInlineMax) {
-        std::memcpy(slot_.chars + l.size(), r.data(), r.size());
+        std::memcpy(inline_chars() + l.size(), r.data(), r.size());
         set_inline_bytes(static_cast<uint8_t>(bytes));
       } else {
-        // Grow the block geometrically (typing appends one character at a time), using the
-        // slack malloc already gave it first.
-        char* heap = inline_bytes() == kHeapString ? slot_.heap : nullptr;
-        const size_t need = HeapBlockSize(bytes, units);
-        if (heap == nullptr || malloc_usable_size(heap) < need) {
-          const size_t have = heap == nullptr ? 0 : malloc_usable_size(heap);
-          char* grown = static_cast<char*>(std::malloc(std::max(need, have + have / 2)));
-          if (grown == nullptr) throw std::bad_alloc();
-          std::memcpy(grown + kHeapHeader, l.data(), l.size());
-          std::free(heap);
-          heap = grown;
+        // A pooled block is exactly of its string's size class and kind; a malloc block grows
+        // geometrically (typing appends one character at a time), using malloc's slack first.
+        const uint8_t kind = inline_bytes();
+        const uint8_t new_kind = BlockKind(bytes, units);
+        char* block = kind > kInlineMax ? heap() : nullptr;
+        const size_t need = BlockBytes(new_kind, bytes, units);
+        size_t have = 0;
+        if (kind == kHeapString) have = malloc_usable_size(block);
+        if (kind == kPooledAscii || kind == kPooledString) {
+          have = RoundUpToStep(BlockBytes(kind, l.size(), utf16_len()));
         }
-        std::memcpy(heap + kHeapHeader + l.size(), r.data(), r.size());
-        const auto n = static_cast<uint32_t>(bytes);
-        std::memcpy(heap, &n, sizeof n);
-        slot_.heap = heap;
-        set_inline_bytes(kHeapString);
+        char* text;
+        if (new_kind == kind && need <= have) {
+          text = block + (kind == kPooledAscii ? 0 : kHeapHeader);
+          if (kind != kPooledAscii) {
+            const auto n = static_cast<uint32_t>(bytes);
+            std::memcpy(block, &n, sizeof n);
+          }
+        } else {
+          const size_t old_block = kind > kInlineMax ? BlockBytes(kind, l.size(), utf16_len()) : 0;
+          const uint32_t old_slot = slot_;
+          // NewBlock overwrites the slot, which holds the text of an inline string.
+          char inline_text[kInlineMax];
+          const char* left_text = l.data();
+          if (block == nullptr) {
+            left_text = static_cast<const char*>(std::memcpy(inline_text, l.data(), l.size()));
+          }
+          text = NewBlock(bytes, units, have + have / 2);
+          std::memcpy(text, left_text, l.size());
+          if (kind == kPooledAscii || kind == kPooledString) ItemHeap::FreeBytes(block, old_block);
+          if (kind == kHeapString) {
+            std::free(block);
+            ItemHeap::FreeBlock(ItemHeap::Decompress(old_slot), sizeof(char*));
+          }
+        }
+        std::memcpy(text + l.size(), r.data(), r.size());
       }
       set_utf16_len(units);
       return true;
@@ -226,7 +316,7 @@ void Content::Write(UpdateEncoder& e, uint64_t offset) const {
 template <typename Encoder>
 void Content::WriteTo(Encoder& e, uint64_t offset) const {
   switch (ref()) {
-    case ContentRef::kDeleted: e.WriteLen(slot_.len - offset); break;
+    case ContentRef::kDeleted: e.WriteLen(deleted_len() - offset); break;
     case ContentRef::kJson: {
       const auto& v = get<JsonContent>()->values;
       e.WriteLen(v.size() - offset);
@@ -250,7 +340,7 @@ void Content::WriteTo(Encoder& e, uint64_t offset) const {
       break;
     }
     case ContentRef::kType: {
-      const Type& t = *slot_.type;
+      const Type& t = *Unbox<Type>();
       e.WriteTypeRef(static_cast<uint64_t>(t.ref));
       if (t.ref == TypeRef::kXmlElement || t.ref == TypeRef::kXmlHook) e.WriteKey(t.name);
       break;
@@ -277,7 +367,7 @@ template void Content::WriteTo(UpdateEncoderV2&, uint64_t) const;
 
 Content Content::Copy() const {
   switch (ref()) {
-    case ContentRef::kDeleted: return Content::Deleted(slot_.len);
+    case ContentRef::kDeleted: return Content::Deleted(deleted_len());
     case ContentRef::kJson: return Content(JsonContent(*get<JsonContent>()));
     case ContentRef::kBinary: return Content(BinaryContent(*get<BinaryContent>()));
     case ContentRef::kString: {
@@ -289,8 +379,8 @@ Content Content::Copy() const {
     case ContentRef::kFormat: return Content(FormatContent(*get<FormatContent>()));
     case ContentRef::kType: {
       auto t = std::make_unique<Type>();
-      t->ref = slot_.type->ref;
-      t->name = slot_.type->name;
+      t->ref = Unbox<Type>()->ref;
+      t->name = Unbox<Type>()->name;
       return Content(TypeContent{std::move(t)});
     }
     case ContentRef::kAny: return Content(AnyContent(*get<AnyContent>()));

@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "crdt/item_heap.h"
 #include "lib0/any.h"
 
 namespace tandem::crdt {
@@ -63,41 +65,34 @@ struct DocContent {
   lib0::Any opts;
 };
 
-// The content of one item, in 16 bytes: every item holds one, and most hold a short string or
-// nothing (deleted), so the common kinds live inline and the rest behind one pointer.
+// The content of one item, in 8 bytes: every item holds one, and most hold a short string or
+// nothing (deleted), so the common kinds live inline and the rest behind one 32-bit handle into
+// the ItemHeap.
 //   - Deleted: the length.
-//   - String: UTF-8 of up to 8 bytes inline, longer in a heap block of its own; the UTF-16
-//     length (the clock length) is kept beside it.
-//   - Type: the owned Type; every other kind: an owned box.
-// Only 14 of the 16 bytes are used: an Item declares its content [[no_unique_address]] and puts
-// its flag bytes in the last two.
+//   - String: UTF-8 of up to 4 bytes inline, longer in a block of its own (in the ItemHeap up
+//     to 256 bytes, else from malloc); the UTF-16 length (the clock length) is kept beside it.
+//   - Type and every other kind: the handle of the owned object, which lives in the ItemHeap.
+// Only 7 of the 8 bytes are used: an Item declares its content [[no_unique_address]] and puts
+// its flag byte in the last one.
 class Content {
  public:
   Content() = default;
   explicit Content(DeletedContent c) : kind_(static_cast<uint8_t>(ContentRef::kDeleted)) {
-    slot_.len = c.len;
+    set_deleted_len(c.len);
   }
-  explicit Content(TypeContent c) : kind_(static_cast<uint8_t>(ContentRef::kType)) {
-    slot_.type = c.type.release();
-  }
-  explicit Content(JsonContent c) : kind_(static_cast<uint8_t>(ContentRef::kJson)) {
-    slot_.json = Box(std::move(c));
-  }
-  explicit Content(BinaryContent c) : kind_(static_cast<uint8_t>(ContentRef::kBinary)) {
-    slot_.binary = Box(std::move(c));
-  }
-  explicit Content(EmbedContent c) : kind_(static_cast<uint8_t>(ContentRef::kEmbed)) {
-    slot_.embed = Box(std::move(c));
-  }
-  explicit Content(FormatContent c) : kind_(static_cast<uint8_t>(ContentRef::kFormat)) {
-    slot_.format = Box(std::move(c));
-  }
-  explicit Content(AnyContent c) : kind_(static_cast<uint8_t>(ContentRef::kAny)) {
-    slot_.any = Box(std::move(c));
-  }
-  explicit Content(DocContent c) : kind_(static_cast<uint8_t>(ContentRef::kDoc)) {
-    slot_.doc = Box(std::move(c));
-  }
+  explicit Content(TypeContent c);
+  explicit Content(JsonContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kJson)) {}
+  explicit Content(BinaryContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kBinary)) {}
+  explicit Content(EmbedContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kEmbed)) {}
+  explicit Content(FormatContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kFormat)) {}
+  explicit Content(AnyContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kAny)) {}
+  explicit Content(DocContent c)
+      : slot_(Box(std::move(c))), kind_(static_cast<uint8_t>(ContentRef::kDoc)) {}
   Content(Content&& other) noexcept;
   Content& operator=(Content&& other) noexcept;
   ~Content() {
@@ -111,25 +106,27 @@ class Content {
   ContentRef ref() const { return static_cast<ContentRef>(kind_ & 0x0f); }
   uint64_t length() const {
     if (ref() == ContentRef::kString) return utf16_len();
-    if (ref() == ContentRef::kDeleted) return slot_.len;
+    if (ref() == ContentRef::kDeleted) return deleted_len();
     return LengthOfOtherKind();
   }
   bool countable() const { return ref() != ContentRef::kDeleted && ref() != ContentRef::kFormat; }
 
   // The text of a String content (REQUIRES: ref() == kString).
   std::string_view string() const {
-    return inline_bytes() != kHeapString
-               ? std::string_view(slot_.chars, inline_bytes())
-               : std::string_view(slot_.heap + kHeapHeader, HeapBytes(slot_.heap));
+    const uint8_t kind = inline_bytes();
+    if (kind <= kInlineMax) return std::string_view(inline_chars(), kind);
+    const char* block = heap();
+    if (kind == kPooledAscii) return std::string_view(block, utf16_small_);
+    return std::string_view(block + kHeapHeader, HeapBytes(block));
   }
   // The Type of a Type content, or null for other kinds.
-  Type* type() const { return ref() == ContentRef::kType ? slot_.type : nullptr; }
+  Type* type() const { return ref() == ContentRef::kType ? Unbox<Type>() : nullptr; }
   // Hands over the Type of a Type content and leaves an empty Deleted content.
   std::unique_ptr<Type> TakeType() {
     std::unique_ptr<Type> t(type());
     if (t != nullptr) {
       set_ref(ContentRef::kDeleted);
-      slot_.len = 0;
+      set_deleted_len(0);
     }
     return t;
   }
@@ -152,18 +149,18 @@ class Content {
   template <typename T>
   T* get() {
     if constexpr (std::is_same_v<T, JsonContent>)
-      return Is(ContentRef::kJson) ? slot_.json : nullptr;
+      return Is(ContentRef::kJson) ? Unbox<T>() : nullptr;
     if constexpr (std::is_same_v<T, BinaryContent>) {
-      return Is(ContentRef::kBinary) ? slot_.binary : nullptr;
+      return Is(ContentRef::kBinary) ? Unbox<T>() : nullptr;
     }
     if constexpr (std::is_same_v<T, EmbedContent>) {
-      return Is(ContentRef::kEmbed) ? slot_.embed : nullptr;
+      return Is(ContentRef::kEmbed) ? Unbox<T>() : nullptr;
     }
     if constexpr (std::is_same_v<T, FormatContent>) {
-      return Is(ContentRef::kFormat) ? slot_.format : nullptr;
+      return Is(ContentRef::kFormat) ? Unbox<T>() : nullptr;
     }
-    if constexpr (std::is_same_v<T, AnyContent>) return Is(ContentRef::kAny) ? slot_.any : nullptr;
-    if constexpr (std::is_same_v<T, DocContent>) return Is(ContentRef::kDoc) ? slot_.doc : nullptr;
+    if constexpr (std::is_same_v<T, AnyContent>) return Is(ContentRef::kAny) ? Unbox<T>() : nullptr;
+    if constexpr (std::is_same_v<T, DocContent>) return Is(ContentRef::kDoc) ? Unbox<T>() : nullptr;
   }
   template <typename T>
   const T* get() const {
@@ -173,22 +170,37 @@ class Content {
  private:
   // A heap string block: the UTF-8 byte count (uint32_t), then the bytes.
   static constexpr size_t kHeapHeader = sizeof(uint32_t);
-  static constexpr uint8_t kHeapString = 0x0f;  // inline_bytes() of a heap string
+  // inline_bytes() of a string in a block of its own. Up to ItemHeap::kMaxBytes, blocks come
+  // from the ItemHeap (no allocator header, 8-byte steps): ASCII text alone (its byte count is
+  // its UTF-16 length), other text after a byte count (uint32_t). Longer text is in a malloc
+  // block, after its byte count.
+  static constexpr uint8_t kPooledAscii = 0x0d;
+  static constexpr uint8_t kPooledString = 0x0e;
+  static constexpr uint8_t kHeapString = 0x0f;
   static constexpr uint16_t kLongString = 0xffff;
-  static constexpr size_t kInlineMax = 8;
+  static constexpr size_t kInlineMax = 4;
+  // Deleted lengths keep 48 bits: the slot and utf16_small_. Longer ones (only a malformed
+  // update has them) saturate, which keeps them out of range for every clock check.
+  static constexpr uint64_t kMaxDeletedLen = (uint64_t{1} << 48) - 1;
 
-  union Slot {
-    uint64_t len;  // Deleted
-    char chars[kInlineMax];
-    char* heap;
-    Type* type;
-    JsonContent* json;
-    BinaryContent* binary;
-    EmbedContent* embed;
-    FormatContent* format;
-    AnyContent* any;
-    DocContent* doc;
-  };
+  uint64_t deleted_len() const { return slot_ | (uint64_t{utf16_small_} << 32); }
+  void set_deleted_len(uint64_t n) {
+    n = n < kMaxDeletedLen ? n : kMaxDeletedLen;
+    slot_ = static_cast<uint32_t>(n);
+    utf16_small_ = static_cast<uint16_t>(n >> 32);
+  }
+  const char* inline_chars() const { return reinterpret_cast<const char*>(&slot_); }
+  char* inline_chars() { return reinterpret_cast<char*>(&slot_); }
+  // The block of a pooled or heap string (a heap string's slot names a cell in the ItemHeap that
+  // holds the malloc pointer).
+  char* heap() const {
+    void* p = ItemHeap::Decompress(slot_);
+    return inline_bytes() != kHeapString ? static_cast<char*>(p) : *static_cast<char**>(p);
+  }
+  template <typename T>
+  T* Unbox() const {
+    return static_cast<T*>(ItemHeap::Decompress(slot_));
+  }
 
   uint8_t inline_bytes() const { return kind_ >> 4; }
   void set_ref(ContentRef r) {
@@ -204,17 +216,35 @@ class Content {
     return kHeapHeader + bytes + (utf16_len >= kLongString ? sizeof(uint32_t) : 0);
   }
 
+  // A boxed kind lives in an ItemHeap block, so that the slot names it by a 32-bit handle.
   template <typename T>
-  static T* Box(T&& c) {
-    return new T(std::move(c));
+  static uint32_t Box(T&& c) {
+    static_assert(sizeof(T) <= ItemHeap::kMaxBlock);
+    void* block = ItemHeap::AllocateBlock(sizeof(T));
+    return ItemHeap::Compress(new (block) T(std::move(c)));
+  }
+  template <typename T>
+  void DeleteBox() {
+    T* box = Unbox<T>();
+    box->~T();
+    ItemHeap::FreeBlock(box, sizeof(T));
   }
   static uint32_t HeapBytes(const char* heap);
+  // The block kind for a string of `bytes` UTF-8 bytes and `units` UTF-16 units, and the bytes
+  // its block takes.
+  static uint8_t BlockKind(uint64_t bytes, uint64_t units);
+  static size_t BlockBytes(uint8_t kind, uint64_t bytes, uint64_t units);
+  // A block for such a string (a malloc block of at least `malloc_bytes`): sets the kind, the
+  // slot (so an inline text is gone) and the byte count; returns where the text goes.
+  char* NewBlock(uint64_t bytes, uint64_t units, size_t malloc_bytes);
+  // Frees the block of a string of `bytes` UTF-8 bytes and `units` UTF-16 units held in one.
+  void FreeBlock(uint64_t bytes, uint64_t units);
   uint64_t LengthOfOtherKind() const;
   bool Is(ContentRef r) const { return ref() == r; }
   // Whether the slot owns memory (deleted contents and inline strings own none).
   bool Owns() const {
     return ref() != ContentRef::kDeleted &&
-           (ref() != ContentRef::kString || inline_bytes() == kHeapString);
+           (ref() != ContentRef::kString || inline_bytes() > kInlineMax);
   }
   // Frees what the slot owns and leaves an empty Deleted content.
   void Release();
@@ -223,11 +253,14 @@ class Content {
   // Replaces the text of a String content.
   void SetString(std::string_view utf8, uint64_t utf16_len);
 
-  Slot slot_{.len = 0};
+  // Deleted: the low 32 bits of the length. String: up to 4 bytes inline, or the handle of its
+  // block. Type and the boxed kinds: the handle of their ItemHeap block.
+  uint32_t slot_ = 0;
   // String: the clock length (UTF-16 units), or kLongString: then a uint32_t after the bytes
-  // holds it (only a heap string can be that long). Two bytes here keep an Item at 48.
+  // holds it (only a heap string can be that long). Deleted: bits 32..47 of the length.
   uint16_t utf16_small_ = 0;
-  // The ContentRef (low 4 bits) and, for a String, the inline byte count or kHeapString (high 4).
+  // The ContentRef (low 4 bits) and, for a String, the inline byte count or kPooledString or
+  // kHeapString (high 4).
   uint8_t kind_ = static_cast<uint8_t>(ContentRef::kDeleted);
 };
 

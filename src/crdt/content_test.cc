@@ -2,19 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "crdt/client_table.h"
 #include "crdt/item.h"
+#include "crdt/item_heap.h"
 
 namespace tandem::crdt {
 namespace {
 
-// Strings of up to 8 bytes live inside the content and longer ones in a heap block; these tests
-// cross that boundary in every direction a split or a merge can.
+// Strings of up to 4 bytes live inside the content, longer ones in a block of the ItemHeap (up to
+// 256 bytes; ASCII text without a byte count) or of malloc; these tests cross those boundaries in
+// every direction a split or a merge can.
 
 TEST(ContentTest, AStringKeepsItsTextAndUtf16Length) {
   for (const std::string& text :
-       {std::string(""), std::string("abc"), std::string("12345678"), std::string("123456789"),
+       {std::string(""), std::string("abc"), std::string("1234"), std::string("12345"),
         std::string(300, 'x'), std::string("h\xc3\xa9llo \xf0\x9f\x98\x80")}) {
     const Content c = Content::String(text);
     EXPECT_EQ(c.ref(), ContentRef::kString);
@@ -24,7 +30,7 @@ TEST(ContentTest, AStringKeepsItsTextAndUtf16Length) {
 }
 
 TEST(ContentTest, SplittingAnAsciiStringKeepsBothHalvesAtEveryOffset) {
-  for (const size_t size : {2u, 8u, 9u, 16u, 40u}) {
+  for (const size_t size : {2u, 4u, 5u, 8u, 9u, 16u, 40u, 255u, 256u, 257u, 300u}) {
     std::string text;
     for (size_t i = 0; i < size; ++i) text += static_cast<char>('a' + i % 26);
     for (size_t offset = 1; offset < size; ++offset) {
@@ -107,7 +113,7 @@ TEST(ContentTest, AnItemsFlagsLiveBesideItsContentWithoutDisturbingIt) {
   Item item;
   item.info = 0xff;
   item.set_gc();
-  item.content = Content::String("12345678");  // inline, the largest that fits
+  item.content = Content::String("1234");  // inline, the largest that fits
   item.content = Content::String(std::string(20, 'z'));
   EXPECT_EQ(item.info, 0xff);
   EXPECT_TRUE(item.is_gc());
@@ -150,6 +156,153 @@ TEST(ContentTest, StringsOf65535UnitsOrMoreKeepTheirLengthThroughSplitsAndMerges
   EXPECT_EQ(grown.string(), std::string(65533, 'b') + "cccc");
   Content moved(std::move(grown));
   EXPECT_EQ(moved.length(), 65537u);
+}
+
+// Text typed one character at a time moves from inline to an ItemHeap block, from ASCII to text
+// with a byte count, and to malloc past 256 bytes; splitting walks back. Every byte the heap
+// handed out comes back when the contents go.
+TEST(ContentTest, StringsMoveBetweenInlineHeapAndMallocBlocksAndGiveTheirBytesBack) {
+  const size_t before = ItemHeap::bytes_in_use();
+  {
+    Content text = Content::String("a");
+    std::string expected = "a";
+    for (int i = 0; i < 400; ++i) {
+      const std::string next =
+          i == 150 ? "\xc3\xa9" : std::string(1, static_cast<char>('b' + i % 20));
+      Content piece = Content::String(next);
+      ASSERT_TRUE(text.MergeWith(piece));
+      expected += next;
+      ASSERT_EQ(text.string(), expected) << i;
+      ASSERT_EQ(text.length(), static_cast<uint64_t>(i) + 2) << i;
+    }
+    EXPECT_GT(ItemHeap::bytes_in_use(), before);
+    // Split off the tail in steps: the left part shrinks back through every kind.
+    for (const uint64_t offset : {300u, 200u, 152u, 151u, 100u, 9u, 5u, 4u, 1u}) {
+      Content tail = text.Splice(offset);
+      ASSERT_EQ(text.length(), offset);
+      const std::string left(text.string());
+      ASSERT_EQ(expected.rfind(left, 0), 0u) << offset;  // a prefix of the typed text
+      ASSERT_EQ(left + std::string(tail.string()), expected) << offset;
+      expected = left;
+    }
+    EXPECT_EQ(text.string(), "a");
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+}
+
+// ASCII text in a heap block keeps no byte count (its UTF-16 length is its byte count); merging
+// in a non-ASCII character must add one, and splitting it off must not lose text.
+TEST(ContentTest, AsciiAndNonAsciiHeapStringsMergeAndSplitBothWays) {
+  const size_t before = ItemHeap::bytes_in_use();
+  {
+    Content ascii = Content::String("abcdefgh");
+    Content accent = Content::String("\xc3\xa9xyz");
+    ASSERT_TRUE(ascii.MergeWith(accent));
+    EXPECT_EQ(ascii.string(), "abcdefgh\xc3\xa9xyz");
+    EXPECT_EQ(ascii.length(), 12u);
+    Content right = ascii.Splice(8);
+    EXPECT_EQ(ascii.string(), "abcdefgh");
+    EXPECT_EQ(right.string(), "\xc3\xa9xyz");
+    Content more = Content::String("ijklmnop");
+    ASSERT_TRUE(ascii.MergeWith(more));
+    EXPECT_EQ(ascii.string(), "abcdefghijklmnop");
+    EXPECT_EQ(ascii.length(), 16u);
+    const Content copy = ascii.Copy();
+    EXPECT_EQ(copy.string(), ascii.string());
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+}
+
+// A deleted run keeps 48 bits of length in the content; a longer one (only a malformed update
+// carries it) saturates, so it still fails every clock bound.
+TEST(ContentTest, DeletedLengthsKeep48BitsAndSaturateBeyond) {
+  const uint64_t big = (uint64_t{1} << 40) + 5;
+  Content d = Content::Deleted(big);
+  EXPECT_EQ(d.length(), big);
+  Content tail = d.Splice(big - 2);
+  EXPECT_EQ(d.length(), big - 2);
+  EXPECT_EQ(tail.length(), 2u);
+  ASSERT_TRUE(d.MergeWith(tail));
+  EXPECT_EQ(d.length(), big);
+  EXPECT_EQ(Content::Deleted(uint64_t{1} << 50).length(), (uint64_t{1} << 48) - 1);
+  EXPECT_EQ(Content::Deleted(UINT64_MAX).length(), (uint64_t{1} << 48) - 1);
+}
+
+// The boxed kinds live in the ItemHeap, so a content names them by a 32-bit handle.
+TEST(ContentTest, BoxedKindsLiveInTheItemHeapAndGoBackWithTheirContent) {
+  const size_t before = ItemHeap::bytes_in_use();
+  {
+    Content json(JsonContent{{lib0::Any(1.5), lib0::Any(std::string("x"))}});
+    Content binary(BinaryContent{{1, 2, 3}});
+    Content format(FormatContent{"bold", std::make_shared<const lib0::Any>(true)});
+    EXPECT_GT(ItemHeap::bytes_in_use(), before);
+    EXPECT_TRUE(ItemHeap::Contains(json.get<JsonContent>()));
+    EXPECT_TRUE(ItemHeap::Contains(binary.get<BinaryContent>()));
+    EXPECT_EQ(json.length(), 2u);
+    EXPECT_EQ(binary.get<BinaryContent>()->bytes, (std::vector<uint8_t>{1, 2, 3}));
+    EXPECT_EQ(format.get<FormatContent>()->key, "bold");
+    Content tail = json.Splice(1);
+    EXPECT_EQ(json.length(), 1u);
+    EXPECT_EQ(tail.length(), 1u);
+    const Content copy = binary.Copy();
+    EXPECT_NE(copy.get<BinaryContent>(), binary.get<BinaryContent>());
+    EXPECT_EQ(copy.get<BinaryContent>()->bytes, binary.get<BinaryContent>()->bytes);
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+}
+
+// An item stores an origin of its own client as a clock in 4 bytes; an origin of another client,
+// or a clock of 2^31 or more, takes a record in the ItemHeap, which goes when it is replaced.
+TEST(ItemOriginTest, OriginsOfOtherClientsAndHighClocksTakeARecordAndGiveItBack) {
+  const ClientRef mine = ClientTable::Acquire(101);
+  const ClientRef other = ClientTable::Acquire(202);
+  const size_t before = ItemHeap::bytes_in_use();
+  {
+    Item a;
+    a.set_id(mine, 10);
+    a.set_origin(mine, 9);
+    a.set_right_origin(mine, 0);
+    EXPECT_EQ(ItemHeap::bytes_in_use(), before);  // both inline
+    EXPECT_EQ(a.origin(), OptionalId(ID{101, 9}));
+    EXPECT_EQ(a.right_origin(), OptionalId(ID{101, 0}));
+    EXPECT_TRUE(a.origin_is(mine, 9));
+    EXPECT_FALSE(a.origin_is(other, 9));
+
+    a.set_right_origin(other, 7);
+    EXPECT_GT(ItemHeap::bytes_in_use(), before);
+    EXPECT_EQ(a.right_origin(), OptionalId(ID{202, 7}));
+    EXPECT_EQ(a.right_origin_client_ref(), other);
+    EXPECT_EQ(a.parent_id(), (ID{202, 7}));
+
+    const Clock high = (Clock{1} << 31) + 3;
+    a.set_origin(mine, high);
+    EXPECT_EQ(a.origin(), OptionalId(ID{101, high}));
+    EXPECT_TRUE(a.origin_is(mine, high));
+
+    // Items of different clients compare their origins as IDs, whatever the storage.
+    Item b;
+    b.set_id(other, 0);
+    b.set_origin(mine, high);
+    b.set_right_origin(other, 7);
+    EXPECT_TRUE(a.same_origin(b));
+    EXPECT_TRUE(a.same_right_origin(b));
+    Item c;
+    c.set_id(other, 8);
+    c.set_right_origin_at(b);  // (other, 0): inline for c
+    EXPECT_TRUE(c.right_origin_is_start_of(b));
+    EXPECT_FALSE(a.same_right_origin(c));
+    c.copy_right_origin(a);
+    EXPECT_TRUE(c.same_right_origin(a));
+
+    a.clear_origin();
+    a.set_right_origin(mine, 3);
+    EXPECT_FALSE(a.has_origin());
+    EXPECT_FALSE(static_cast<bool>(a.origin()));
+    EXPECT_EQ(a.right_origin(), OptionalId(ID{101, 3}));
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+  ClientTable::Release(mine);
+  ClientTable::Release(other);
 }
 
 }  // namespace

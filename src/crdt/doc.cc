@@ -374,6 +374,11 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
       refs.refs.clear();
     }
     refs.i = 0;
+    // Sized once: growing these by doubling copied and page-faulted megabytes per large load.
+    // A struct takes at least one byte of a v1 update; v2 counts are bounded above.
+    const size_t expected = static_cast<size_t>(std::min<uint64_t>(num_structs, input_size));
+    refs.refs.reserve(expected);
+    all.reserve(all.size() + expected);
     for (uint64_t s = 0; s < num_structs && d.ok(); ++s) {
       // Every struct takes at least one byte somewhere; stop a huge count on exhausted input.
       if (!rest.HasContent() && d.format() == UpdateFormat::kV1) {

@@ -23,7 +23,7 @@
 namespace tandem::crdt {
 namespace {
 
-constexpr size_t kMaxReserve = size_t{1} << 35;  // 2^32 handles of 8 bytes
+constexpr size_t kMaxReserve = size_t{1} << 34;  // 2^32 handles of 4 bytes
 constexpr size_t kMinReserve = size_t{1} << 28;
 constexpr size_t kPage = 4096;
 // Leak checkers do not look inside the range unless told; items hold the only pointers to
@@ -48,6 +48,7 @@ struct State {
   std::vector<Spare> free[kClasses];
   size_t retained = 0;  // bytes of free chunks that kept their pages
   std::vector<void*> free_blocks[ItemHeap::kMaxBlock / ItemHeap::kBlockAlign];
+  std::vector<void*> free_bytes[ItemHeap::kMaxBytes / ItemHeap::kBytesStep];
   std::atomic<size_t> in_use{0};
 };
 
@@ -129,44 +130,65 @@ void ItemHeap::FreeChunk(void* chunk, size_t bytes) {
 }
 
 namespace {
-size_t BlockClass(size_t bytes) {
-  if (bytes == 0 || bytes > ItemHeap::kMaxBlock) throw std::bad_alloc();
-  return (bytes - 1) / ItemHeap::kBlockAlign;
-}
 constexpr size_t kBlockChunk = 4096;
-}  // namespace
 
-void* ItemHeap::AllocateBlock(size_t bytes) {
-  const size_t c = BlockClass(bytes);
-  const size_t size = (c + 1) * kBlockAlign;
+// Blocks of one size class (`step` * (c + 1) bytes) carved from 4 KiB chunks, kept in `free`.
+size_t SmallClass(size_t bytes, size_t step, size_t max) {
+  if (bytes == 0 || bytes > max) throw std::bad_alloc();
+  return (bytes - 1) / step;
+}
+
+void* AllocateSmall(std::vector<void*>* free, size_t c, size_t size) {
   State& s = GetState();
   {
     std::lock_guard lock(s.mu);
-    if (!s.free_blocks[c].empty()) {
-      void* block = s.free_blocks[c].back();
-      s.free_blocks[c].pop_back();
+    if (!free[c].empty()) {
+      void* block = free[c].back();
+      free[c].pop_back();
       s.in_use.fetch_add(size, std::memory_order_relaxed);
       return block;
     }
   }
-  // Carve a new chunk into blocks of this size (chunks are page-aligned, so blocks are 16-aligned).
-  auto* chunk = static_cast<unsigned char*>(AllocateChunk(kBlockChunk));
+  // Carve a new chunk into blocks of this size (chunks are page-aligned, so blocks are aligned
+  // to their step).
+  auto* chunk = static_cast<unsigned char*>(ItemHeap::AllocateChunk(kBlockChunk));
   std::lock_guard lock(s.mu);
   s.in_use.fetch_sub(kBlockChunk, std::memory_order_relaxed);
   for (size_t off = kBlockChunk / size * size; off >= 2 * size; off -= size) {
-    s.free_blocks[c].push_back(chunk + off - size);
+    free[c].push_back(chunk + off - size);
   }
   s.in_use.fetch_add(size, std::memory_order_relaxed);
   return chunk;
 }
 
-void ItemHeap::FreeBlock(void* block, size_t bytes) {
-  if (block == nullptr) return;
-  const size_t c = BlockClass(bytes);
+void FreeSmall(std::vector<void*>* free, size_t c, size_t size, void* block) {
   State& s = GetState();
   std::lock_guard lock(s.mu);
-  s.free_blocks[c].push_back(block);
-  s.in_use.fetch_sub((c + 1) * kBlockAlign, std::memory_order_relaxed);
+  free[c].push_back(block);
+  s.in_use.fetch_sub(size, std::memory_order_relaxed);
+}
+}  // namespace
+
+void* ItemHeap::AllocateBlock(size_t bytes) {
+  const size_t c = SmallClass(bytes, kBlockAlign, kMaxBlock);
+  return AllocateSmall(GetState().free_blocks, c, (c + 1) * kBlockAlign);
+}
+
+void ItemHeap::FreeBlock(void* block, size_t bytes) {
+  if (block == nullptr) return;
+  const size_t c = SmallClass(bytes, kBlockAlign, kMaxBlock);
+  FreeSmall(GetState().free_blocks, c, (c + 1) * kBlockAlign, block);
+}
+
+void* ItemHeap::AllocateBytes(size_t bytes) {
+  const size_t c = SmallClass(bytes, kBytesStep, kMaxBytes);
+  return AllocateSmall(GetState().free_bytes, c, (c + 1) * kBytesStep);
+}
+
+void ItemHeap::FreeBytes(void* block, size_t bytes) {
+  if (block == nullptr) return;
+  const size_t c = SmallClass(bytes, kBytesStep, kMaxBytes);
+  FreeSmall(GetState().free_bytes, c, (c + 1) * kBytesStep, block);
 }
 
 size_t ItemHeap::bytes_in_use() {

@@ -2,12 +2,12 @@
 // Items of every document live in one reserved address range, so an item names another (its
 // left and right neighbours, the struct index's entries) by a 32-bit handle, not a 64-bit
 // pointer: 8 bytes saved per item and 4 per index entry. This is V8's pointer compression, for
-// items only.
+// items and what they point at.
 //
-// A handle is the item's offset from the range's base in 8-byte units; 0 is null. 2^32 units
-// address 32 GiB of items, about 500 million of them, far more than one process holds.
+// A handle is the item's offset from the range's base in 4-byte units; 0 is null. 2^32 units
+// address 16 GiB, about 400 million items, far more than one process holds.
 //
-// The range is reserved once (32 GiB of address space, committed page by page as it is used;
+// The range is reserved once (16 GiB of address space, committed page by page as it is used;
 // smaller if the system refuses). Documents take chunks of power-of-two sizes from it
 // (ItemPool), and freed chunks are reused for the same size. Free chunks keep their pages up to
 // 64 MiB in all; the pages of large free chunks past that go back to the system. Memory in chunks
@@ -24,7 +24,7 @@ namespace tandem::crdt {
 
 class ItemHeap {
  public:
-  static constexpr size_t kUnit = 8;
+  static constexpr size_t kUnit = 4;
   static constexpr size_t kMinChunk = 256;
   static constexpr size_t kMaxChunk = 16 * 1024;
 
@@ -39,6 +39,12 @@ class ItemHeap {
   static constexpr size_t kMaxBlock = 512;
   static void* AllocateBlock(size_t bytes);
   static void FreeBlock(void* block, size_t bytes);
+  // A block of up to kMaxBytes bytes in steps of 8, aligned to 8, for text: a string's block
+  // holds exactly its bytes (rounded up to 8), with no allocator header beside it.
+  static constexpr size_t kBytesStep = 8;
+  static constexpr size_t kMaxBytes = 256;
+  static void* AllocateBytes(size_t bytes);
+  static void FreeBytes(void* block, size_t bytes);
   // Bytes in chunks handed out and not freed (all documents of the process).
   static size_t bytes_in_use();
   // Size of the reserved range (for diagnostics).

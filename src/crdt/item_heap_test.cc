@@ -87,6 +87,28 @@ TEST(ItemHeapTest, BlocksAreSixteenAlignedCountedAndReused) {
   EXPECT_THROW(ItemHeap::AllocateBlock(ItemHeap::kMaxBlock + 1), std::bad_alloc);
 }
 
+// Text blocks come in 8-byte steps up to 256 bytes, with no header: a 9-byte string takes 16.
+TEST(ItemHeapTest, TextBlocksComeInEightByteStepsAndAreReused) {
+  const size_t before = ItemHeap::bytes_in_use();
+  std::vector<void*> blocks;
+  const size_t sizes[] = {1, 8, 9, 100, 256};
+  for (size_t bytes : sizes) {
+    void* b = ItemHeap::AllocateBytes(bytes);
+    EXPECT_TRUE(ItemHeap::Contains(b));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % ItemHeap::kBytesStep, 0u);
+    EXPECT_EQ(ItemHeap::Decompress(ItemHeap::Compress(b)), b);
+    std::memset(b, 0x3c, bytes);
+    blocks.push_back(b);
+  }
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before + 8 + 8 + 16 + 104 + 256);
+  ItemHeap::FreeBytes(blocks[2], 9);
+  EXPECT_EQ(ItemHeap::AllocateBytes(16), blocks[2]);  // same class (9..16 bytes)
+  for (size_t i = 0; i < blocks.size(); ++i) ItemHeap::FreeBytes(blocks[i], sizes[i]);
+  EXPECT_EQ(ItemHeap::bytes_in_use(), before);
+  EXPECT_THROW(ItemHeap::AllocateBytes(0), std::bad_alloc);
+  EXPECT_THROW(ItemHeap::AllocateBytes(ItemHeap::kMaxBytes + 1), std::bad_alloc);
+}
+
 TEST(ItemHeapTest, ThreadsGetDistinctChunks) {
   constexpr int kThreads = 4;
   constexpr int kRounds = 200;

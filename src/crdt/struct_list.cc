@@ -10,6 +10,13 @@ StructList::StructList(const std::vector<Item*>& items) {
   for (Item* item : items) push_back(item);
 }
 
+void StructList::Chunk::Resample(size_t from) {
+  samples.resize((items.size() + kSampleStride - 1) / kSampleStride);
+  for (size_t j = from / kSampleStride; j < samples.size(); ++j) {
+    samples[j] = static_cast<uint32_t>(items[j * kSampleStride]->clock());
+  }
+}
+
 size_t StructList::LocateSlow(size_t i) const {
   const size_t c = last_chunk_;
   if (c + 1 < chunks_.size() && i >= starts_[c + 1] && i - starts_[c + 1] < chunks_[c + 1].size()) {
@@ -24,7 +31,7 @@ void StructList::RecomputeStartsFrom(size_t chunk) {
   first_clocks_.resize(chunks_.size());
   for (size_t c = chunk; c < chunks_.size(); ++c) {
     starts_[c] = c == 0 ? 0 : starts_[c - 1] + chunks_[c - 1].size();
-    first_clocks_[c] = chunks_[c].clocks.front();
+    first_clocks_[c] = chunks_[c].items.front()->clock();
   }
   if (last_chunk_ >= chunks_.size()) last_chunk_ = 0;
 }
@@ -35,8 +42,11 @@ void StructList::push_back(Item* item) {
     starts_.push_back(size_);
     first_clocks_.push_back(static_cast<uint32_t>(item->clock()));
   }
-  chunks_.back().items.push_back(item);
-  chunks_.back().clocks.push_back(static_cast<uint32_t>(item->clock()));
+  Chunk& chunk = chunks_.back();
+  if (chunk.items.size() % kSampleStride == 0) {
+    chunk.samples.push_back(static_cast<uint32_t>(item->clock()));
+  }
+  chunk.items.push_back(item);
   ++size_;
 }
 
@@ -50,16 +60,15 @@ void StructList::insert(size_t index, Item* item) {
   const auto at = static_cast<ptrdiff_t>(index - starts_[c]);
   if (at == 0) first_clocks_[c] = static_cast<uint32_t>(item->clock());
   chunk.items.insert(chunk.items.begin() + at, item);
-  chunk.clocks.insert(chunk.clocks.begin() + at, static_cast<uint32_t>(item->clock()));
+  chunk.Resample(static_cast<size_t>(at));
   ++size_;
   if (chunk.size() > 2 * kChunkMax) {
     // Split in halves so both can grow again.
     Chunk right;
     right.items.assign(chunk.items.begin() + static_cast<ptrdiff_t>(kChunkMax), chunk.items.end());
-    right.clocks.assign(chunk.clocks.begin() + static_cast<ptrdiff_t>(kChunkMax),
-                        chunk.clocks.end());
     chunk.items.resize(kChunkMax);
-    chunk.clocks.resize(kChunkMax);
+    chunk.Resample(kChunkMax);
+    right.Resample(0);
     chunks_.insert(chunks_.begin() + static_cast<ptrdiff_t>(c + 1), std::move(right));
     starts_.insert(starts_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
     first_clocks_.insert(first_clocks_.begin() + static_cast<ptrdiff_t>(c + 1), 0);
@@ -79,14 +88,14 @@ void StructList::erase(size_t first, size_t last) {
     const auto a = static_cast<ptrdiff_t>(from);
     const auto b = static_cast<ptrdiff_t>(from + n);
     chunk.items.erase(chunk.items.begin() + a, chunk.items.begin() + b);
-    chunk.clocks.erase(chunk.clocks.begin() + a, chunk.clocks.begin() + b);
+    chunk.Resample(from);
   };
   // The common case: a few structs inside one chunk that keeps some.
   if (offset + remaining < chunks_[c].size() ||
       (offset > 0 && offset + remaining == chunks_[c].size())) {
     erase_in(chunks_[c], offset, remaining);
     size_ -= remaining;
-    if (offset == 0) first_clocks_[c] = chunks_[c].clocks.front();
+    if (offset == 0) first_clocks_[c] = chunks_[c].items.front()->clock();
     for (size_t k = c + 1; k < starts_.size(); ++k) starts_[k] -= remaining;
     return;
   }
@@ -106,8 +115,9 @@ void StructList::erase(size_t first, size_t last) {
     if (write > 0 && chunks_[k].size() < kChunkMax / 8 &&
         chunks_[write - 1].size() + chunks_[k].size() <= kChunkMax) {
       Chunk& into = chunks_[write - 1];
+      const size_t old_size = into.items.size();
       into.items.insert(into.items.end(), chunks_[k].items.begin(), chunks_[k].items.end());
-      into.clocks.insert(into.clocks.end(), chunks_[k].clocks.begin(), chunks_[k].clocks.end());
+      into.Resample(old_size);
       continue;
     }
     if (write != k) chunks_[write] = std::move(chunks_[k]);
@@ -143,6 +153,17 @@ size_t LastAtOrBefore(const uint32_t* values, size_t n, uint32_t clock) {
   return static_cast<size_t>(base - values);
 }
 
+// The same over the items' own clocks.
+size_t LastStartingAtOrBefore(const HeapPtr<Item>* items, size_t n, uint32_t clock) {
+  const HeapPtr<Item>* base = items;
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half]->clock() <= clock ? base + half : base;
+    n -= half;
+  }
+  return static_cast<size_t>(base - items);
+}
+
 }  // namespace
 
 size_t StructList::FindIndex(Clock clock) const {
@@ -160,9 +181,14 @@ size_t StructList::FindIndex(Clock clock) const {
       (c + 1 < chunks_.size() && first_clocks_[c + 1] <= clock32)) {
     c = LastAtOrBefore(first_clocks_.data(), first_clocks_.size(), clock32);
   }
-  // Then the struct: the last clock at or before `clock`, found in the contiguous clocks.
-  const std::vector<uint32_t>& clocks = chunks_[c].clocks;
-  const size_t k = LastAtOrBefore(clocks.data(), clocks.size(), clock32);
+  // Then the struct: the last sample at or before `clock`, and among the structs it starts, the
+  // last one starting at or before `clock`.
+  const Chunk& chunk = chunks_[c];
+  const size_t first =
+      kSampleStride * LastAtOrBefore(chunk.samples.data(), chunk.samples.size(), clock32);
+  const size_t k =
+      first + LastStartingAtOrBefore(chunk.items.data() + first,
+                                     std::min(kSampleStride, chunk.size() - first), clock32);
   if (clock >= chunks_[c].items[k]->end_clock()) return kNotFound;
   last_chunk_ = c;
   return starts_[c] + k;
