@@ -107,12 +107,16 @@ char* Content::NewBlock(uint64_t bytes, uint64_t units, size_t malloc_bytes) {
 }
 
 void Content::FreeBlock(uint64_t bytes, uint64_t units) {
-  const uint8_t kind = inline_bytes();
+  FreeStringBlock(inline_bytes(), slot_, BlockBytes(inline_bytes(), bytes, units));
+}
+
+void Content::FreeStringBlock(uint8_t kind, uint32_t slot, size_t block_bytes) {
+  void* p = ItemHeap::Decompress(slot);
   if (kind == kHeapString) {
-    std::free(heap());
-    ItemHeap::FreeBlock(ItemHeap::Decompress(slot_), sizeof(char*));
+    std::free(*static_cast<char**>(p));
+    ItemHeap::FreeBlock(p, sizeof(char*));
   } else {
-    ItemHeap::FreeBytes(heap(), BlockBytes(kind, bytes, units));
+    ItemHeap::FreeBytes(p, block_bytes);
   }
 }
 
@@ -213,9 +217,9 @@ Content Content::Splice(uint64_t offset) {
           const size_t old_block = BlockBytes(kind, s.size(), len);
           if (BlockKind(offset, offset) != kind ||
               RoundUpToStep(BlockBytes(kind, offset, offset)) != RoundUpToStep(old_block)) {
-            char* old = heap();
+            const uint32_t old_slot = slot_;
             std::memcpy(NewBlock(offset, offset, 0), s.data(), offset);
-            ItemHeap::FreeBytes(old, old_block);
+            FreeStringBlock(kind, old_slot, old_block);
           } else if (kind == kPooledString) {
             const auto n = static_cast<uint32_t>(offset);
             std::memcpy(heap(), &n, sizeof n);
@@ -294,11 +298,7 @@ bool Content::MergeWith(Content& right) {
           }
           text = NewBlock(bytes, units, have + have / 2);
           std::memcpy(text, left_text, l.size());
-          if (kind == kPooledAscii || kind == kPooledString) ItemHeap::FreeBytes(block, old_block);
-          if (kind == kHeapString) {
-            std::free(block);
-            ItemHeap::FreeBlock(ItemHeap::Decompress(old_slot), sizeof(char*));
-          }
+          if (block != nullptr) FreeStringBlock(kind, old_slot, old_block);
         }
         std::memcpy(text + l.size(), r.data(), r.size());
       }

@@ -239,6 +239,9 @@ class Content {
   char* NewBlock(uint64_t bytes, uint64_t units, size_t malloc_bytes);
   // Frees the block of a string of `bytes` UTF-8 bytes and `units` UTF-16 units held in one.
   void FreeBlock(uint64_t bytes, uint64_t units);
+  // The same for a block of `kind` named by `slot` (a string's former block, once the slot moved
+  // on), of `block_bytes` if pooled.
+  static void FreeStringBlock(uint8_t kind, uint32_t slot, size_t block_bytes);
   uint64_t LengthOfOtherKind() const;
   bool Is(ContentRef r) const { return ref() == r; }
   // Whether the slot owns memory (deleted contents and inline strings own none).
