@@ -75,7 +75,9 @@ int DocJson(const DocOptions& o, const std::string& input, std::ostream& out, st
   crdt::Doc doc(kReplica);
   Status s = LoadInto(doc, o, input);
   if (!s.ok()) return Fail(err, s.message());
-  out << lib0::ToJson(crdt::DocToJson(doc)) << "\n";
+  auto json = crdt::DocToJsonChecked(doc);
+  if (!json.ok()) return Fail(err, input + ": " + json.status().message());
+  out << lib0::ToJson(*json) << "\n";
   return 0;
 }
 

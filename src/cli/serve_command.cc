@@ -32,6 +32,9 @@ struct ServeFlags {
   std::string auth_timeout = "5s";
   std::string max_message = "16MiB";
   std::string max_send_queue = "32MiB";
+  std::string max_pending = "4MiB";
+  std::string max_awareness_size = "64KiB";
+  std::string max_document = "64MiB";
   std::string ping_interval = "30s";
   std::string commit_delay = "3ms";
   std::string room_idle_unload = "30s";
@@ -73,6 +76,21 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_MAX_CONNECTIONS_PER_ROOM");
   opt("--max-send-queue", f.max_send_queue,
       "Outgoing bytes queued per connection before it is closed (1008)", "TANDEM_MAX_SEND_QUEUE");
+  opt("--max-nesting-depth", c.max_nesting_depth,
+      "Deepest nesting of shared types an update may create (4413 above)",
+      "TANDEM_MAX_NESTING_DEPTH");
+  opt("--max-clients-per-update", c.max_clients_per_update,
+      "Client groups in one update (4413 above)", "TANDEM_MAX_CLIENTS_PER_UPDATE");
+  opt("--max-pending-size", f.max_pending,
+      "Bytes of structs waiting for missing ones, per room (4413 above)",
+      "TANDEM_MAX_PENDING_SIZE");
+  opt("--max-awareness-states", c.max_awareness_states,
+      "Awareness states one connection may hold (4413 above)", "TANDEM_MAX_AWARENESS_STATES");
+  opt("--max-awareness-size", f.max_awareness_size, "Bytes of one awareness state (4413 above)",
+      "TANDEM_MAX_AWARENESS_SIZE");
+  opt("--max-document-size", f.max_document,
+      "Updates are refused (4413) once a room's document is this large",
+      "TANDEM_MAX_DOCUMENT_SIZE");
   opt("--ping-interval", f.ping_interval,
       "Keepalive ping interval; silent peers are dropped after twice this", "TANDEM_PING_INTERVAL");
   opt("--room-idle-unload", f.room_idle_unload,
@@ -144,9 +162,18 @@ int ServeCommand::Run() {
   auto max_message = server::ParseByteSize(f.max_message);
   if (!max_message.ok()) return fail(max_message.status());
   c.max_message_bytes = *max_message;
-  auto max_queue = server::ParseByteSize(f.max_send_queue);
-  if (!max_queue.ok()) return fail(max_queue.status());
-  c.max_send_queue_bytes = *max_queue;
+  struct SizeFlag {
+    const std::string& text;
+    size_t& out;
+  };
+  for (SizeFlag z : {SizeFlag{f.max_send_queue, c.max_send_queue_bytes},
+                     SizeFlag{f.max_pending, c.max_pending_bytes},
+                     SizeFlag{f.max_awareness_size, c.max_awareness_bytes},
+                     SizeFlag{f.max_document, c.max_document_bytes}}) {
+    auto parsed = server::ParseByteSize(z.text);
+    if (!parsed.ok()) return fail(parsed.status());
+    z.out = *parsed;
+  }
 
   // Deployments of the PartyKit + Convex design reuse their settings.
   if (c.snapshot_url.empty()) {

@@ -20,6 +20,7 @@ struct StoreFlags {
   std::string database;
   std::string secret;
   std::string max_snapshot = "64MiB";
+  std::string max_inflight = "0";
   int keep_versions = 10;
   unsigned threads = 4;
   int pg_pool = 8;
@@ -52,6 +53,10 @@ StoreCommand::StoreCommand(CLI::App& parent) : flags_(std::make_unique<StoreFlag
       "TANDEM_STORE_SECRET");
   opt("--max-snapshot-bytes", f.max_snapshot, "Largest snapshot accepted (413 above)",
       "TANDEM_STORE_MAX_SNAPSHOT_BYTES");
+  opt("--max-inflight-bytes", f.max_inflight,
+      "Bytes of request bodies received at once, in all (503 past it, before the body is read); "
+      "0: four times --max-snapshot-bytes",
+      "TANDEM_STORE_MAX_INFLIGHT_BYTES");
   opt("--keep-versions", f.keep_versions, "Versions kept per room (older ones are deleted)",
       "TANDEM_STORE_KEEP_VERSIONS")
       ->check(CLI::Range(1, 1'000'000));
@@ -86,6 +91,8 @@ int StoreCommand::Run() {
   }
   auto max_snapshot = server::ParseByteSize(f.max_snapshot);
   if (!max_snapshot.ok()) return fail(max_snapshot.status());
+  auto max_inflight = server::ParseByteSize(f.max_inflight);
+  if (!max_inflight.ok()) return fail(max_inflight.status());
   auto shutdown_timeout = server::ParseDuration(f.shutdown_timeout);
   if (!shutdown_timeout.ok()) return fail(shutdown_timeout.status());
 
@@ -113,6 +120,7 @@ int StoreCommand::Run() {
   options.secret = f.secret;
   options.threads = f.threads;
   options.shutdown_timeout = *shutdown_timeout;
+  options.max_inflight_body_bytes = *max_inflight;
   store::StoreService service(snapshots, options);
   Status s = service.Start();
   if (!s.ok()) return fail(s);

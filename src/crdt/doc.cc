@@ -304,7 +304,7 @@ std::vector<uint8_t> Doc::EncodeStateAsUpdate(const StateVector& target,
   std::vector<std::vector<uint8_t>> parts;
   if (pending_ds_) parts.push_back(*pending_ds_);
   if (pending_structs_) {
-    auto diff = DiffUpdate(pending_structs_->update, target, UpdateFormat::kV2);
+    auto diff = DiffUpdate(pending_structs_->Merged(), target, UpdateFormat::kV2);
     if (diff.ok()) parts.push_back(std::move(diff).value());
   }
   if (format == UpdateFormat::kV1) {
@@ -341,14 +341,31 @@ void FreeRefs(StructStore& store, std::vector<Item*>& items) {
   items.clear();
 }
 
+// Gives back everything a successful decode holds, for an update refused after decoding.
+void DiscardDecoded(StructStore& store, DecodedUpdate& decoded) {
+  for (auto& [client, refs] : decoded.clients) FreeRefs(store, refs.refs);
+  decoded.clients.clear();
+  decoded.root_parents.clear();
+  store.DropLoggedRefs();
+}
+
 // readClientsStructRefs + the delete set, without touching the document. On error, nothing
 // allocated survives.
-Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input_size) {
+Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input_size,
+                    size_t max_clients = 0) {
   StructStore& store = doc.store();
   store.StartRefLog();
   std::vector<Item*> all;
   lib0::Decoder& rest = d.rest();
   const uint64_t num_clients = rest.ReadCount(2);
+  if (max_clients != 0 && num_clients > max_clients) {
+    return ResourceExhaustedError("limit: the update has " + std::to_string(num_clients) +
+                                  " client groups, more than the " + std::to_string(max_clients) +
+                                  " allowed");
+  }
+  // Structs of a client group that a later group of the same client replaced: freed once the
+  // decode is done (erasing them from `all` at once made many repeated groups quadratic).
+  std::vector<Item*> replaced;
   // Run-length columns let v2 describe many structs in few bytes; bound the total by the input
   // size so a tiny update cannot make us allocate without limit.
   const uint64_t max_structs = std::max<uint64_t>(uint64_t{1} << 16, uint64_t{64} * input_size);
@@ -367,10 +384,7 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
     ClientRefs& refs = out.clients[client];
     if (!refs.refs.empty()) {
       // A repeated client group replaces the earlier one, as yjs's Map.set does.
-      std::unordered_set<Item*> dropped(refs.refs.begin(), refs.refs.end());
-      std::erase_if(out.root_parents, [&](const auto& p) { return dropped.count(p.first) > 0; });
-      std::erase_if(all, [&](Item* item) { return dropped.count(item) > 0; });
-      for (Item* item : dropped) store.pool().Free(item);
+      replaced.insert(replaced.end(), refs.refs.begin(), refs.refs.end());
       refs.refs.clear();
     }
     refs.i = 0;
@@ -378,7 +392,11 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
     // A struct takes at least one byte of a v1 update; v2 counts are bounded above.
     const size_t expected = static_cast<size_t>(std::min<uint64_t>(num_structs, input_size));
     refs.refs.reserve(expected);
-    all.reserve(all.size() + expected);
+    // `all` grows geometrically: reserving exactly per group copied the whole vector for every
+    // one of many small groups (quadratic in the number of clients).
+    if (all.capacity() < all.size() + expected) {
+      all.reserve(std::max(all.size() + expected, 2 * all.capacity()));
+    }
     for (uint64_t s = 0; s < num_structs && d.ok(); ++s) {
       // Every struct takes at least one byte somewhere; stop a huge count on exhausted input.
       if (!rest.HasContent() && d.format() == UpdateFormat::kV1) {
@@ -473,6 +491,125 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
     out.clients.clear();
     return d.status();
   }
+  if (!replaced.empty()) {
+    std::unordered_set<Item*> dropped(replaced.begin(), replaced.end());
+    std::erase_if(out.root_parents, [&](const auto& p) { return dropped.count(p.first) > 0; });
+    FreeRefs(store, replaced);
+  }
+  return Status::Ok();
+}
+
+// The nesting level of the type holding each decoded item, and the refusal of an update that
+// would nest types deeper than `max_depth` (UpdateLimits). Runs before the document is touched.
+// An item names its type through its parent (a root or an item) or, when it has neighbours,
+// through them; either may be in the update or in the document. Whatever cannot be found yet
+// (its structs will wait as pending) counts as level 0, so this is a lower bound there.
+Status CheckNestingDepth(const Doc& doc, const DecodedUpdate& decoded, size_t max_depth) {
+  bool has_types = false;
+  for (const auto& [client, refs] : decoded.clients) {
+    for (const Item* item : refs.refs) {
+      if (!item->is_gc() && !item->is_skip() && item->content.ref() == ContentRef::kType) {
+        has_types = true;
+        break;
+      }
+    }
+    if (has_types) break;
+  }
+  if (!has_types) return Status::Ok();
+
+  std::unordered_set<const Item*> at_root;
+  for (const auto& [item, key] : decoded.root_parents) at_root.insert(item);
+  auto find_decoded = [&](const ID& id) -> const Item* {
+    auto it = decoded.clients.find(id.client);
+    if (it == decoded.clients.end()) return nullptr;
+    const auto& refs = it->second.refs;
+    auto pos = std::upper_bound(refs.begin(), refs.end(), id.clock,
+                                [](Clock c, const Item* item) { return c < item->clock(); });
+    if (pos == refs.begin()) return nullptr;
+    const Item* item = *std::prev(pos);
+    return id.clock < item->clock() + item->length() ? item : nullptr;
+  };
+  // Levels of types already in the document (a root: 0), walked up at most max_depth + 1 steps.
+  std::unordered_map<const Type*, size_t> type_levels;
+  auto level_of_type = [&](const Type* type) -> size_t {
+    if (type == nullptr) return 0;
+    auto [it, inserted] = type_levels.emplace(type, 0);
+    if (!inserted) return it->second;
+    size_t level = 0;
+    for (const Type* t = type; t->item != nullptr && !t->item->is_gc() &&
+                               t->item->parent() != nullptr && level <= max_depth;
+         t = t->item->parent()) {
+      ++level;
+    }
+    it->second = level;
+    return level;
+  };
+  auto existing_container_level = [&](const Item* item) -> size_t {
+    return item->is_gc() ? 0 : level_of_type(item->parent());
+  };
+
+  // Container level of decoded items, resolved with an explicit stack (origin chains are as
+  // long as the update). kResolving marks an item on the stack: a cycle counts as level 0.
+  constexpr size_t kResolving = static_cast<size_t>(-1);
+  std::unordered_map<const Item*, size_t> levels;
+  std::vector<const Item*> stack;
+  // The decoded item `item` takes its level from (null when the level is known: `known`).
+  auto source = [&](const Item* item, size_t& known, bool& add_one) -> const Item* {
+    known = 0;
+    add_one = false;
+    if (item->is_gc() || item->is_skip() || at_root.count(item) > 0) return nullptr;
+    if ((item->info & kItemParentIsId) != 0) {
+      const ID parent = item->parent_id();
+      if (const Item* p = find_decoded(parent)) {
+        if (p->is_gc() || p->content.ref() != ContentRef::kType) return nullptr;
+        add_one = true;
+        return p;
+      }
+      const Item* p = doc.store().Find(parent);
+      if (p != nullptr && !p->is_gc() && p->content.type() != nullptr) {
+        known = level_of_type(p->content.type());
+      }
+      return nullptr;
+    }
+    const OptionalId neighbour = item->has_origin() ? item->origin() : item->right_origin();
+    if (!neighbour) return nullptr;
+    if (const Item* n = find_decoded(neighbour.id)) return n == item ? nullptr : n;
+    if (const Item* n = doc.store().Find(neighbour.id)) known = existing_container_level(n);
+    return nullptr;
+  };
+  for (const auto& [client, refs] : decoded.clients) {
+    for (const Item* start : refs.refs) {
+      if (start->is_gc() || start->is_skip() || start->content.ref() != ContentRef::kType) continue;
+      stack.push_back(start);
+      while (!stack.empty()) {
+        const Item* item = stack.back();
+        auto [it, inserted] = levels.emplace(item, kResolving);
+        if (!inserted && it->second != kResolving) {
+          stack.pop_back();
+          continue;
+        }
+        size_t level = 0;
+        bool add_one = false;
+        const Item* from = source(item, level, add_one);
+        if (from != nullptr) {
+          auto f = levels.find(from);
+          if (f == levels.end()) {
+            stack.push_back(from);
+            continue;
+          }
+          level = f->second == kResolving ? 0 : f->second + (add_one ? 1 : 0);
+        }
+        levels[item] = level;
+        stack.pop_back();
+      }
+      const size_t type_level = levels[start] + 1;
+      if (type_level > max_depth) {
+        return ResourceExhaustedError("limit: the update nests shared types " +
+                                      std::to_string(type_level) + " levels deep, more than the " +
+                                      std::to_string(max_depth) + " allowed");
+      }
+    }
+  }
   return Status::Ok();
 }
 
@@ -494,10 +631,12 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
     auto it = missing_sv.find(client);
     if (it == missing_sv.end() || it->second > clock) missing_sv[client] = clock;
   };
+  // Clients moved to the rest leave `clients`; their ids are skipped here (erasing each from
+  // `ids` at once was quadratic when many clients wait for missing structs).
   auto next_target = [&]() -> ClientRefs* {
     while (!ids.empty()) {
-      ClientRefs& r = clients[ids.back()];
-      if (r.i < r.refs.size()) return &r;
+      auto it = clients.find(ids.back());
+      if (it != clients.end() && it->second.i < it->second.refs.size()) return &it->second;
       ids.pop_back();
     }
     return nullptr;
@@ -537,7 +676,6 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
       // consumed before it is dropped, as yjs drops it, and must be freed here.
       const auto& slot = rest_structs[client];
       if (std::find(slot.begin(), slot.end(), item) == slot.end()) to_free.push_back(item);
-      ids.erase(std::remove(ids.begin(), ids.end(), client), ids.end());
     }
     stack.clear();
   };
@@ -666,60 +804,126 @@ Status ReadDeletesOnly(std::span<const uint8_t> update,
   return d.status();
 }
 
-Status ApplyDecoded(Transaction& t, DecodedUpdate& decoded) {
+// Whether applying the pending delete set now could delete anything: only if some client it
+// names has structs past the start of one of its ranges (ApplyDeletes applies clock < state).
+bool PendingDeletesMayApply(const StructStore& store, std::span<const uint8_t> pending_ds) {
+  std::vector<std::pair<ClientId, DeleteSet::Ranges>> ranges;
+  if (!ReadDeletesOnly(pending_ds, ranges).ok()) return true;
+  for (const auto& [client, rs] : ranges) {
+    const Clock state = store.GetState(client);
+    for (const DeleteItem& d : rs) {
+      if (d.clock < state) return true;
+    }
+  }
+  return false;
+}
+
+Status ApplyDecoded(Transaction& t, DecodedUpdate& first, const UpdateLimits& limits) {
   Doc& doc = t.doc();
   StructStore& store = doc.store();
-  for (auto& [item, key] : decoded.root_parents) item->set_parent(doc.GetOrCreateRoot(*key));
-  std::optional<IntegrateResult> rest = IntegrateStructs(t, decoded);
-  bool retry = false;
-  auto& pending = doc.pending_structs();
-  if (pending) {
-    for (const auto& [client, clock] : pending->missing) {
-      if (clock < store.GetState(client)) {
-        retry = true;
-        break;
-      }
+  Status result;
+  DecodedUpdate retried;
+  DecodedUpdate* decoded = &first;
+  // yjs recurses when pending structs become applicable; a loop keeps the stack flat.
+  for (;;) {
+    for (auto& [item, key] : decoded->root_parents) item->set_parent(doc.GetOrCreateRoot(*key));
+    std::optional<IntegrateResult> rest = IntegrateStructs(t, *decoded);
+    bool retry = false;
+    auto& pending = doc.pending_structs();
+    const size_t pending_before = doc.pending_bytes();
+    if (rest && limits.max_pending_bytes != 0 &&
+        pending_before + rest->update.size() > limits.max_pending_bytes) {
+      // What integrated stays; the structs that would wait are dropped (their author still has
+      // them and sends them again once it resyncs).
+      result = ResourceExhaustedError("limit: structs waiting for missing ones would take " +
+                                      std::to_string(pending_before + rest->update.size()) +
+                                      " bytes, more than the " +
+                                      std::to_string(limits.max_pending_bytes) + " allowed");
+      rest.reset();
     }
-    if (rest) {
-      for (const auto& [client, clock] : rest->missing) {
-        auto it = pending->missing.find(client);
-        if (it == pending->missing.end() || it->second > clock) pending->missing[client] = clock;
+    if (rest) doc.CountPendingAddition();
+    if (pending) {
+      for (const auto& [client, clock] : pending->missing) {
+        if (clock < store.GetState(client)) {
+          retry = true;
+          break;
+        }
       }
-      auto merged = MergeUpdates({pending->update, rest->update}, UpdateFormat::kV2);
-      if (merged.ok()) pending->update = std::move(merged).value();
+      if (rest) {
+        for (const auto& [client, clock] : rest->missing) {
+          auto it = pending->missing.find(client);
+          if (it == pending->missing.end() || it->second > clock) pending->missing[client] = clock;
+        }
+        pending->bytes += rest->update.size();
+        pending->parts.push_back(std::move(rest->update));
+      }
+    } else if (rest) {
+      pending = Doc::PendingStructs{std::move(rest->missing), {}, rest->update.size()};
+      pending->parts.push_back(std::move(rest->update));
     }
-  } else if (rest) {
-    pending = Doc::PendingStructs{std::move(rest->missing), std::move(rest->update)};
-  }
-  std::optional<std::vector<uint8_t>> ds_rest = ApplyDeletes(t, decoded.deletes);
-  auto& pending_ds = doc.pending_ds();
-  if (pending_ds) {
-    std::vector<std::pair<ClientId, DeleteSet::Ranges>> old;
-    std::optional<std::vector<uint8_t>> ds_rest2;
-    if (ReadDeletesOnly(*pending_ds, old).ok()) ds_rest2 = ApplyDeletes(t, old);
-    if (ds_rest && ds_rest2) {
-      auto merged = MergeUpdates({*ds_rest, *ds_rest2}, UpdateFormat::kV2);
-      pending_ds = merged.ok() ? std::optional(std::move(merged).value()) : ds_rest;
+    std::optional<std::vector<uint8_t>> ds_rest = ApplyDeletes(t, decoded->deletes);
+    if (ds_rest && limits.max_pending_bytes != 0 &&
+        doc.pending_bytes() + ds_rest->size() > limits.max_pending_bytes) {
+      result = ResourceExhaustedError("limit: deletes waiting for missing structs would take " +
+                                      std::to_string(doc.pending_bytes() + ds_rest->size()) +
+                                      " bytes, more than the " +
+                                      std::to_string(limits.max_pending_bytes) + " allowed");
+      ds_rest.reset();
+    }
+    if (ds_rest) doc.CountPendingAddition();
+    auto& pending_ds = doc.pending_ds();
+    if (pending_ds) {
+      // yjs re-applies the pending delete set with every update. When no client it names has
+      // grown past one of its ranges, that would delete nothing and give the same ranges back:
+      // skip it, so a large pending set does not make every update cost its size.
+      std::optional<std::vector<uint8_t>> ds_rest2;
+      if (PendingDeletesMayApply(store, *pending_ds)) {
+        std::vector<std::pair<ClientId, DeleteSet::Ranges>> old;
+        if (ReadDeletesOnly(*pending_ds, old).ok()) ds_rest2 = ApplyDeletes(t, old);
+      } else {
+        ds_rest2 = std::move(*pending_ds);
+      }
+      if (ds_rest && ds_rest2) {
+        auto merged = MergeUpdates({*ds_rest, *ds_rest2}, UpdateFormat::kV2);
+        pending_ds = merged.ok() ? std::optional(std::move(merged).value()) : ds_rest;
+      } else {
+        pending_ds = ds_rest ? std::move(ds_rest) : std::move(ds_rest2);
+      }
     } else {
-      pending_ds = ds_rest ? std::move(ds_rest) : std::move(ds_rest2);
+      pending_ds = std::move(ds_rest);
     }
-  } else {
-    pending_ds = std::move(ds_rest);
-  }
-  if (retry) {
-    std::vector<uint8_t> update = std::move(pending->update);
+    if (!retry) return result;
+    std::vector<uint8_t> update = pending->Merged();
     pending.reset();
     UpdateDecoderV2 d(update);
     DecodedUpdate again;
     TANDEM_RETURN_IF_ERROR(DecodeUpdate(doc, d, again, update.size()));
-    return ApplyDecoded(t, again);
+    retried = std::move(again);
+    decoded = &retried;
   }
-  return Status::Ok();
 }
 
 }  // namespace
 
+const std::vector<uint8_t>& Doc::PendingStructs::Merged() {
+  if (parts.size() > 1) {
+    std::vector<std::span<const uint8_t>> spans(parts.begin(), parts.end());
+    auto merged = MergeUpdates(spans, UpdateFormat::kV2);
+    if (merged.ok()) {
+      parts.clear();
+      parts.push_back(std::move(merged).value());
+      bytes = parts.front().size();
+    }
+  }
+  return parts.front();
+}
+
 Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
+  return ApplyUpdate(update, format, UpdateLimits{});
+}
+
+Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format,
+                        const UpdateLimits& limits) {
   // The provisional key slots this apply makes are done with when it returns.
   struct DropProvisional {
     Doc& doc;
@@ -728,15 +932,23 @@ Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format) {
   } drop_provisional{*this, provisional_key_slots()};
   auto decoder = MakeUpdateDecoder(format, update);
   DecodedUpdate decoded;
-  TANDEM_RETURN_IF_ERROR(
-      DecodeUpdate(*this, *decoder, decoded, update.size()).WithContext("update rejected"));
+  if (Status s = DecodeUpdate(*this, *decoder, decoded, update.size(), limits.max_clients);
+      !s.ok()) {
+    return s.code() == StatusCode::kResourceExhausted ? s : s.WithContext("update rejected");
+  }
+  if (limits.max_nesting_depth != 0) {
+    if (Status s = CheckNestingDepth(*this, decoded, limits.max_nesting_depth); !s.ok()) {
+      DiscardDecoded(store_, decoded);
+      return s;
+    }
+  }
   Status result;
   crdt::Transact(
       *this,
       [&](Transaction& t) {
         const bool was_applying = t.applying_update;
         t.applying_update = true;
-        result = ApplyDecoded(t, decoded);
+        result = ApplyDecoded(t, decoded, limits);
         t.applying_update = was_applying;
       },
       /*local=*/false);

@@ -37,6 +37,18 @@ struct DocOptions {
   bool clean_up_formatting = true;
 };
 
+// Limits on updates from untrusted peers (0: none). A refused update changes nothing; its
+// Status has code kResourceExhausted and a message starting with "limit:". The server applies
+// clients' updates with these (docs/PROTOCOL.md, "Limits"); trusted loads use none.
+struct UpdateLimits {
+  // Nested shared types: a type inside a root is at level 1, a type inside that at level 2.
+  size_t max_nesting_depth = 0;
+  // Client groups in one update.
+  size_t max_clients = 0;
+  // Bytes of structs and deletes waiting for missing structs (pending), after this update.
+  size_t max_pending_bytes = 0;
+};
+
 class Transaction;
 class TextRef;
 class ArrayRef;
@@ -74,6 +86,9 @@ class Doc {
   // applyUpdate / applyUpdateV2. Structs whose dependencies are missing are kept pending and
   // integrated once they arrive.
   Status ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1);
+  // The same, refusing an update that passes `limits` (nothing of it is applied then).
+  Status ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format,
+                     const UpdateLimits& limits);
   Status ApplyUpdateV2(std::span<const uint8_t> update) {
     return ApplyUpdate(update, UpdateFormat::kV2);
   }
@@ -103,6 +118,14 @@ class Doc {
   void OnUpdate(UpdateObserver observer, UpdateFormat format = UpdateFormat::kV1);
 
   bool has_pending() const { return pending_structs_.has_value() || pending_ds_.has_value(); }
+  // Bytes held as pending structs and deletes.
+  size_t pending_bytes() const {
+    return (pending_structs_ ? pending_structs_->bytes : 0) +
+           (pending_ds_ ? pending_ds_->size() : 0);
+  }
+  // Grows whenever an update adds structs or deletes to the pending set, so a caller can tell
+  // whether the update it just applied left something waiting.
+  uint64_t pending_additions() const { return pending_additions_; }
   // The state vector of what pending structs wait for (client -> first missing clock).
   StateVector PendingMissing() const {
     return pending_structs_ ? pending_structs_->missing : StateVector{};
@@ -126,9 +149,15 @@ class Doc {
   StructStore& store() { return store_; }
   const StructStore& store() const { return store_; }
 
+  // Structs waiting for missing ones (yjs store.pendingStructs). yjs merges each addition into
+  // one update at once; here the v2 updates are kept as they arrived and merged when read, so an
+  // update that adds to a large pending set costs its own size rather than the set's.
   struct PendingStructs {
     StateVector missing;
-    std::vector<uint8_t> update;  // v2
+    std::vector<std::vector<uint8_t>> parts;  // v2 updates
+    size_t bytes = 0;
+    // The parts merged into one v2 update (they are replaced by it).
+    const std::vector<uint8_t>& Merged();
   };
   std::optional<PendingStructs>& pending_structs() { return pending_structs_; }
   std::optional<std::vector<uint8_t>>& pending_ds() { return pending_ds_; }
@@ -144,6 +173,11 @@ class Doc {
   // Keeps a collected nested type alive (empty and detached) so handles to it stay valid.
   void RetireType(std::unique_ptr<Type> type) { retired_types_.push_back(std::move(type)); }
   uint64_t NextObserverId() { return ++last_observer_id_; }
+  // Whether any type of this document was ever observed deeply: without one, a transaction
+  // need not walk from each changed type up to its root looking for deep observers.
+  bool has_deep_observers() const { return has_deep_observers_; }
+  void set_has_deep_observers() { has_deep_observers_ = true; }
+  void CountPendingAddition() { ++pending_additions_; }
 
  private:
   StructStore store_;
@@ -155,7 +189,7 @@ class Doc {
   std::vector<std::unique_ptr<KeySlot>> provisional_key_slots_;
   std::vector<std::pair<const std::string*, Type*>> root_order_;
   std::vector<std::unique_ptr<Type>> root_types_;
-  std::optional<PendingStructs> pending_structs_;
+  mutable std::optional<PendingStructs> pending_structs_;  // merged lazily, also by encoders
   std::optional<std::vector<uint8_t>> pending_ds_;
   // Size of the last full-state v1 encoding: room to reserve for the next (a hint, not state).
   mutable size_t last_full_encode_bytes_ = 0;
@@ -163,6 +197,8 @@ class Doc {
   std::vector<std::unique_ptr<Transaction>> cleanups_;
   std::vector<std::unique_ptr<Type>> retired_types_;
   uint64_t last_observer_id_ = 0;
+  uint64_t pending_additions_ = 0;
+  bool has_deep_observers_ = false;
   std::unique_ptr<UpdateEncoderV1> update_encoder_v1_;  // reused by every update event
   std::unique_ptr<UpdateEncoderV2> update_encoder_v2_;
   UpdateObserver on_update_v1_;

@@ -155,6 +155,7 @@ uint64_t Observe(Doc& doc, Type* type, EventHandler handler) {
 
 uint64_t ObserveDeep(Doc& doc, Type* type, DeepEventHandler handler) {
   if (!type->observers) type->observers = std::make_unique<TypeObservers>();
+  doc.set_has_deep_observers();
   const uint64_t id = doc.NextObserverId();
   type->observers->deep.emplace_back(id, std::move(handler));
   return id;
@@ -172,7 +173,10 @@ bool Unobserve(Type* type, uint64_t id) {
 
 namespace {
 
-bool HasDeepObserverUpTo(const Type* type) {
+bool HasDeepObserverUpTo(const Doc& doc, const Type* type) {
+  // Without a deep observer anywhere, the walk to the root (once per changed type: quadratic in
+  // the nesting of a hostile update) can only answer no.
+  if (!doc.has_deep_observers()) return false;
   for (;;) {
     if (type->observers && !type->observers->deep.empty()) return true;
     if (type->item == nullptr || type->item->parent() == nullptr) return false;
@@ -203,7 +207,7 @@ void CallTypeObserver(Transaction& t, Type* type, const std::vector<const std::s
   }
   if (ref == TypeRef::kUndefined) return;  // a plain AbstractType makes no event
   const bool shallow = type->observers && !type->observers->shallow.empty();
-  if (shallow || HasDeepObserverUpTo(type)) {
+  if (shallow || HasDeepObserverUpTo(t.doc(), type)) {
     t.events.push_back(std::make_unique<Event>(type, t, subs));
     Event* event = t.events.back().get();
     for (Type* p = type;;) {
@@ -226,7 +230,8 @@ void CallObservers(Transaction& t) {
   // Observers cannot change this transaction (their edits start new ones), so `changed` holds.
   const ChangedTypes& changed = t.changed;
   for (size_t i = 0; i < changed.size(); ++i) {
-    if (Alive(changed.type(i))) CallTypeObserver(t, changed.type(i), changed.subs(i));
+    if (changed.type(i) != nullptr && Alive(changed.type(i)))
+      CallTypeObserver(t, changed.type(i), changed.subs(i));
   }
   for (size_t i = 0; i < t.changed_parent_types.size(); ++i) {
     Type* type = t.changed_parent_types[i].first;

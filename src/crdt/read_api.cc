@@ -8,6 +8,25 @@ namespace tandem::crdt {
 
 namespace {
 
+// Reading recurses once per nested type, as yjs does. Past kMaxReadDepth levels the nested
+// content is left out and the read is marked truncated, so that a hostile document cannot
+// exhaust the stack; DocToJsonChecked turns the mark into an error.
+thread_local size_t read_depth = 0;
+thread_local bool read_truncated = false;
+
+class ReadDepthGuard {
+ public:
+  ReadDepthGuard() { ++read_depth; }
+  ~ReadDepthGuard() { --read_depth; }
+  ReadDepthGuard(const ReadDepthGuard&) = delete;
+  ReadDepthGuard& operator=(const ReadDepthGuard&) = delete;
+  bool too_deep() const {
+    if (read_depth <= kMaxReadDepth) return false;
+    read_truncated = true;
+    return true;
+  }
+};
+
 bool Visible(const Item* item) {
   return !item->deleted() && item->countable();
 }
@@ -310,6 +329,8 @@ std::string XmlToString(const Type& type) {
 }
 
 std::string TypeToJsString(const Type& type) {
+  ReadDepthGuard depth;
+  if (depth.too_deep()) return {};
   switch (type.ref) {
     case TypeRef::kText: return TextToString(type);
     case TypeRef::kXmlText:
@@ -320,6 +341,8 @@ std::string TypeToJsString(const Type& type) {
 }
 
 lib0::Any TypeToJson(const Type& type) {
+  ReadDepthGuard depth;
+  if (depth.too_deep()) return lib0::Any::Undefined();
   switch (InferTypeRef(type)) {
     case TypeRef::kMap: return MapToJson(type);
     case TypeRef::kXmlHook: return MapToJson(type);
@@ -340,6 +363,18 @@ lib0::Any DocToJson(const Doc& doc) {
     lib0::JsObjectSet(out, *name, TypeToJson(*type));
   }
   return lib0::Any(std::move(out));
+}
+
+Result<lib0::Any> DocToJsonChecked(const Doc& doc) {
+  read_truncated = false;
+  lib0::Any json = DocToJson(doc);
+  if (read_truncated) {
+    read_truncated = false;
+    return ResourceExhaustedError("the document nests shared types more than " +
+                                  std::to_string(kMaxReadDepth) +
+                                  " levels deep; it cannot be shown as JSON");
+  }
+  return json;
 }
 
 }  // namespace tandem::crdt

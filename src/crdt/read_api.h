@@ -1,13 +1,19 @@
 #pragma once
 // Reading a document the way yjs's toJSON / toString / toDelta do, for every kind of type.
 
+#include <cstddef>
 #include <string>
 
+#include "base/result.h"
 #include "crdt/doc.h"
 #include "crdt/item.h"
 #include "lib0/any.h"
 
 namespace tandem::crdt {
+
+// Reading recurses once per level of nested types (as yjs's toJSON does), up to this many
+// levels; deeper content reads as undefined (JSON) or empty (strings).
+inline constexpr size_t kMaxReadDepth = 1000;
 
 // The kind of a root whose kind the bytes do not say: Map if it only has keyed items, Text if
 // its list holds text (strings, formats, embeds), XmlFragment if it holds XML nodes, else Array.
@@ -28,5 +34,7 @@ std::string JsToString(const lib0::Any& value);
 
 // {rootName: json} for every root that has content, in first-seen order.
 lib0::Any DocToJson(const Doc& doc);
+// DocToJson, or kResourceExhausted when the document nests deeper than kMaxReadDepth.
+Result<lib0::Any> DocToJsonChecked(const Doc& doc);
 
 }  // namespace tandem::crdt

@@ -59,40 +59,76 @@ void Transaction::RecordGrowth(ClientId client, Clock before) {
   }
 }
 
-void ChangedTypes::Add(Type* type, const std::string* sub) {
+namespace {
+constexpr size_t kChangedTypesLinear = 8;
+}
+
+size_t ChangedTypes::IndexOf(const Type* type) const {
+  if (!index_.empty()) {
+    auto it = index_.find(type);
+    return it == index_.end() ? count_ : it->second;
+  }
   for (size_t i = 0; i < count_; ++i) {
-    auto& [t, subs] = entries_[i];
-    if (t != type) continue;
-    if (std::find(subs.begin(), subs.end(), sub) == subs.end()) subs.push_back(sub);
+    if (entries_[i].first == type) return i;
+  }
+  return count_;
+}
+
+void ChangedTypes::Add(Type* type, const std::string* sub) {
+  if (const size_t i = IndexOf(type); i < count_) {
+    auto& subs = entries_[i].second;
+    if (subs.size() < kChangedTypesLinear && subs_index_.empty()) {
+      if (std::find(subs.begin(), subs.end(), sub) == subs.end()) subs.push_back(sub);
+      return;
+    }
+    if (subs_index_.empty()) {
+      for (size_t k = 0; k < count_; ++k) {
+        for (const std::string* s : entries_[k].second) subs_index_.emplace(entries_[k].first, s);
+      }
+    }
+    if (subs_index_.emplace(type, sub).second) subs.push_back(sub);
     return;
   }
+  if (!subs_index_.empty()) subs_index_.emplace(type, sub);
   if (count_ == entries_.size()) entries_.emplace_back();
-  auto& entry = entries_[count_++];
+  auto& entry = entries_[count_];
   entry.first = type;
   entry.second.assign(1, sub);
+  if (!index_.empty()) {
+    index_.emplace(type, count_);
+  } else if (count_ + 1 > kChangedTypesLinear) {
+    for (size_t i = 0; i <= count_; ++i) {
+      if (entries_[i].first != nullptr) index_.emplace(entries_[i].first, i);
+    }
+  }
+  ++count_;
+  ++live_;
 }
 
 void ChangedTypes::Clear() {
   count_ = 0;
+  live_ = 0;
+  if (!index_.empty()) index_.clear();
+  if (!subs_index_.empty()) subs_index_.clear();
 }
 
 void ChangedTypes::Erase(Type* type) {
-  for (size_t i = 0; i < count_; ++i) {
-    if (entries_[i].first != type) continue;
-    // Keep the order of the others (a JS Map delete).
-    std::rotate(entries_.begin() + static_cast<ptrdiff_t>(i),
-                entries_.begin() + static_cast<ptrdiff_t>(i + 1),
-                entries_.begin() + static_cast<ptrdiff_t>(count_));
-    --count_;
-    return;
+  // A hole keeps the order of the others (a JS Map delete) without moving them.
+  const size_t i = IndexOf(type);
+  if (i == count_) return;
+  if (!subs_index_.empty()) {
+    for (const std::string* sub : entries_[i].second) subs_index_.erase({type, sub});
   }
+  entries_[i].first = nullptr;
+  entries_[i].second.clear();
+  if (!index_.empty()) index_.erase(type);
+  --live_;
 }
 
 const std::vector<const std::string*>* ChangedTypes::Find(const Type* type) const {
-  for (size_t i = 0; i < count_; ++i) {
-    if (entries_[i].first == type) return &entries_[i].second;
-  }
-  return nullptr;
+  if (type == nullptr) return nullptr;
+  const size_t i = IndexOf(type);
+  return i < count_ ? &entries_[i].second : nullptr;
 }
 
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
@@ -160,39 +196,43 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
 }
 
 // Item.gc: drops the content of a deleted item; inside a collected parent the item becomes GC.
-void GcItem(Doc& doc, Item* item, bool parent_gcd) {
+// yjs recurses into nested types; a worklist keeps the stack flat however deep the nesting
+// (hostile updates nest tens of thousands of levels). Children are collected after their
+// parent is: each child's collection touches only the child, so the order does not show.
+void GcItem(Doc& doc, Item* top, bool top_parent_gcd) {
   StructStore& store = doc.store();
-  const uint64_t length = item->length();
-  if (Type* type = item->content.type()) {
-    for (Item* child = type->start; child != nullptr;) {
-      Item* next = child->right;
-      GcItem(doc, child, true);
-      child = next;
-    }
-    type->start = nullptr;
-    for (const KeySlot* entry : type->map_entries()) {
-      for (Item* child = entry->item; child != nullptr;) {
-        Item* prev = child->left;
-        GcItem(doc, child, true);
-        child = prev;
+  std::vector<std::pair<Item*, bool>> work{{top, top_parent_gcd}};
+  while (!work.empty()) {
+    auto [item, parent_gcd] = work.back();
+    work.pop_back();
+    const uint64_t length = item->length();
+    if (Type* type = item->content.type()) {
+      for (Item* child = type->start; child != nullptr; child = child->right) {
+        work.emplace_back(child, true);
       }
+      type->start = nullptr;
+      for (const KeySlot* entry : type->map_entries()) {
+        for (Item* child = entry->item; child != nullptr; child = child->left) {
+          work.emplace_back(child, true);
+        }
+      }
+      type->MapClear();
+      type->markers.clear();
+      type->length = 0;
+      type->item = nullptr;
+      type->collected = true;
+      doc.RetireType(item->content.TakeType());
+      item->content = Content::Deleted(length);  // the struct keeps its clock range
     }
-    type->MapClear();
-    type->markers.clear();
-    type->length = 0;
-    type->item = nullptr;
-    type->collected = true;
-    doc.RetireType(item->content.TakeType());
-    item->content = Content::Deleted(length);  // the struct keeps its clock range
-  }
-  if (parent_gcd) {
-    Item* gc = store.pool().New();
-    gc->set_id(item->client_ref(), item->clock());
-    gc->content = Content::Deleted(length);
-    gc->set_gc();
-    store.Replace(item, gc);
-  } else {
-    item->content = Content::Deleted(length);
+    if (parent_gcd) {
+      Item* gc = store.pool().New();
+      gc->set_id(item->client_ref(), item->clock());
+      gc->content = Content::Deleted(length);
+      gc->set_gc();
+      store.Replace(item, gc);
+    } else {
+      item->content = Content::Deleted(length);
+    }
   }
 }
 
@@ -636,26 +676,37 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   }
 }
 
-void DeleteStruct(Transaction& t, Item* item) {
-  if (item->deleted()) return;
-  Type* parent = item->parent();
-  if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
-  const std::string* parent_sub = item->parent_sub();
-  if (item->countable() && parent_sub == nullptr) parent->length -= item->length();
-  item->MarkDeleted();
-  t.delete_set.Add(item->client(), item->clock(), item->length());
-  AddChangedType(t, parent, parent_sub);
-  if (Type* type = item->content.type()) {
-    auto delete_child = [&t](Item* child) {
+void DeleteStruct(Transaction& t, Item* top) {
+  if (top->deleted()) return;
+  // Item.delete recurses into a deleted type's children; an explicit stack visits them in the
+  // same order (depth first, list part then map part) without growing the call stack.
+  std::vector<Item*> work{top};
+  std::vector<Item*> children;
+  while (!work.empty()) {
+    Item* item = work.back();
+    work.pop_back();
+    Type* parent = item->parent();
+    if (t.applying_update && !parent->markers.empty()) parent->markers.clear();
+    const std::string* parent_sub = item->parent_sub();
+    if (item->countable() && parent_sub == nullptr) parent->length -= item->length();
+    item->MarkDeleted();
+    t.delete_set.Add(item->client(), item->clock(), item->length());
+    AddChangedType(t, parent, parent_sub);
+    Type* type = item->content.type();
+    if (type == nullptr) continue;
+    // Children cannot add this type back to `changed`: its item is deleted already.
+    t.changed.Erase(type);
+    children.clear();
+    auto visit_child = [&](Item* child) {
       if (!child->deleted()) {
-        DeleteStruct(t, child);
+        children.push_back(child);
       } else if (child->clock() < t.BeforeState(child->client())) {
         t.merge_structs.push_back(child->id());  // collected later; try to merge it then
       }
     };
-    for (Item* child = type->start; child != nullptr; child = child->right) delete_child(child);
-    for (const KeySlot* entry : type->map_entries()) delete_child(entry->item);
-    t.changed.Erase(type);
+    for (Item* child = type->start; child != nullptr; child = child->right) visit_child(child);
+    for (const KeySlot* entry : type->map_entries()) visit_child(entry->item);
+    work.insert(work.end(), children.rbegin(), children.rend());
   }
 }
 

@@ -22,22 +22,37 @@ namespace tandem::crdt {
 class Event;
 
 // Types changed in a transaction with the map keys changed (nullptr: the list part), in the
-// order they were first changed (yjs `transaction.changed`, a Map of Sets).
+// order they were first changed (yjs `transaction.changed`, a Map of Sets). An erased type
+// leaves a hole (type(i) is null) so that erasing stays O(1) when a deep delete erases
+// thousands of types; callers skip holes.
 class ChangedTypes {
  public:
   void Add(Type* type, const std::string* sub);
   void Erase(Type* type);
   void Clear();
-  bool empty() const { return count_ == 0; }
+  bool empty() const { return live_ == 0; }
+  // Entries including holes.
   size_t size() const { return count_; }
   Type* type(size_t i) const { return entries_[i].first; }
   const std::vector<const std::string*>& subs(size_t i) const { return entries_[i].second; }
   const std::vector<const std::string*>* Find(const Type* type) const;
 
  private:
+  size_t IndexOf(const Type* type) const;  // count_ when absent
   // Entries past count_ are spares whose vectors keep their capacity for the next transaction.
   std::vector<std::pair<Type*, std::vector<const std::string*>>> entries_;
   size_t count_ = 0;
+  size_t live_ = 0;
+  // Built once a transaction changed many types; below that a scan is as fast.
+  std::unordered_map<const Type*, size_t> index_;
+  // (type, key) pairs, built once one type has many changed keys (a map given thousands of
+  // keys in one transaction made the scan of its keys quadratic).
+  struct PairHash {
+    size_t operator()(const std::pair<const Type*, const std::string*>& p) const {
+      return std::hash<const void*>()(p.first) * 31 + std::hash<const void*>()(p.second);
+    }
+  };
+  std::unordered_set<std::pair<const Type*, const std::string*>, PairHash> subs_index_;
 };
 
 class Transaction {

@@ -390,13 +390,20 @@ Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat 
   return encoder->Finish();
 }
 
-Status ValidateUpdate(std::span<const uint8_t> update, UpdateFormat format) {
+Status ValidateUpdate(std::span<const uint8_t> update, UpdateFormat format, bool allow_trailing) {
   auto decoder = MakeUpdateDecoder(format, update);
   LazyStructReader reader(*decoder, false);
   while (reader.current() != nullptr) reader.Next();
   TANDEM_RETURN_IF_ERROR(DecoderStatus(*decoder, "update"));
   (void)DeleteSet::Read(*decoder);
-  return DecoderStatus(*decoder, "update: delete set");
+  TANDEM_RETURN_IF_ERROR(DecoderStatus(*decoder, "update: delete set"));
+  if (!allow_trailing && decoder->rest().HasContent()) {
+    const size_t left = decoder->rest().remaining();
+    return MalformedError("update: " + std::to_string(left) +
+                          " bytes after the delete set (a v2 update, or bytes appended to a v1 "
+                          "update?)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace tandem::crdt

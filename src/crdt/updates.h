@@ -96,7 +96,10 @@ Result<Bytes> EncodeStateVectorFromUpdate(std::span<const uint8_t> update,
 Result<Bytes> ConvertUpdateFormat(std::span<const uint8_t> update, UpdateFormat from,
                                   UpdateFormat to);
 
-// Checks that `update` decodes completely (structs and delete set) without applying it.
-Status ValidateUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1);
+// Checks that `update` decodes completely (structs and delete set) without applying it. yjs
+// ignores bytes after the delete set; with allow_trailing false they are an error (a v2 body
+// read as v1, or garbage appended, is not what the caller meant to store).
+Status ValidateUpdate(std::span<const uint8_t> update, UpdateFormat format = UpdateFormat::kV1,
+                      bool allow_trailing = true);
 
 }  // namespace tandem::crdt

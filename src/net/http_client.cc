@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -49,8 +50,10 @@ class Op : public std::enable_shared_from_this<Op<Stream>> {
   template <typename... Args>
   Op(asio::any_io_executor ex, Url url, HttpRequest req,
      std::function<void(Result<HttpResponse>)> done, Args&&... stream_args)
-      : resolver_(ex),
-        stream_(asio::make_strand(ex), std::forward<Args>(stream_args)...),
+      : strand_(asio::make_strand(ex)),
+        resolver_(strand_),
+        resolve_timer_(strand_),
+        stream_(strand_, std::forward<Args>(stream_args)...),
         url_(std::move(url)),
         request_(std::move(req)),
         done_(std::move(done)) {}
@@ -66,6 +69,14 @@ class Op : public std::enable_shared_from_this<Op<Stream>> {
       }
       stream_.set_verify_callback(ssl::host_name_verification(url_.host));
     }
+    // The deadline covers name resolution too: a resolver that never answers is cancelled.
+    resolve_timer_.expires_at(deadline_);
+    resolve_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (!ec) {
+        self->resolve_timed_out_ = true;
+        self->resolver_.cancel();
+      }
+    });
     resolver_.async_resolve(
         url_.host, std::to_string(url_.port),
         [self = this->shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
@@ -77,8 +88,15 @@ class Op : public std::enable_shared_from_this<Op<Stream>> {
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void OnResolve(beast::error_code ec, tcp::resolver::results_type results) {
+    resolve_timer_.cancel();
+    if (resolve_timed_out_) {
+      return Finish(Status(StatusCode::kDeadlineExceeded, "resolve " + url_.host + ": timed out"));
+    }
     if (ec) return Finish(UnavailableError("resolve " + url_.host + ": " + ec.message()));
-    Lowest().expires_after(std::min(request_.connect_timeout, request_.total_timeout));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline_ - std::chrono::steady_clock::now());
+    Lowest().expires_after(
+        std::max(std::chrono::milliseconds(1), std::min(request_.connect_timeout, left)));
     Lowest().async_connect(
         results, [self = this->shared_from_this()](beast::error_code e, const tcp::endpoint&) {
           self->OnConnect(e);
@@ -148,7 +166,11 @@ class Op : public std::enable_shared_from_this<Op<Stream>> {
     done(std::move(result));
   }
 
+  // One strand for the resolver, its timer and the stream: their handlers never overlap.
+  asio::strand<asio::any_io_executor> strand_;
   tcp::resolver resolver_;
+  asio::steady_timer resolve_timer_;
+  bool resolve_timed_out_ = false;
   Stream stream_;
   Url url_;
   HttpRequest request_;

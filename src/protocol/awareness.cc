@@ -15,7 +15,8 @@ std::vector<Awareness::ClientId> Awareness::Change::All() const {
   return all;
 }
 
-Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Clock::time_point now) {
+Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Clock::time_point now,
+                                           const Limits& limits) {
   struct Entry {
     ClientId client;
     uint64_t clock;
@@ -25,6 +26,11 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
   // Decode and validate everything first, so a bad entry changes nothing.
   lib0::Decoder d(update);
   const uint64_t n = d.ReadCount(3);
+  if (limits.max_entries != 0 && n > limits.max_entries) {
+    return ResourceExhaustedError("limit: an awareness update with " + std::to_string(n) +
+                                  " entries, more than the " + std::to_string(limits.max_entries) +
+                                  " allowed");
+  }
   std::vector<Entry> entries;
   entries.reserve(n);
   for (uint64_t i = 0; i < n && d.ok(); ++i) {
@@ -33,6 +39,11 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
     e.clock = d.ReadVarUint();
     e.json = d.ReadVarString();
     if (!d.ok()) break;
+    if (limits.max_state_bytes != 0 && e.json.size() > limits.max_state_bytes) {
+      return ResourceExhaustedError("limit: an awareness state of " +
+                                    std::to_string(e.json.size()) + " bytes, more than the " +
+                                    std::to_string(limits.max_state_bytes) + " allowed");
+    }
     auto parsed = lib0::ParseJson(e.json);
     if (!parsed.ok())
       return MalformedError("awareness state is not JSON: " + parsed.status().message());
@@ -40,6 +51,17 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
     entries.push_back(e);
   }
   if (!d.ok()) return d.status().WithContext("awareness update");
+  if (limits.max_new_states != static_cast<size_t>(-1)) {
+    size_t new_states = 0;
+    for (const Entry& e : entries) {
+      if (!e.is_null && states_.count(e.client) == 0) ++new_states;
+    }
+    if (new_states > limits.max_new_states) {
+      return ResourceExhaustedError("limit: the update sets " + std::to_string(new_states) +
+                                    " new awareness states, more than the " +
+                                    std::to_string(limits.max_new_states) + " allowed");
+    }
+  }
   Change change;
   for (const Entry& e : entries) {
     auto meta_it = meta_.find(e.client);
@@ -79,6 +101,9 @@ Awareness::Change Awareness::RemoveOutdated(Clock::time_point now,
     auto it = meta_.find(client);
     if (it != meta_.end() && now - it->second.last_updated >= timeout) stale.push_back(client);
   }
+  std::erase_if(meta_, [&](const auto& entry) {
+    return states_.count(entry.first) == 0 && now - entry.second.last_updated >= timeout;
+  });
   return Remove(stale);
 }
 

@@ -14,6 +14,15 @@
 
 namespace tandem::protocol {
 
+// What one awareness update may do (0: no limit). An update past a limit changes nothing and
+// fails with kResourceExhausted and a message starting with "limit:".
+struct AwarenessLimits {
+  size_t max_entries = 0;      // entries in one update
+  size_t max_state_bytes = 0;  // JSON bytes of one state
+  // Clients without a state that the update gives one (no limit by default).
+  size_t max_new_states = static_cast<size_t>(-1);
+};
+
 class Awareness {
  public:
   using ClientId = uint64_t;
@@ -27,11 +36,16 @@ class Awareness {
     std::vector<ClientId> All() const;
   };
 
+  using Limits = AwarenessLimits;
+
   // applyAwarenessUpdate. Malformed input changes nothing and returns an error.
-  Result<Change> Apply(std::span<const uint8_t> update, Clock::time_point now = Clock::now());
+  Result<Change> Apply(std::span<const uint8_t> update, Clock::time_point now = Clock::now(),
+                       const Limits& limits = {});
   // removeAwarenessStates: drops the states (e.g. of a closed connection); clocks stay.
   Change Remove(const std::vector<ClientId>& clients);
-  // Removes states not renewed within `timeout` (y-protocols outdatedTimeout, 30 s).
+  // Removes states not renewed within `timeout` (y-protocols outdatedTimeout, 30 s), and forgets
+  // the clocks of clients that have had no state for that long (y-protocols keeps them forever:
+  // a stream of removals for made-up clients would grow the room without bound).
   Change RemoveOutdated(Clock::time_point now, std::chrono::milliseconds timeout);
 
   // encodeAwarenessUpdate for the given clients (null state for removed ones).
@@ -39,6 +53,8 @@ class Awareness {
   std::vector<uint8_t> EncodeAll() const;
   std::vector<ClientId> ClientsWithState() const;
   size_t size() const { return states_.size(); }
+  // Clients whose clock is remembered (with or without a state).
+  size_t known_clients() const { return meta_.size(); }
   bool HasState(ClientId c) const { return states_.count(c) > 0; }
 
  private:

@@ -30,7 +30,14 @@ struct ServerConfig {
   size_t max_message_bytes = 16 * 1024 * 1024;
   size_t max_connections = 20'000;
   size_t max_connections_per_room = 2'000;
-  size_t max_send_queue_bytes = 32 * 1024 * 1024;   // per connection; over it the client is closed
+  size_t max_send_queue_bytes = 32 * 1024 * 1024;  // per connection; over it the client is closed
+  // What one client may make a room hold or do (docs/PROTOCOL.md, "Limits"); 4413 past them.
+  size_t max_nesting_depth = 256;
+  size_t max_clients_per_update = 10'000;
+  size_t max_pending_bytes = 4 * 1024 * 1024;
+  size_t max_awareness_states = 16;
+  size_t max_awareness_bytes = 64 * 1024;
+  size_t max_document_bytes = 64 * 1024 * 1024;
   std::chrono::milliseconds ping_interval{30'000};  // keepalive; a peer silent for 2x is dropped
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds room_idle_unload{

@@ -6,6 +6,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "base/log_text.h"
+#include "lib0/json.h"
+#include "net/http_auth.h"
 #include "protocol/close_codes.h"
 #include "server/server.h"
 
@@ -84,10 +87,37 @@ void HttpSession::DoRead() {
       [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
+namespace {
+// Whether `ec` says the bytes were not HTTP/1.1 (as opposed to a closed or timed-out stream).
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer &&
+         ec != http::error::buffer_overflow;
+}
+}  // namespace
+
 void HttpSession::OnRead(beast::error_code ec, size_t) {
+  if (IsParseError(ec)) {
+    // Duplicate Content-Length, Content-Length with Transfer-Encoding, bare LF line ends, a
+    // header or body over its limit: say so, then close.
+    if (ec == http::error::header_limit) {
+      RespondAndClose(http::status::request_header_fields_too_large, "headers over 16 KiB");
+    } else if (ec == http::error::body_limit) {
+      RespondAndClose(http::status::payload_too_large, "body over 64 KiB");
+    } else {
+      RespondAndClose(http::status::bad_request, "malformed HTTP request: " + ec.message());
+    }
+    return;
+  }
   if (ec) {
     beast::error_code ignored;
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    return;
+  }
+  if (const auto te = parser_->get()[http::field::transfer_encoding];
+      !te.empty() && !beast::iequals(te, "chunked")) {
+    RespondAndClose(http::status::not_implemented, "unsupported Transfer-Encoding");
     return;
   }
   Request req = parser_->release();
@@ -139,6 +169,24 @@ void HttpSession::HandleHttp(Request req) {
   });
 }
 
+void HttpSession::RespondAndClose(http::status status, std::string message) {
+  auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+  res->set(http::field::server, "tandem");
+  res->set(http::field::content_type, "application/json");
+  std::string body = "{\"error\":";
+  lib0::AppendJsonString(body, http::obsolete_reason(status));
+  body += ",\"message\":";
+  lib0::AppendJsonString(body, message);
+  body += "}";
+  res->body() = std::move(body);
+  res->keep_alive(false);
+  res->prepare_payload();
+  http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
+    beast::error_code ignored;
+    self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  });
+}
+
 void HttpSession::HandleUpgrade(Request req) {
   const ParsedTarget target = ParseTarget(req.target());
   std::string_view encoded_room = RoomFromPath(target.path);
@@ -163,11 +211,7 @@ void HttpSession::HandleUpgrade(Request req) {
   }
   std::string token = target.token;
   if (token.empty()) {
-    auto auth = req[http::field::authorization];
-    constexpr std::string_view kBearer = "Bearer ";
-    if (auth.size() > kBearer.size() && auth.substr(0, kBearer.size()) == kBearer) {
-      token = std::string(auth.substr(kBearer.size()));
-    }
+    token = std::string(net::BearerToken(req[http::field::authorization]));
   }
   auto self = shared_from_this();
   auto shared_req = std::make_shared<Request>(std::move(req));
@@ -177,7 +221,7 @@ void HttpSession::HandleUpgrade(Request req) {
         boost::asio::dispatch(
             self->stream_.get_executor(), [self, shared_req, room, decision = std::move(decision)] {
               if (!decision.admitted) {
-                spdlog::info("room={} connection refused: {} {}", room, decision.close_code,
+                spdlog::info("room={} connection refused: {} {}", Quoted(room), decision.close_code,
                              decision.reason);
                 self->StartWebSocket(std::move(*shared_req), room, decision.close_code,
                                      decision.reason, false, "");

@@ -22,6 +22,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleHttp(Request req);
   void HandleUpgrade(Request req);
+  // An error answer, then the connection is closed.
+  void RespondAndClose(boost::beast::http::status status, std::string message);
   void StartWebSocket(Request req, std::string room_id, uint16_t refuse_code, std::string reason,
                       bool read_only, std::string user_id);
 

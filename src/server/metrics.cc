@@ -13,6 +13,8 @@ void Metrics::CountRefusal(uint16_t code) {
     case 4429: ++refusals_4429; break;
     case 1009: ++refusals_1009; break;
     case 1013: ++refusals_1013; break;
+    case 4413: ++refusals_4413; break;
+    case 1008: ++refusals_1008; break;
     default: break;
   }
 }
@@ -55,6 +57,9 @@ std::string Metrics::RenderPrometheus() const {
           readonly_updates_dropped.load());
   counter("tandem_queue_drops_total", "Connections closed because their send queue overflowed.",
           slow_client_closes.load());
+  counter("tandem_replies_coalesced_total",
+          "Sync step 1 and query-awareness requests already answered by a reply not yet sent.",
+          replies_coalesced.load());
   counter("tandem_saves_ok_total", "Snapshots saved to the snapshot store.", saves_ok.load());
   counter("tandem_saves_failed_total", "Snapshot saves that failed (retried later).",
           saves_failed.load());
@@ -78,7 +83,7 @@ std::string Metrics::RenderPrometheus() const {
   const std::pair<int, uint64_t> refusals[] = {
       {4400, refusals_4400.load()}, {4401, refusals_4401.load()}, {4403, refusals_4403.load()},
       {4404, refusals_4404.load()}, {4429, refusals_4429.load()}, {1009, refusals_1009.load()},
-      {1013, refusals_1013.load()}};
+      {1013, refusals_1013.load()}, {4413, refusals_4413.load()}, {1008, refusals_1008.load()}};
   for (const auto& [code, n] : refusals)
     o << "tandem_refusals_total{code=\"" << code << "\"} " << n << "\n";
   return o.str();

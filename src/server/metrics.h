@@ -40,7 +40,9 @@ struct Metrics {
   // size).
   std::function<std::string()> render_extra;
   std::atomic<uint64_t> refusals_4400{0}, refusals_4401{0}, refusals_4403{0}, refusals_4404{0},
-      refusals_4429{0}, refusals_1009{0}, refusals_1013{0};
+      refusals_4429{0}, refusals_1009{0}, refusals_1013{0}, refusals_4413{0}, refusals_1008{0};
+  // Sync step 1 and query-awareness messages answered by a reply still waiting to be sent.
+  std::atomic<uint64_t> replies_coalesced{0};
 
   void CountRefusal(uint16_t code);
   std::string RenderPrometheus() const;

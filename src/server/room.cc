@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "base/log_text.h"
 #include "protocol/close_codes.h"
 #include "protocol/message.h"
 
@@ -13,6 +14,13 @@ namespace {
 SharedFrame MakeFrame(std::vector<uint8_t> bytes) {
   return std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
 }
+// The same bytes under a reference count of their own, so that a weak pointer to the result
+// expires when this recipient is done with it, whoever else shares the buffer.
+SharedFrame ForOneRecipient(const SharedFrame& frame) {
+  auto holder = std::make_shared<SharedFrame>(frame);
+  return SharedFrame(holder, holder->get());
+}
+constexpr size_t kStep2CacheEntries = 8;
 using SteadyClock = std::chrono::steady_clock;
 }  // namespace
 
@@ -70,18 +78,20 @@ void Room::OnLocalLoaded(Result<std::optional<storage::StoredRoom>> loaded) {
   doc_.OnUpdate(nullptr);  // loading is not news for anyone
   if (!stored.snapshot.empty()) {
     if (Status s = doc_.ApplyUpdate(stored.snapshot); !s.ok()) {
-      spdlog::error("room={} local snapshot does not decode: {}", id_, s.message());
+      spdlog::error("room={} local snapshot does not decode: {}", Quoted(id_), s.message());
     }
   }
   for (const auto& u : stored.updates) {
     if (Status s = doc_.ApplyUpdate(u); !s.ok())
-      spdlog::error("room={} local log entry does not decode: {}", id_, s.message());
+      spdlog::error("room={} local log entry does not decode: {}", Quoted(id_), s.message());
   }
   doc_.OnUpdate([this](const std::vector<uint8_t>& update, const crdt::Transaction&) {
     OnUpdateApplied(update);
   });
   durable_store_seq_ = stored.last_seq;
   updates_since_compaction_ = stored.updates.size();
+  document_bytes_ = stored.snapshot.size();
+  for (const auto& u : stored.updates) document_bytes_ += u.size();
   if (stored.unsaved || stored.alarm_unix_ms) policy_.MarkUnsaved(SteadyClock::now());
   BecomeReady();
   ScheduleSaveCheck();
@@ -104,7 +114,9 @@ void Room::OnRemoteLoaded(Result<std::optional<snapshot::Bytes>> loaded) {
       return;
     }
     ++metrics_.cold_loads_from_store;
-    spdlog::info("room={} hydrated from the snapshot store ({} bytes)", id_, (*loaded)->size());
+    document_bytes_ = (*loaded)->size();
+    spdlog::info("room={} hydrated from the snapshot store ({} bytes)", Quoted(id_),
+                 (*loaded)->size());
     // Keep it locally, so the next load is local.
     Compact(nullptr);
   }
@@ -131,7 +143,7 @@ void Room::BecomeReady() {
 void Room::Fail(const std::string& why) {
   state_ = State::kFailed;
   ++metrics_.room_load_failures;
-  spdlog::error("room={} cannot be loaded: {}; clients get 1013", id_, why);
+  spdlog::error("room={} cannot be loaded: {}; clients get 1013", Quoted(id_), why);
   std::deque<Waiting> waiting;
   waiting.swap(pending_);
   for (auto& w : waiting) {
@@ -217,7 +229,9 @@ void Room::DoJoin(std::shared_ptr<Connection> conn) {
   if (awareness_.size() > 0)
     conn->Send(MakeFrame(protocol::EncodeAwareness(awareness_.EncodeAll())));
   const Connection* key = conn.get();
-  conns_.emplace(key, ConnState{std::move(conn), {}});
+  ConnState state;
+  state.conn = std::move(conn);
+  conns_.emplace(key, std::move(state));
   policy_.OnConnectionsChanged(conns_.size(), SteadyClock::now());
   ScheduleSaveCheck();
 }
@@ -230,7 +244,10 @@ void Room::DoLeave(const std::shared_ptr<Connection>& conn) {
   std::erase_if(outbox_, [&](const Outgoing& o) { return o.to == conn; });
   if (!controlled.empty()) {
     auto change = awareness_.Remove(controlled);
-    if (!change.empty()) BroadcastAwareness(change.removed, nullptr);
+    if (!change.empty()) {
+      cached_awareness_all_.reset();
+      BroadcastAwareness(change.removed, nullptr);
+    }
   }
   policy_.OnConnectionsChanged(conns_.size(), SteadyClock::now());
   ScheduleSaveCheck();
@@ -242,7 +259,7 @@ void Room::DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<
   auto parsed = protocol::ParseMessage(frame);
   if (!parsed.ok()) {
     metrics_.CountRefusal(protocol::kCloseBadMessage);
-    spdlog::info("room={} conn={} malformed message: {}", id_, conn->id(),
+    spdlog::info("room={} conn={} malformed message: {}", Quoted(id_), conn->id(),
                  parsed.status().message());
     conn->Close(protocol::kCloseBadMessage, "malformed message: " + parsed.status().message());
     return;
@@ -262,7 +279,8 @@ void Room::DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<
       count(m.sync_type == protocol::SyncType::kStep2 ? kMsgStep2 : kMsgUpdate);
       if (conn->read_only()) {
         ++metrics_.readonly_updates_dropped;
-        spdlog::debug("room={} conn={} dropped update from read-only connection", id_, conn->id());
+        spdlog::debug("room={} conn={} dropped update from read-only connection", Quoted(id_),
+                      conn->id());
         break;
       }
       HandleUpdate(conn, m.payload);
@@ -271,10 +289,23 @@ void Room::DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<
       count(kMsgAwareness);
       HandleAwareness(conn, m.payload);
       break;
-    case protocol::MessageType::kQueryAwareness:
+    case protocol::MessageType::kQueryAwareness: {
       count(kMsgQueryAwareness);
-      conn->Send(MakeFrame(protocol::EncodeAwareness(awareness_.EncodeAll())));
+      // Every state, encoded once while awareness is unchanged; a connection whose previous
+      // answer is still unsent gets no second one (it would hold a copy per query).
+      ConnState& state = conns_[conn.get()];
+      if (!state.awareness_in_flight.expired()) {
+        ++metrics_.replies_coalesced;
+        break;
+      }
+      if (!cached_awareness_all_) {
+        cached_awareness_all_ = MakeFrame(protocol::EncodeAwareness(awareness_.EncodeAll()));
+      }
+      SharedFrame reply = ForOneRecipient(cached_awareness_all_);
+      state.awareness_in_flight = reply;
+      conn->Send(std::move(reply));
       break;
+    }
     case protocol::MessageType::kAuth:
       count(kMsgAuth);
       break;  // stock clients never send it; auth happens at connect
@@ -284,46 +315,88 @@ void Room::DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<
 SharedFrame Room::SyncStep2For(std::span<const uint8_t> sv_bytes) {
   const bool empty_sv = sv_bytes.size() == 1 && sv_bytes[0] == 0;
   if (empty_sv && cached_full_step2_) return cached_full_step2_;
+  for (const auto& [sv, frame] : step2_by_sv_) {
+    if (std::equal(sv.begin(), sv.end(), sv_bytes.begin(), sv_bytes.end())) return frame;
+  }
   auto sv = crdt::DecodeStateVector(sv_bytes);
   if (!sv.ok()) return nullptr;
-  SharedFrame frame = MakeFrame(protocol::EncodeSyncStep2(doc_.EncodeStateAsUpdate(*sv)));
-  if (empty_sv) cached_full_step2_ = frame;
+  std::vector<uint8_t> update = doc_.EncodeStateAsUpdate(*sv);
+  if (empty_sv) document_bytes_ = update.size();
+  SharedFrame frame = MakeFrame(protocol::EncodeSyncStep2(update));
+  if (empty_sv) {
+    cached_full_step2_ = frame;
+  } else {
+    if (step2_by_sv_.size() >= kStep2CacheEntries) step2_by_sv_.erase(step2_by_sv_.begin());
+    step2_by_sv_.emplace_back(std::vector<uint8_t>(sv_bytes.begin(), sv_bytes.end()), frame);
+  }
   return frame;
 }
 
 void Room::HandleSyncStep1(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> sv) {
+  ConnState& state = conns_[conn.get()];
+  // A reply to this connection that is not yet written answers this request too: it holds the
+  // document as of then, and every change since is broadcast to the connection after it.
+  // Without this a client repeating step 1 without reading made the room hold a copy of the
+  // document per request.
+  if (!state.step2_in_flight.expired()) {
+    ++metrics_.replies_coalesced;
+    return;
+  }
   SharedFrame step2 = SyncStep2For(sv);
   if (!step2) {
     metrics_.CountRefusal(protocol::kCloseBadMessage);
     conn->Close(protocol::kCloseBadMessage, "malformed state vector");
     return;
   }
-  SendWhenDurable(std::move(step2), conn, nullptr);
+  SharedFrame reply = ForOneRecipient(step2);
+  state.step2_in_flight = reply;
+  SendWhenDurable(std::move(reply), conn, nullptr);
+}
+
+void Room::CloseOverLimit(const std::shared_ptr<Connection>& conn, const std::string& why) {
+  metrics_.CountRefusal(protocol::kCloseOverLimit);
+  spdlog::info("room={} conn={} closed: {}", Quoted(id_), conn->id(), Quoted(why, 256));
+  conn->Close(protocol::kCloseOverLimit, why);
 }
 
 void Room::HandleUpdate(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update) {
-  applying_from_ = conn.get();
-  Status s = doc_.ApplyUpdate(update);
-  applying_from_ = nullptr;
-  if (!s.ok()) {
-    ++metrics_.updates_rejected;
-    metrics_.CountRefusal(protocol::kCloseBadMessage);
-    spdlog::info("room={} conn={} rejected update: {}", id_, conn->id(), s.message());
-    conn->Close(protocol::kCloseBadMessage, "malformed update: " + s.message());
+  if (options_.max_document_bytes != 0 && document_bytes_ > options_.max_document_bytes) {
+    CloseOverLimit(conn, "limit: the document holds about " + std::to_string(document_bytes_) +
+                             " bytes, more than the " +
+                             std::to_string(options_.max_document_bytes) + " allowed");
     return;
   }
-  ++metrics_.updates_applied;
+  const uint64_t pending_additions = doc_.pending_additions();
+  applying_from_ = conn.get();
+  Status s = doc_.ApplyUpdate(update, crdt::UpdateFormat::kV1, options_.update_limits);
+  applying_from_ = nullptr;
   // Structs waiting for missing dependencies are not in the transaction's update; keep the
-  // raw update in the log too so they survive a crash.
-  if (doc_.has_pending() && services_.log != nullptr) {
+  // raw update in the log too so they survive a crash (only when it left some waiting).
+  if (doc_.pending_additions() != pending_additions && services_.log != nullptr) {
     AppendToLog(std::vector<uint8_t>(update.begin(), update.end()), ++appended_local_);
     policy_.OnChange(SteadyClock::now());
     ScheduleSaveCheck();
   }
+  if (s.code() == StatusCode::kResourceExhausted) {
+    ++metrics_.updates_rejected;
+    CloseOverLimit(conn, s.message());
+    return;
+  }
+  if (!s.ok()) {
+    ++metrics_.updates_rejected;
+    metrics_.CountRefusal(protocol::kCloseBadMessage);
+    spdlog::info("room={} conn={} rejected update: {}", Quoted(id_), conn->id(),
+                 Quoted(s.message(), 256));
+    conn->Close(protocol::kCloseBadMessage, "malformed update: " + s.message());
+    return;
+  }
+  ++metrics_.updates_applied;
 }
 
 void Room::OnUpdateApplied(const std::vector<uint8_t>& update) {
   cached_full_step2_.reset();
+  step2_by_sv_.clear();
+  document_bytes_ += update.size();
   if (services_.log != nullptr) {
     AppendToLog(update, ++appended_local_);
     policy_.OnChange(SteadyClock::now());
@@ -334,15 +407,29 @@ void Room::OnUpdateApplied(const std::vector<uint8_t>& update) {
 
 void Room::HandleAwareness(const std::shared_ptr<Connection>& conn,
                            std::span<const uint8_t> update) {
-  auto change = awareness_.Apply(update);
+  ConnState& state = conns_[conn.get()];
+  protocol::Awareness::Limits limits;
+  limits.max_entries = options_.max_awareness_states;
+  limits.max_state_bytes = options_.max_awareness_bytes;
+  if (options_.max_awareness_states != 0) {
+    limits.max_new_states = options_.max_awareness_states -
+                            std::min(options_.max_awareness_states, state.awareness_clients.size());
+  }
+  auto change = awareness_.Apply(update, protocol::Awareness::Clock::now(), limits);
+  if (!change.ok() && change.status().code() == StatusCode::kResourceExhausted) {
+    CloseOverLimit(conn, change.status().message());
+    return;
+  }
   if (!change.ok()) {
     metrics_.CountRefusal(protocol::kCloseBadMessage);
     conn->Close(protocol::kCloseBadMessage,
                 "malformed awareness update: " + change.status().message());
     return;
   }
+  ScheduleAwarenessCheck();  // also prunes the clocks of clients without a state
   if (change->empty()) return;
-  auto& controlled = conns_[conn.get()].awareness_clients;
+  cached_awareness_all_.reset();
+  auto& controlled = state.awareness_clients;
   for (uint64_t c : change->added) controlled.push_back(c);
   for (uint64_t c : change->removed) std::erase(controlled, c);
   BroadcastAwareness(change->All(), conn.get());
@@ -372,6 +459,20 @@ void Room::SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to,
     SendNow(out);
     return;
   }
+  if (out.to) {
+    // What one connection can make the room hold for it is bounded like its send queue.
+    auto it = conns_.find(out.to.get());
+    if (it == conns_.end()) return;
+    const size_t size = out.frame->size();
+    if (it->second.outbox_bytes > 0 &&
+        it->second.outbox_bytes + size > options_.max_queued_reply_bytes) {
+      ++metrics_.slow_client_closes;
+      metrics_.CountRefusal(protocol::kClosePolicy);
+      out.to->Close(protocol::kClosePolicy, "client too slow: replies waiting over the limit");
+      return;
+    }
+    it->second.outbox_bytes += size;
+  }
   outbox_.push_back(std::move(out));
 }
 
@@ -395,7 +496,7 @@ void Room::OnAppended(Status status, uint64_t local_seq, uint64_t store_seq,
   if (!status.ok()) {
     // Disk full or failing: nothing that depends on this update is sent until it is durable.
     ++metrics_.log_append_failures;
-    spdlog::error("room={} cannot append to the local log ({}); retrying in {} ms", id_,
+    spdlog::error("room={} cannot append to the local log ({}); retrying in {} ms", Quoted(id_),
                   status.message(), append_retry_.count());
     auto timer = std::make_shared<boost::asio::steady_timer>(strand_, append_retry_);
     append_retry_ = std::min(append_retry_ * 2, std::chrono::milliseconds(10'000));
@@ -422,7 +523,12 @@ void Room::OnAppended(Status status, uint64_t local_seq, uint64_t store_seq,
 
 void Room::FlushOutbox() {
   while (!outbox_.empty() && outbox_.front().required_seq <= durable_local_) {
-    SendNow(outbox_.front());
+    const Outgoing& out = outbox_.front();
+    if (out.to) {
+      auto it = conns_.find(out.to.get());
+      if (it != conns_.end()) it->second.outbox_bytes -= out.frame->size();
+    }
+    SendNow(out);
     outbox_.pop_front();
   }
   // A shutdown waits until everything is saved (a failed save is retried until its timeout).
@@ -448,6 +554,7 @@ void Room::Compact(std::function<void()> done) {
   // Everything durable so far is in this snapshot; later log entries are replayed on load
   // (applying an update twice is harmless).
   auto snapshot = std::make_shared<std::vector<uint8_t>>(doc_.EncodeStateAsUpdate());
+  document_bytes_ = snapshot->size();
   const uint64_t through = durable_store_seq_;
   boost::asio::post(services_.io, [self = shared_from_this(), snapshot, through,
                                    done = std::move(done)]() mutable {
@@ -455,7 +562,7 @@ void Room::Compact(std::function<void()> done) {
     if (s.ok()) {
       ++self->metrics_.compactions;
     } else {
-      spdlog::warn("room={} compaction failed: {}", self->id_, s.message());
+      spdlog::warn("room={} compaction failed: {}", Quoted(self->id_), s.message());
     }
     if (done) boost::asio::post(self->strand_, std::move(done));
   });
@@ -515,6 +622,7 @@ void Room::ResumeSaves() {
 void Room::StartSave() {
   const auto started = SteadyClock::now();
   auto bytes = doc_.EncodeStateAsUpdate();
+  document_bytes_ = bytes.size();
   // The store's sequence number of the last append so far, once the ones in flight commit.
   const uint64_t through =
       durable_store_seq_ + (appended_local_ - durable_local_ - durable_ahead_.size());
@@ -541,11 +649,12 @@ void Room::OnSaved(Status status, uint64_t through_seq, size_t bytes,
   if (status.ok()) {
     ++metrics_.saves_ok;
     metrics_.bytes_saved += bytes;
-    spdlog::debug("room={} saved snapshot ({} bytes)", id_, bytes);
+    spdlog::debug("room={} saved snapshot ({} bytes)", Quoted(id_), bytes);
     if (services_.store != nullptr && !policy_.dirty()) {
       boost::asio::post(services_.io, [self = shared_from_this(), through_seq] {
         Status s = self->services_.store->MarkSaved(self->id_, through_seq);
-        if (!s.ok()) spdlog::warn("room={} cannot record the save: {}", self->id_, s.message());
+        if (!s.ok())
+          spdlog::warn("room={} cannot record the save: {}", Quoted(self->id_), s.message());
       });
     }
   } else {
@@ -554,7 +663,7 @@ void Room::OnSaved(Status status, uint64_t through_seq, size_t bytes,
         policy_.retry_at()
             ? std::chrono::duration_cast<std::chrono::milliseconds>(*policy_.retry_at() - now)
             : std::chrono::milliseconds(0);
-    spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)", id_,
+    spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)", Quoted(id_),
                  status.message(), policy_.failed_attempts(), retry.count());
   }
   // Shutting down: what changed while this save was in flight is saved right away.
@@ -590,9 +699,11 @@ void Room::ScheduleAwarenessCheck() {
       for (auto& [ptr, state] : self->conns_) {
         for (uint64_t c : change.removed) std::erase(state.awareness_clients, c);
       }
+      self->cached_awareness_all_.reset();
       self->BroadcastAwareness(change.removed, nullptr);
     }
-    if (self->awareness_.size() > 0) self->ScheduleAwarenessCheck();
+    if (self->awareness_.size() > 0 || self->awareness_.known_clients() > 0)
+      self->ScheduleAwarenessCheck();
   });
 }
 

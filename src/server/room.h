@@ -37,6 +37,15 @@ namespace tandem::server {
 struct RoomOptions {
   size_t max_connections = 2'000;
   std::chrono::milliseconds awareness_timeout{30'000};
+  // Limits on what clients send (docs/PROTOCOL.md, "Limits"); passing one closes with 4413.
+  crdt::UpdateLimits update_limits{
+      .max_nesting_depth = 256, .max_clients = 10'000, .max_pending_bytes = 4 << 20};
+  size_t max_document_bytes = 64 << 20;   // updates are refused once the document is this large
+  size_t max_awareness_states = 16;       // awareness clients one connection may hold a state for
+  size_t max_awareness_bytes = 64 << 10;  // JSON bytes of one awareness state
+  // Replies (sync step 2) waiting in the outbox for one connection; past it the connection is
+  // closed with 1008 (as a client whose send queue overflows).
+  size_t max_queued_reply_bytes = 32 << 20;
 };
 
 // Shared by all rooms. With store == nullptr rooms live in memory only (tests).
@@ -101,6 +110,12 @@ class Room : public std::enable_shared_from_this<Room> {
   struct ConnState {
     std::shared_ptr<Connection> conn;
     std::vector<uint64_t> awareness_clients;
+    // The last sync step 2 and awareness reply sent to this connection, as tokens that expire
+    // once the connection has written them: while one is alive, a repeated request is already
+    // answered by it (plus the broadcasts that follow it), so no new reply is made.
+    std::weak_ptr<const std::vector<uint8_t>> step2_in_flight;
+    std::weak_ptr<const std::vector<uint8_t>> awareness_in_flight;
+    size_t outbox_bytes = 0;  // bytes of replies to this connection waiting in the outbox
   };
   struct Outgoing {
     uint64_t required_seq;  // local append sequence that must be durable first
@@ -135,6 +150,8 @@ class Room : public std::enable_shared_from_this<Room> {
   void FlushOutbox();
   void ScheduleAwarenessCheck();
   SharedFrame SyncStep2For(std::span<const uint8_t> sv);
+  // Closes `conn` for a limit it passed (4413) and counts it.
+  void CloseOverLimit(const std::shared_ptr<Connection>& conn, const std::string& why);
 
   void ScheduleSaveCheck();
   void OnSaveTimer();
@@ -158,6 +175,13 @@ class Room : public std::enable_shared_from_this<Room> {
   std::deque<Waiting> pending_;
   const Connection* applying_from_ = nullptr;
   SharedFrame cached_full_step2_;
+  // Step 2 replies by the state vector they answer, while the document is unchanged (joins of
+  // clients that are in sync send the same state vector).
+  std::vector<std::pair<std::vector<uint8_t>, SharedFrame>> step2_by_sv_;
+  SharedFrame cached_awareness_all_;  // [1, every state], while awareness is unchanged
+  // Roughly the size of the document's encoding: exact after each full encoding, plus the
+  // updates applied since (docs/PROTOCOL.md, --max-document-size).
+  size_t document_bytes_ = 0;
   boost::asio::steady_timer awareness_timer_;
   bool awareness_timer_running_ = false;
 

@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/log_text.h"
+
 namespace tandem::server {
 
 RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor,
@@ -98,7 +100,7 @@ void RoomRegistry::OnRoomEmpty(const std::shared_ptr<Room>& room) {
           rooms_.erase(it);
           --metrics_.rooms_loaded;
         }
-        spdlog::debug("room={} unloaded", r->id());
+        spdlog::debug("room={} unloaded", Quoted(r->id()));
         r->CompactForUnload(nullptr);
       });
 }

@@ -4,6 +4,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "crdt/hostile_updates.h"
+#include "lib0/encoder.h"
 #include "protocol/close_codes.h"
 #include "protocol/message.h"
 
@@ -24,6 +26,32 @@ class FakeConnection : public Connection {
   uint16_t close_code = 0;
   std::string close_reason;
 };
+
+// A client that stops reading: its frames stay queued (the connection holds them).
+class StalledConnection : public Connection {
+ public:
+  explicit StalledConnection(uint64_t id) : Connection(id, false, "user") {}
+  void Send(SharedFrame frame) override { queued.push_back(std::move(frame)); }
+  void Close(uint16_t code, std::string reason) override {
+    close_code = code;
+    close_reason = std::move(reason);
+  }
+  std::vector<SharedFrame> queued;
+  uint16_t close_code = 0;
+  std::string close_reason;
+};
+
+// An awareness update of `n` entries: clients first..first+n-1 at clock 1 with `json` each.
+Bytes AwarenessOf(uint64_t first, size_t n, const std::string& json) {
+  lib0::Encoder e;
+  e.WriteVarUint(n);
+  for (size_t i = 0; i < n; ++i) {
+    e.WriteVarUint(first + i);
+    e.WriteVarUint(1);
+    e.WriteVarString(json);
+  }
+  return e.Take();
+}
 
 // yjs 13.6.33: clientID 1; text 't' = "ab"; map 'm' = {k: 1}
 const Bytes kUpdate = {0x01, 0x02, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x02, 0x61, 0x62,
@@ -124,6 +152,72 @@ TEST_F(RoomTest, RefusesPastConnectionLimit) {
   auto b = Join(2);
   EXPECT_EQ(a->close_code, 0);
   EXPECT_EQ(b->close_code, protocol::kCloseTooMany);
+}
+
+TEST_F(RoomTest, RepeatedRequestsWhileTheReplyIsUnsentGetNoSecondReply) {
+  auto writer = Join(1);
+  Receive(writer, protocol::EncodeSyncUpdate(kUpdate));
+  auto stalled = std::make_shared<StalledConnection>(2);
+  room_->Join(stalled);
+  Run();
+  // 100 step 1s (distinct state vectors, so no cache helps) and 100 query-awareness messages
+  // from a client that reads nothing: one reply of each kind is held, not 100.
+  for (uint64_t i = 0; i < 100; ++i) {
+    room_->Receive(stalled, std::make_shared<Bytes>(protocol::EncodeSyncStep1(
+                                Bytes{1, static_cast<uint8_t>(50 + (i % 50)), 0})));
+    room_->Receive(stalled, std::make_shared<Bytes>(protocol::EncodeQueryAwareness()));
+  }
+  Run();
+  EXPECT_EQ(stalled->close_code, 0);
+  EXPECT_EQ(stalled->queued.size(), 1u /* greeting */ + 1u + 1u);
+  EXPECT_EQ(metrics_.replies_coalesced.load(), 99u + 99u);
+  // Once written (the client read them), the next request is answered again.
+  stalled->queued.clear();
+  room_->Receive(stalled, std::make_shared<Bytes>(protocol::EncodeSyncStep1(Bytes{0})));
+  Run();
+  ASSERT_EQ(stalled->queued.size(), 1u);
+  EXPECT_EQ(*stalled->queued[0], protocol::EncodeSyncStep2(kUpdate));
+}
+
+TEST_F(RoomTest, AwarenessLimitsCloseWith4413AndChangeNothing) {
+  auto a = Join(1);
+  auto b = Join(2);
+  Receive(a, protocol::EncodeAwareness(AwarenessOf(100, 17, "{}")));  // over 16 entries
+  EXPECT_EQ(a->close_code, protocol::kCloseOverLimit);
+  Receive(b,
+          protocol::EncodeAwareness(AwarenessOf(200, 1, "\"" + std::string(70'000, 'x') + "\"")));
+  EXPECT_EQ(b->close_code, protocol::kCloseOverLimit);
+  auto c = Join(3);
+  Receive(c, protocol::EncodeAwareness(AwarenessOf(300, 16, "{}")));
+  EXPECT_EQ(c->close_code, 0);
+  Receive(c, protocol::EncodeAwareness(AwarenessOf(400, 1, "{}")));  // a 17th state
+  EXPECT_EQ(c->close_code, protocol::kCloseOverLimit);
+  EXPECT_EQ(metrics_.refusals_4413.load(), 3u);
+}
+
+TEST_F(RoomTest, UpdatesPastTheLimitsCloseWith4413AndChangeNothing) {
+  auto a = Join(1);
+  Receive(a, protocol::EncodeSyncUpdate(crdt::NestedArraysUpdate(5, 300)));
+  EXPECT_EQ(a->close_code, protocol::kCloseOverLimit);
+  EXPECT_NE(a->close_reason.find("limit:"), std::string::npos) << a->close_reason;
+  EXPECT_EQ(room_->doc().EncodeStateAsUpdate(), (Bytes{0, 0}));
+  auto b = Join(2);
+  Receive(b, protocol::EncodeSyncUpdate(crdt::ManyClientsUpdate(100'001)));
+  EXPECT_EQ(b->close_code, protocol::kCloseOverLimit);
+  EXPECT_EQ(room_->doc().EncodeStateAsUpdate(), (Bytes{0, 0}));
+}
+
+TEST_F(RoomTest, DocumentSizeLimitRefusesFurtherUpdates) {
+  RoomOptions options;
+  options.max_document_bytes = 1000;
+  room_ = std::make_shared<Room>("r", boost::asio::make_strand(ioc_.get_executor()), options,
+                                 RoomServices{}, metrics_);
+  auto a = Join(1);
+  Receive(a, protocol::EncodeSyncUpdate(crdt::GappedTextUpdate(7, 0, 1, 1500)));
+  EXPECT_EQ(a->close_code, 0);  // the update that crosses the limit is accepted
+  auto b = Join(2);
+  Receive(b, protocol::EncodeSyncUpdate(kUpdate));
+  EXPECT_EQ(b->close_code, protocol::kCloseOverLimit);
 }
 
 }  // namespace

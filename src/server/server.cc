@@ -1,10 +1,16 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <cstdlib>
+#include <cstring>
 
 #include "net/http_client.h"
 #include "protocol/close_codes.h"
@@ -24,6 +30,10 @@ Server::~Server() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // Storage calls still queued or running on the I/O pool use the stores below: finish them
+  // before the stores close (a store closed under a running call leaked its SQLite connection).
+  io_pool_.join();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 void Server::StopAll() {
@@ -89,6 +99,13 @@ Status Server::Start() {
   RoomOptions room_options;
   room_options.max_connections = config_.max_connections_per_room;
   room_options.awareness_timeout = config_.awareness_timeout;
+  room_options.update_limits = crdt::UpdateLimits{.max_nesting_depth = config_.max_nesting_depth,
+                                                  .max_clients = config_.max_clients_per_update,
+                                                  .max_pending_bytes = config_.max_pending_bytes};
+  room_options.max_document_bytes = config_.max_document_bytes;
+  room_options.max_awareness_states = config_.max_awareness_states;
+  room_options.max_awareness_bytes = config_.max_awareness_bytes;
+  room_options.max_queued_reply_bytes = config_.max_send_queue_bytes;
   RoomServices services;
   services.store = room_store_.get();
   services.log = commit_log_.get();
@@ -111,6 +128,7 @@ Status Server::Start() {
                                              services, config_.room_idle_unload, metrics_);
   metrics_.render_extra = [this] { return RenderPersistenceMetrics(); };
 
+  FitDescriptorLimit();
   boost::system::error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);
   if (ec) return InvalidArgumentError("bad --host '" + config_.host + "': " + ec.message());
@@ -138,24 +156,85 @@ Status Server::Start() {
       spdlog::info("resuming saves of {} rooms with unsaved changes", needing->size());
   }
   threads_.emplace_back([this] { ioc_.run(); });
-  for (auto& shard : shards_) threads_.emplace_back([&shard] { shard->run(); });
+  workers_running_ = shards_.size();
+  for (auto& shard : shards_) {
+    threads_.emplace_back([this, &shard] {
+      shard->run();
+      std::lock_guard lock(exit_mu_);
+      --workers_running_;
+      exit_cv_.notify_all();
+    });
+  }
   spdlog::info("tandem listening on {}:{} ({} threads, auth {})", config_.host, bound_port_, n,
                config_.auth_mode);
   return Status::Ok();
 }
 
 void Server::DoAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](boost::system::error_code ec,
-                                                        tcp::socket socket) {
-    if (ec) {
-      if (ec == net::error::operation_aborted) return;
-      spdlog::warn("accept failed: {}", ec.message());  // e.g. out of file descriptors; keep going
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
-    }
-    if (!shutting_down_) DoAccept();
+  acceptor_.async_accept(
+      net::make_strand(ioc_), [this](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || shutting_down_) return;
+        if (ec) {
+          OnAcceptFailed(ec);
+          return;
+        }
+        accept_delay_ = std::chrono::milliseconds(0);
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
+        DoAccept();
+      });
+}
+
+void Server::OnAcceptFailed(const boost::system::error_code& ec) {
+  // (The log uses strerror: under UBSan, message() on an accept error tripped a false vptr
+  // report of Boost's system category.)
+  // Out of descriptors, the waiting connection stays in the backlog and accept fails again at
+  // once: retrying without a pause spun a core and wrote a log line per try. Give the spare
+  // descriptor back to take that connection and close it (the client sees a close, not a hang),
+  // then pause.
+  if ((ec.value() == EMFILE || ec.value() == ENFILE) && spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+    const int fd = ::accept(acceptor_.native_handle(), nullptr, nullptr);
+    if (fd >= 0) ::close(fd);
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  ++accept_failures_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_accept_warning_ >= std::chrono::seconds(10)) {
+    spdlog::warn("accept failed {} times: {} (--max-connections {}, fd limit: see ulimit -n)",
+                 accept_failures_, std::strerror(ec.value()), config_.max_connections);
+    accept_failures_ = 0;
+    last_accept_warning_ = now;
+  }
+  accept_delay_ =
+      std::clamp(accept_delay_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  accept_backoff_.expires_after(accept_delay_);
+  accept_backoff_.async_wait([this](const boost::system::error_code& e) {
+    if (!e && !shutting_down_) DoAccept();
   });
+}
+
+void Server::FitDescriptorLimit() {
+  // Descriptors besides client sockets: SQLite files and journals, the log, store and auth
+  // connections, the spare, worker wake-ups.
+  constexpr rlim_t kMargin = 128;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const rlim_t budget = limit.rlim_cur > kMargin ? limit.rlim_cur - kMargin : 1;
+  if (config_.max_connections > budget) {
+    spdlog::warn(
+        "--max-connections {} does not fit the descriptor limit {} (ulimit -n) with a margin of "
+        "{}: using {}",
+        config_.max_connections, limit.rlim_cur, kMargin, budget);
+    config_.max_connections = static_cast<size_t>(budget);
+  }
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Server::Shutdown() {
@@ -218,6 +297,19 @@ std::string Server::RenderPersistenceMetrics() {
 }
 
 void Server::Wait() {
+  // The first thread runs ioc_, which stops when shutdown is complete.
+  if (!threads_.empty() && threads_.front().joinable()) threads_.front().join();
+  // Workers stop after the handler they are in. One that runs on (a huge update being applied)
+  // must not keep the process alive: everything acknowledged is in the local log already.
+  std::unique_lock lock(exit_mu_);
+  if (!exit_cv_.wait_for(lock, config_.shutdown_timeout,
+                         [this] { return workers_running_ == 0; })) {
+    spdlog::error("a worker is still busy {} ms after shutdown; exiting without it",
+                  config_.shutdown_timeout.count());
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  lock.unlock();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }

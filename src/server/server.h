@@ -7,8 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -50,6 +53,12 @@ class Server {
 
  private:
   void DoAccept();
+  // After an accept failure (out of descriptors, say): sheds the waiting connection with the
+  // spare descriptor, then waits before accepting again, longer each time up to a second.
+  void OnAcceptFailed(const boost::system::error_code& ec);
+  // Sizes the descriptor budget: raises the soft limit to the hard one and keeps a margin for
+  // files, the log and store connections; lowers --max-connections to fit if it must.
+  void FitDescriptorLimit();
   void StopAll();
 
   std::string RenderPersistenceMetrics();
@@ -72,6 +81,15 @@ class Server {
   std::unique_ptr<RoomRegistry> registry_;
   std::unique_ptr<auth::TokenVerifier> verifier_;
   std::vector<std::thread> threads_;
+  boost::asio::steady_timer accept_backoff_{ioc_};
+  std::chrono::milliseconds accept_delay_{0};
+  std::chrono::steady_clock::time_point last_accept_warning_;
+  uint64_t accept_failures_ = 0;  // since the last warning
+  int spare_fd_ = -1;             // closed to accept (and drop) a connection when out of fds
+  // Worker threads still running, for Wait()'s bound on a worker stuck in one handler.
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  size_t workers_running_ = 0;  // GUARDED_BY(exit_mu_)
   std::atomic<uint64_t> next_connection_id_{0};
   std::atomic<bool> shutting_down_{false};
   uint16_t bound_port_ = 0;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "lib0/utf.h"
+
 namespace tandem::server {
 
 size_t WriteWsFrameHeader(WsOpcode opcode, uint64_t payload_size, uint8_t* out) {
@@ -19,6 +21,25 @@ size_t WriteWsFrameHeader(WsOpcode opcode, uint64_t payload_size, uint8_t* out) 
   out[1] = 127;
   for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<uint8_t>(payload_size >> (56 - 8 * i));
   return 10;
+}
+
+bool IsValidWireCloseCode(uint16_t code) {
+  if (code >= 3000 && code <= 4999) return true;  // registered (3xxx) and private (4xxx)
+  switch (code) {
+    case 1000:
+    case 1001:
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1008:
+    case 1009:
+    case 1010:
+    case 1011:
+    case 1012:
+    case 1013:
+    case 1014: return true;
+    default: return false;
+  }
 }
 
 std::vector<uint8_t> WsClosePayload(uint16_t code, std::string_view reason) {
@@ -111,7 +132,17 @@ void WsFrameParser::FinishFrame(const std::function<void(WsEvent&&)>& on_event) 
       }
       e.code =
           control_.size() >= 2 ? static_cast<uint16_t>((control_[0] << 8) | control_[1]) : 1005;
+      // RFC 6455 §7.4: codes below 1000, the ones reserved for local use only (1004-1006,
+      // 1015) and unassigned ones below 3000 never appear on the wire; the reason is UTF-8.
+      if (control_.size() >= 2 && !IsValidWireCloseCode(e.code)) {
+        Fail(1002, "invalid close code " + std::to_string(e.code), on_event);
+        return;
+      }
       if (control_.size() > 2) e.reason.assign(control_.begin() + 2, control_.end());
+      if (!lib0::IsValidUtf8(e.reason)) {
+        Fail(1007, "close reason is not valid UTF-8", on_event);
+        return;
+      }
       break;
     default:
       if (!fin_) return;  // more fragments follow

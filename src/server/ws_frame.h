@@ -32,6 +32,9 @@ inline constexpr size_t kMaxWsHeaderBytes = 10;  // server frames: 2 + 8 length 
 // and returns its length (2, 4 or 10).
 size_t WriteWsFrameHeader(WsOpcode opcode, uint64_t payload_size, uint8_t* out);
 
+// Whether a peer may send this close code (RFC 6455 §7.4.1-2).
+bool IsValidWireCloseCode(uint16_t code);
+
 // The payload of a close frame: the code, big-endian, then the reason.
 std::vector<uint8_t> WsClosePayload(uint16_t code, std::string_view reason);
 

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <vector>
 
+#include "base/log_text.h"
 #include "protocol/close_codes.h"
 
 namespace tandem::server {
@@ -174,10 +175,11 @@ void WsSession::OnEvent(WsEvent&& e) {
     case WsEvent::Kind::kError:
       if (e.code == protocol::kCloseTooBig) {
         metrics_.CountRefusal(protocol::kCloseTooBig);
-        spdlog::info("room={} conn={} message larger than {} bytes: closing with 1009", room_id_,
-                     id(), options_.max_message_bytes);
+        spdlog::info("room={} conn={} message larger than {} bytes: closing with 1009",
+                     Quoted(room_id_), id(), options_.max_message_bytes);
       } else {
-        spdlog::info("room={} conn={} WebSocket protocol error: {}", room_id_, id(), e.reason);
+        spdlog::info("room={} conn={} WebSocket protocol error: {}", Quoted(room_id_), id(),
+                     e.reason);
       }
       DoClose(e.code, e.reason);
       return;
@@ -208,8 +210,8 @@ void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
     // A client that does not keep up is closed rather than buffered without bound; its provider
     // reconnects and resyncs.
     ++metrics_.slow_client_closes;
-    spdlog::info("room={} conn={} send queue over {} bytes: closing slow client", room_id_, id(),
-                 options_.max_send_queue_bytes);
+    spdlog::info("room={} conn={} send queue over {} bytes: closing slow client", Quoted(room_id_),
+                 id(), options_.max_send_queue_bytes);
     DoClose(protocol::kClosePolicy, "client too slow: send queue full");
     return;
   }
@@ -342,7 +344,8 @@ void WsSession::ScheduleKeepalive() {
     if (ec || self->finished_ || self->closing_) return;
     if (!self->heard_since_ping_ && self->ping_outstanding_) {
       // Silent for two intervals, the last of which had a ping in it: a dead peer.
-      spdlog::debug("room={} conn={} no answer to ping: dropping", self->room_id_, self->id());
+      spdlog::debug("room={} conn={} no answer to ping: dropping", Quoted(self->room_id_),
+                    self->id());
       self->Finish();
       return;
     }

@@ -15,7 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/log_text.h"
 #include "lib0/json.h"
+#include "net/http_auth.h"
 #include "net/url.h"
 
 namespace tandem::store {
@@ -127,21 +129,11 @@ Result<Query> ParseQuery(std::string_view target, bool allow_version) {
   return out;
 }
 
-std::string Shorten(std::string_view room) {
-  return room.size() <= 64 ? std::string(room) : std::string(room.substr(0, 64)) + "...";
-}
-
 }  // namespace
 
 bool BearerMatches(std::string_view header, std::string_view secret) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (secret.empty() || header.size() < kBearer.size() ||
-      header.substr(0, kBearer.size()) != kBearer)
-    return false;
-  const std::string_view given = header.substr(kBearer.size());
-  const std::string a = Sha256Hex({reinterpret_cast<const uint8_t*>(given.data()), given.size()});
-  const std::string b = Sha256Hex({reinterpret_cast<const uint8_t*>(secret.data()), secret.size()});
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  const std::string_view given = net::BearerToken(header);
+  return !secret.empty() && !given.empty() && net::SecretEquals(given, secret);
 }
 
 bool StoreHandler::Authorized(const HttpRequest& req) const {
@@ -202,7 +194,46 @@ HttpResponse StoreHandler::HeaderTooLarge() {
   return res;
 }
 
-HttpResponse StoreHandler::Route(const HttpRequest& req) {
+HttpResponse StoreHandler::Finish(HttpResponse res, unsigned version, bool keep_alive) {
+  ++metrics_.requests;
+  const unsigned code = res.result_int();
+  ++(code < 300 ? metrics_.status_2xx : code < 500 ? metrics_.status_4xx : metrics_.status_5xx);
+  res.version(version);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse StoreHandler::Malformed(std::string_view why) {
+  return Finish(Error(11, http::status::bad_request, "bad_request",
+                      "malformed HTTP request: " + std::string(why)),
+                11, false);
+}
+
+HttpResponse StoreHandler::Busy() {
+  HttpResponse res = Error(11, http::status::service_unavailable, "busy",
+                           "too many request bodies are being received; retry shortly");
+  res.set(http::field::retry_after, "1");
+  return Finish(std::move(res), 11, false);
+}
+
+std::optional<HttpResponse> StoreHandler::AnswerFromHeader(const HttpRequest& req) {
+  const std::string_view te = req[http::field::transfer_encoding];
+  if (!te.empty() && !beast::iequals(te, "chunked")) {
+    // RFC 9112 §6.1: a transfer coding the server does not understand.
+    return Finish(Error(req.version(), http::status::not_implemented, "not_implemented",
+                        "unsupported Transfer-Encoding (only chunked is)"),
+                  req.version(), false);
+  }
+  const bool body_expected =
+      req.method() == http::verb::post || req.has_content_length() || req.chunked();
+  if (!body_expected) return std::nullopt;  // the whole request is here: Route answers it
+  // What Route would refuse without looking at the body is refused before reading it.
+  if (auto refused = Refuse(req)) return Finish(std::move(*refused), req.version(), false);
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> StoreHandler::Refuse(const HttpRequest& req) {
   const unsigned v = req.version();
   const std::string_view target = req.target();
   const std::string_view path = target.substr(0, target.find('?'));
@@ -214,20 +245,9 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
     res.set(http::field::allow, allow);
     return res;
   };
-  if (path == "/healthz") {
+  if (path == "/healthz" || path == "/metrics") {
     if (!get) return not_allowed("GET, HEAD");
-    Status s = store_.backend().Ping();
-    HttpResponse res{s.ok() ? http::status::ok : http::status::service_unavailable, v};
-    res.set(http::field::content_type, "text/plain");
-    res.body() = s.ok() ? "ok\n" : "storage unavailable: " + s.message() + "\n";
-    return res;
-  }
-  if (path == "/metrics") {
-    if (!get) return not_allowed("GET, HEAD");
-    HttpResponse res{http::status::ok, v};
-    res.set(http::field::content_type, "text/plain; version=0.0.4");
-    res.body() = RenderMetrics();
-    return res;
+    return std::nullopt;
   }
   const bool snapshot = path == kSnapshotPath;
   const bool versions = path == kVersionsPath;
@@ -246,9 +266,34 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
     res.set(http::field::www_authenticate, "Bearer");
     return res;
   }
+  return std::nullopt;
+}
+
+HttpResponse StoreHandler::Route(const HttpRequest& req) {
+  const unsigned v = req.version();
+  if (auto refused = Refuse(req)) return std::move(*refused);
+  const std::string_view target = req.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (path == "/healthz") {
+    Status s = store_.backend().Ping();
+    HttpResponse res{s.ok() ? http::status::ok : http::status::service_unavailable, v};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = s.ok() ? "ok\n" : "storage unavailable: " + s.message() + "\n";
+    return res;
+  }
+  if (path == "/metrics") {
+    HttpResponse res{http::status::ok, v};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = RenderMetrics();
+    return res;
+  }
+  const bool snapshot = path == kSnapshotPath;
+  const bool versions = path == kVersionsPath;
+  const bool rollback = path == kRollbackPath;
   auto query = ParseQuery(target, (snapshot && get) || rollback);
   if (!query.ok()) {
-    spdlog::info("event=rejected reason=bad_query message=\"{}\"", query.status().message());
+    spdlog::info("event=rejected reason=bad_query message={}", Quoted(query.status().message()));
     return Error(v, http::status::bad_request, "bad_request", query.status().message());
   }
   if (versions) return Versions(query->room);
@@ -267,19 +312,20 @@ HttpResponse StoreHandler::Save(const HttpRequest& req, const std::string& room)
   if (!saved.ok()) {
     const auto status = HttpStatusOf(saved.status());
     if (static_cast<unsigned>(status) >= 500) {
-      spdlog::error("event=save_failed room=\"{}\" size={} error=\"{}\"", Shorten(room),
-                    body.size(), saved.status().ToString());
+      spdlog::error("event=save_failed room={} size={} error={}", Quoted(room), body.size(),
+                    Quoted(saved.status().ToString(), 512));
     } else {
-      spdlog::info("event=save_rejected room=\"{}\" size={} status={} reason=\"{}\"", Shorten(room),
-                   body.size(), static_cast<unsigned>(status), saved.status().message());
+      spdlog::info("event=save_rejected room={} size={} status={} reason={}", Quoted(room),
+                   body.size(), static_cast<unsigned>(status),
+                   Quoted(saved.status().message(), 512));
     }
     return Error(v, status, ErrorCodeOf(saved.status()), saved.status().message());
   }
   const SaveOutcome& o = *saved;
   spdlog::info(
-      "event=saved room=\"{}\" version={} size={} incoming_size={} merged={} unchanged={} "
+      "event=saved room={} version={} size={} incoming_size={} merged={} unchanged={} "
       "ms={:.1f}",
-      Shorten(room), o.info.version, o.info.size, body.size(), o.merged, o.unchanged, ms);
+      Quoted(room), o.info.version, o.info.size, body.size(), o.merged, o.unchanged, ms);
   std::string json = InfoJson(o.info);
   json.pop_back();
   json += ",\"roomId\":" + JsonString(room) + ",\"unchanged\":" + (o.unchanged ? "true" : "false") +
@@ -295,8 +341,8 @@ HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> 
   const unsigned v = 11;
   auto got = store_.Get(room, version);
   if (!got.ok()) {
-    spdlog::error("event=load_failed room=\"{}\" error=\"{}\"", Shorten(room),
-                  got.status().ToString());
+    spdlog::error("event=load_failed room={} error={}", Quoted(room),
+                  Quoted(got.status().ToString(), 512));
     return Error(v, HttpStatusOf(got.status()), ErrorCodeOf(got.status()), got.status().message());
   }
   if (!got->has_value()) {
@@ -312,7 +358,7 @@ HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> 
   res.set("X-Tandem-Checksum", snap.info.checksum);
   res.set(http::field::etag, "\"" + snap.info.checksum + "\"");
   res.body().assign(snap.data.begin(), snap.data.end());
-  spdlog::debug("event=loaded room=\"{}\" version={} size={}", Shorten(room), snap.info.version,
+  spdlog::debug("event=loaded room={} version={} size={}", Quoted(room), snap.info.version,
                 snap.info.size);
   return res;
 }
@@ -343,8 +389,8 @@ HttpResponse StoreHandler::Rollback(const std::string& room, std::optional<int64
     return Error(11, HttpStatusOf(done.status()), ErrorCodeOf(done.status()),
                  done.status().message());
   }
-  spdlog::warn("event=rolled_back room=\"{}\" to_version={} new_version={} unchanged={}",
-               Shorten(room), *version, done->info.version, done->unchanged);
+  spdlog::warn("event=rolled_back room={} to_version={} new_version={} unchanged={}", Quoted(room),
+               *version, done->info.version, done->unchanged);
   std::string json = InfoJson(done->info);
   json.pop_back();
   json += ",\"roomId\":" + JsonString(room) + ",\"rolledBackTo\":" + std::to_string(*version) +
@@ -406,43 +452,108 @@ std::string StoreHandler::RenderMetrics() const {
 
 namespace {
 
+// Bytes of request bodies being received, across connections (ServiceOptions).
+class BodyBudget {
+ public:
+  explicit BodyBudget(size_t limit) : limit_(limit) {}
+  bool TryTake(size_t bytes) {
+    size_t used = used_.load();
+    do {
+      if (used + bytes > limit_ && used > 0) return false;  // one body always fits
+    } while (!used_.compare_exchange_weak(used, used + bytes));
+    return true;
+  }
+  void Give(size_t bytes) { used_ -= bytes; }
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> used_{0};
+};
+
+// Whether `ec` says the bytes were not HTTP/1.1 (as opposed to a closed or timed-out stream).
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == beast::http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer &&
+         ec != http::error::buffer_overflow;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, StoreHandler& handler, size_t max_body,
           std::chrono::milliseconds timeout, std::atomic<int>& in_flight,
-          std::atomic<bool>& stopping)
+          std::atomic<bool>& stopping, BodyBudget& budget)
       : stream_(std::move(socket)),
         handler_(handler),
         max_body_(max_body),
         timeout_(timeout),
         in_flight_(in_flight),
-        stopping_(stopping) {}
+        stopping_(stopping),
+        budget_(budget) {}
+  ~Session() { ReturnBudget(); }
 
   void Start() { DoRead(); }
 
  private:
+  // The header first: a request refused by its header (no secret, too large) is answered
+  // before any of its body is read, so unauthenticated clients cannot make the store hold
+  // their bodies.
   void DoRead() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
     parser_->body_limit(max_body_);
     stream_.expires_after(timeout_);
-    http::async_read(
+    http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      Write(handler_.HeaderTooLarge(), /*linger=*/true);
+      return;
+    }
+    if (ec == http::error::body_limit) {  // Content-Length over the limit
+      Write(handler_.TooLarge(parser_->get().version()), /*linger=*/true);
+      return;
+    }
+    if (IsParseError(ec)) {
+      Write(handler_.Malformed(ec.message()), /*linger=*/true);
+      return;
+    }
+    if (ec) return Close();
+    if (auto answer = handler_.AnswerFromHeader(parser_->get())) {
+      Write(std::move(*answer), /*linger=*/!parser_->is_done());
+      return;
+    }
+    if (!parser_->is_done()) {
+      const auto declared = parser_->content_length();
+      budget_taken_ = declared ? static_cast<size_t>(*declared) : max_body_;
+      if (!budget_.TryTake(budget_taken_)) {
+        budget_taken_ = 0;
+        Write(handler_.Busy(), /*linger=*/true);
+        return;
+      }
+    }
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code e, size_t) { self->OnRead(e); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == http::error::body_limit) {
+      ReturnBudget();
       Write(handler_.TooLarge(parser_->get().version()), /*linger=*/true);
       return;
     }
     if (ec == http::error::partial_message) {
       // The peer closed its side before the whole body arrived: answer, store nothing.
+      ReturnBudget();
       Write(handler_.BodyIncomplete(), /*linger=*/false);
       return;
     }
-    if (ec == http::error::header_limit) {
-      Write(handler_.HeaderTooLarge(), /*linger=*/true);
+    if (IsParseError(ec)) {
+      ReturnBudget();
+      Write(handler_.Malformed(ec.message()), /*linger=*/true);
       return;
     }
     if (ec) return Close();
@@ -451,13 +562,21 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       res = handler_.Handle(parser_->get());
     } catch (const std::exception& e) {
-      spdlog::error("event=handler_exception error=\"{}\"", e.what());
+      spdlog::error("event=handler_exception error={}", Quoted(e.what()));
       res = Error(11, http::status::internal_server_error, "internal", "internal error");
       res.prepare_payload();
     }
+    parser_.reset();  // the body goes as soon as it is handled
+    ReturnBudget();
     if (stopping_) res.keep_alive(false);
     counted_ = true;  // in flight until the reply is written
     Write(std::move(res), false);
+  }
+
+  void ReturnBudget() {
+    if (budget_taken_ == 0) return;
+    budget_.Give(budget_taken_);
+    budget_taken_ = 0;
   }
 
   void Write(HttpResponse res, bool linger) {
@@ -476,8 +595,8 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // After a 413 the client may still be sending the body: read and drop it for a while so the
-  // response is not lost to a TCP reset.
+  // After refusing a request whose body is not read, the client may still be sending it: read
+  // and drop it for a while (64 KiB at a time) so the response is not lost to a TCP reset.
   void Linger() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -510,20 +629,27 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::milliseconds timeout_;
   std::atomic<int>& in_flight_;
   std::atomic<bool>& stopping_;
+  BodyBudget& budget_;
+  size_t budget_taken_ = 0;
 };
 
 }  // namespace
 
 struct StoreService::Impl {
   Impl(SnapshotStore& s, ServiceOptions o)
-      : store(s), options(std::move(o)), handler(s, options.secret) {}
+      : store(s),
+        options(std::move(o)),
+        handler(s, options.secret),
+        budget(options.max_inflight_body_bytes != 0
+                   ? options.max_inflight_body_bytes
+                   : 4 * std::min(store.options().max_snapshot_bytes, size_t{1} << 40)) {}
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
         // E.g. out of file descriptors: back off instead of spinning.
-        spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+        spdlog::warn("event=accept_failed error={}", ec.message());
         accept_backoff.expires_after(std::chrono::milliseconds(100));
         accept_backoff.async_wait([this](beast::error_code) {
           if (acceptor.is_open()) Accept();
@@ -531,7 +657,7 @@ struct StoreService::Impl {
         return;
       } else {
         std::make_shared<Session>(std::move(sock), handler, store.options().max_snapshot_bytes,
-                                  options.read_timeout, in_flight, stopping)
+                                  options.read_timeout, in_flight, stopping, budget)
             ->Start();
       }
       Accept();
@@ -541,6 +667,7 @@ struct StoreService::Impl {
   SnapshotStore& store;
   ServiceOptions options;
   StoreHandler handler;
+  BodyBudget budget;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   asio::steady_timer accept_backoff{ioc};

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -25,6 +26,10 @@ struct ServiceOptions {
   std::string secret;  // required: every snapshot request carries "Authorization: Bearer <secret>"
   unsigned threads = 4;
   std::chrono::milliseconds read_timeout{60'000};
+  // Request bodies being received at once may declare at most this many bytes in all (a chunked
+  // body counts as the largest snapshot); past it a request is answered 503 before its body is
+  // read. 0: four times the largest snapshot.
+  size_t max_inflight_body_bytes = 0;
   std::chrono::milliseconds shutdown_timeout{10'000};
 };
 
@@ -51,11 +56,24 @@ class StoreHandler {
   HttpResponse HeaderTooLarge();
   // 400 for a request whose body ended early (the peer closed its side).
   HttpResponse BodyIncomplete();
+  // 400 for a request that does not parse as HTTP/1.1 (duplicate Content-Length, both
+  // Content-Length and Transfer-Encoding, bare LF line ends, ...).
+  HttpResponse Malformed(std::string_view why);
+  // 503 when the bodies already being received take the whole budget.
+  HttpResponse Busy();
+  // The answer to a request that can be given from its header alone (unknown path, method not
+  // allowed, missing or wrong secret, body over the limit, an unsupported transfer coding), so
+  // that no body is read for it; nullopt when the body must be read.
+  std::optional<HttpResponse> AnswerFromHeader(const HttpRequest& req);
   std::string RenderMetrics() const;
   HttpMetrics& metrics() { return metrics_; }
 
  private:
   HttpResponse Route(const HttpRequest& req);
+  // The refusal that the header alone decides (path, method, secret), or nullopt.
+  std::optional<HttpResponse> Refuse(const HttpRequest& req);
+  // Counts and finishes a response made before Handle (headers, keep-alive).
+  HttpResponse Finish(HttpResponse res, unsigned version, bool keep_alive);
   HttpResponse Save(const HttpRequest& req, const std::string& room);
   HttpResponse Load(const std::string& room, std::optional<int64_t> version);
   HttpResponse Versions(const std::string& room);

@@ -40,14 +40,25 @@ void Normalize(Ranges& ranges) {
   ranges = std::move(out);
 }
 
+// The parts of `range` that lie inside the normalized `within`.
+void AppendIntersection(const Range& range, const Ranges& within, Ranges& out) {
+  for (const Range& w : within) {
+    const uint64_t begin = std::max(range.first, w.first);
+    const uint64_t end = std::min(range.second, w.second);
+    if (begin < end) out.push_back({begin, end});
+  }
+}
+
 Result<UpdateSummary> Summarize(std::span<const uint8_t> update) {
   auto decoder = crdt::MakeUpdateDecoder(crdt::UpdateFormat::kV1, update);
   UpdateSummary out;
+  std::map<crdt::ClientId, Ranges> gcs;
   {
     crdt::LazyStructReader reader(*decoder, /*filter_skips=*/false);
     for (crdt::LazyStruct* s = reader.current(); s != nullptr; s = reader.Next()) {
       if (s->kind == crdt::LazyStruct::Kind::kSkip) continue;
-      out.structs[s->id.client].push_back({s->id.clock, s->id.clock + s->length});
+      auto& into = s->kind == crdt::LazyStruct::Kind::kGC ? gcs : out.structs;
+      into[s->id.client].push_back({s->id.clock, s->id.clock + s->length});
     }
   }
   if (!decoder->ok()) return decoder->status().WithContext("not a Yjs update");
@@ -56,8 +67,17 @@ Result<UpdateSummary> Summarize(std::span<const uint8_t> update) {
   for (const auto& [client, items] : ds.clients()) {
     for (const auto& d : items) out.deletes[client].push_back({d.clock, d.clock + d.len});
   }
-  for (auto& [client, ranges] : out.structs) Normalize(ranges);
   for (auto& [client, ranges] : out.deletes) Normalize(ranges);
+  // A GC struct stands for content that was deleted and collected: a full state made by yjs
+  // lists it in its delete set too. Where it does not, the struct says nothing about the
+  // content it claims to replace, so it covers nothing (otherwise a bare GC struct would count
+  // as covering stored, undeleted text, and the save would drop it).
+  for (const auto& [client, ranges] : gcs) {
+    auto deleted = out.deletes.find(client);
+    if (deleted == out.deletes.end()) continue;
+    for (const Range& r : ranges) AppendIntersection(r, deleted->second, out.structs[client]);
+  }
+  for (auto& [client, ranges] : out.structs) Normalize(ranges);
   return out;
 }
 
@@ -155,7 +175,8 @@ Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const
                                   " bytes exceeds --max-snapshot-bytes " +
                                   std::to_string(options_.max_snapshot_bytes));
   }
-  if (Status s = crdt::ValidateUpdate(data); !s.ok()) {
+  if (Status s = crdt::ValidateUpdate(data, crdt::UpdateFormat::kV1, /*allow_trailing=*/false);
+      !s.ok()) {
     ++metrics_.rejected_invalid;
     return MalformedError("not a Yjs update: " + s.message());
   }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "crdt/hostile_updates.h"
 #include "store/test_postgres.h"
 #include "store/test_updates.h"
 
@@ -181,6 +182,61 @@ TEST_P(StoreEngineTest, StaleSnapshotWithoutDeletionKeepsTheDeletion) {
   saved = store_->Save(Room("r2"), with_delete);
   ASSERT_TRUE(saved.ok());
   EXPECT_FALSE(saved->merged);
+}
+
+TEST_P(StoreEngineTest, RejectsTrailingBytesAndV2Bodies) {
+  REQUIRE_STORE();
+  auto snap = Snapshot({TextInsert(2, "hello")});
+  auto trailing = snap;
+  trailing.push_back(0x2a);
+  EXPECT_EQ(store_->Save(Room("r"), trailing).status().code(), StatusCode::kMalformed);
+  crdt::Doc doc;
+  ASSERT_TRUE(doc.ApplyUpdate(snap).ok());
+  const auto v2 = doc.EncodeStateAsUpdateV2();
+  auto saved = store_->Save(Room("r"), v2);
+  EXPECT_EQ(saved.status().code(), StatusCode::kMalformed) << saved.status().ToString();
+  auto got = store_->Get(Room("r"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value()) << "nothing may be stored";
+}
+
+TEST_P(StoreEngineTest, BareGcStructDoesNotReplaceStoredText) {
+  REQUIRE_STORE();
+  const auto text = Snapshot({TextInsert(42, "abcdef")});
+  ASSERT_TRUE(store_->Save(Room("r"), text).ok());
+  // One GC struct over client 42's clocks 0..5 and no delete set: it claims the text was
+  // collected without saying it was deleted.
+  const std::vector<uint8_t> bare_gc = {0x01, 0x01, 0x2a, 0x00, 0x00, 0x06, 0x00};
+  auto saved = store_->Save(Room("r"), bare_gc);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  auto got = store_->Get(Room("r"));
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(JsonOf((*got)->data), R"({"t":"abcdef"})");
+  // With the deletion in its delete set the same struct is a real deletion: stored as sent.
+  auto deleted = bare_gc;
+  deleted.back() = 0x01;  // one client in the delete set
+  for (uint8_t b : {0x2a, 0x01, 0x00, 0x06}) deleted.push_back(b);
+  saved = store_->Save(Room("r"), deleted);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_FALSE(saved->merged);
+  got = store_->Get(Room("r"));
+  EXPECT_EQ(JsonOf((*got)->data), "{}");
+}
+
+TEST_P(StoreEngineTest, DeeplyNestedSnapshotsMergeWithoutCrashing) {
+  REQUIRE_STORE();
+  // 60,000 nested arrays, then a stale snapshot that forces a merge through a document.
+  const auto deep = crdt::NestedArraysUpdate(7, 60'000);
+  ASSERT_TRUE(store_->Save(Room("r"), deep).ok());
+  auto saved = store_->Save(Room("r"), Snapshot({TextInsert(2, "x")}));
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_TRUE(saved->merged);
+  ASSERT_TRUE(store_->Save(Room("r2"), deep).ok());
+  crdt::Doc doc(crdt::DocOptions{.gc = true, .client_id = 1});
+  ASSERT_TRUE(doc.ApplyUpdate(deep).ok());
+  ASSERT_TRUE(doc.ApplyUpdate(crdt::DeleteRangeUpdate(7, 0, 1)).ok());
+  saved = store_->Save(Room("r2"), doc.EncodeStateAsUpdate());
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
 }
 
 TEST_P(StoreEngineTest, KeepsLastNVersionsAndFetchesOne) {

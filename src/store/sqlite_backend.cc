@@ -80,7 +80,7 @@ Result<sqlite3*> OpenConnection(const std::string& path) {
   }
   sqlite3_busy_timeout(db, 10'000);
   char* err = nullptr;
-  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr,
+  if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=4194304;", nullptr, nullptr,
                    &err) != SQLITE_OK) {
     std::string message = err != nullptr ? err : "sqlite error";
     sqlite3_free(err);
