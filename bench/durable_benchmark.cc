@@ -16,17 +16,15 @@
 
 #include "crdt/doc.h"
 #include "protocol/message.h"
-#include "storage/commit_log.h"
-#include "storage/sqlite_room_store.h"
+#include "roomlog/sqlite_room_log.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using tandem::crdt::Doc;
-using tandem::storage::Bytes;
-using tandem::storage::CommitLog;
-using tandem::storage::Durability;
-using tandem::storage::SqliteRoomStore;
+using tandem::roomlog::Bytes;
+using tandem::roomlog::Durability;
+using tandem::roomlog::SqliteRoomLog;
 
 Bytes LoadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -46,23 +44,23 @@ const Bytes& B4x10() {
   return bytes;
 }
 
-// A fresh room storage folder, removed afterwards.
-class TempStore {
+// A fresh room log in a temporary folder, removed afterwards.
+class TempLog {
  public:
-  explicit TempStore(Durability durability) {
+  explicit TempLog(Durability durability) {
     dir_ = fs::temp_directory_path() / ("tandem-durable-bench-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    store_ = std::move(SqliteRoomStore::Open(dir_.string(), durability)).value();
+    log_ = std::move(SqliteRoomLog::Open(dir_.string(), {.durability = durability})).value();
   }
-  ~TempStore() {
-    store_.reset();
+  ~TempLog() {
+    log_.reset();
     fs::remove_all(dir_);
   }
-  SqliteRoomStore& store() { return *store_; }
+  SqliteRoomLog& log() { return *log_; }
 
  private:
   fs::path dir_;
-  std::unique_ptr<SqliteRoomStore> store_;
+  std::unique_ptr<SqliteRoomLog> log_;
 };
 
 // A typical keystroke update (yjs: one character inserted into text 't' by client 1).
@@ -75,8 +73,8 @@ Bytes SmallUpdate() {
 // 1 = --durability full (fsync per group commit), 0 = normal.
 void BM_DurableAppend(benchmark::State& state) {
   const size_t rooms = static_cast<size_t>(state.range(0));
-  TempStore temp(state.range(1) != 0 ? Durability::kFull : Durability::kNormal);
-  CommitLog log(temp.store());
+  TempLog temp(state.range(1) != 0 ? Durability::kFull : Durability::kNormal);
+  SqliteRoomLog& log = temp.log();
   std::vector<std::string> ids;
   for (size_t i = 0; i < rooms; ++i) ids.push_back("room-" + std::to_string(i));
   const Bytes update = SmallUpdate();
@@ -90,14 +88,14 @@ void BM_DurableAppend(benchmark::State& state) {
   }
   if (acked != n) state.SkipWithError("appends lost");
   state.SetItemsProcessed(static_cast<int64_t>(n));
-  state.counters["batches"] = static_cast<double>(log.batches());
+  state.counters["batches"] = static_cast<double>(log.commits());
 }
 
 // One update at a time, each waited for: the latency of a durable append when nothing else is
 // queued (what a lone typist's keystroke waits before it is broadcast).
 void BM_DurableAppendLatency(benchmark::State& state) {
-  TempStore temp(state.range(0) != 0 ? Durability::kFull : Durability::kNormal);
-  CommitLog log(temp.store());
+  TempLog temp(state.range(0) != 0 ? Durability::kFull : Durability::kNormal);
+  SqliteRoomLog& log = temp.log();
   const Bytes update = SmallUpdate();
   for (auto _ : state) {
     log.Append("room", update, [](tandem::Status, uint64_t) {});
@@ -110,11 +108,11 @@ void BM_DurableAppendLatency(benchmark::State& state) {
 // from SQLite, apply it to a new document, encode the greeting (sync step 1) and the answer to
 // the client's empty state vector (sync step 2, the whole document).
 void BM_ColdRoomFirstAnswer(benchmark::State& state) {
-  TempStore temp(Durability::kFull);
-  if (!temp.store().Compact("cold", B4x10(), 0).ok()) state.SkipWithError("store failed");
+  TempLog temp(Durability::kFull);
+  if (!temp.log().CompactNow("cold", B4x10(), 0).ok()) state.SkipWithError("log failed");
   size_t answer_bytes = 0;
   for (auto _ : state) {
-    auto loaded = temp.store().Load("cold");
+    auto loaded = temp.log().ReadNow("cold");
     if (!loaded.ok() || !loaded->has_value()) {
       state.SkipWithError("load failed");
       break;

@@ -4,6 +4,7 @@
 
 #include "auth/http_verifier.h"
 #include "auth/jwt_verifier.h"
+#include "auth/verifiers.h"
 #include "net/test_http_server.h"
 
 namespace tandem::auth {
@@ -92,7 +93,7 @@ TEST(HttpVerifierTest, FollowsTheContractAndCaches) {
   });
   HttpFixture f;
   auto now = std::chrono::steady_clock::now();
-  AuthOptions o{.mode = "http",
+  AuthOptions o{.mode = AuthMode::kHttp,
                 .auth_url = "http://127.0.0.1:" + std::to_string(backend.port()) + "/auth",
                 .auth_secret = "backend-secret",
                 .cache_ttl = 30s,
@@ -138,10 +139,10 @@ TEST(HttpVerifierTest, DownOrSilentBackendIs1013) {
 
 TEST(MakeVerifierTest, ValidatesOptions) {
   boost::asio::io_context ioc;
-  EXPECT_TRUE(MakeVerifier({.mode = "none"}, ioc.get_executor()).ok());
-  EXPECT_FALSE(MakeVerifier({.mode = "jwt"}, ioc.get_executor()).ok());
-  EXPECT_FALSE(MakeVerifier({.mode = "http", .auth_url = "nope"}, ioc.get_executor()).ok());
-  EXPECT_FALSE(MakeVerifier({.mode = "magic"}, ioc.get_executor()).ok());
+  EXPECT_TRUE(MakeVerifier({.mode = AuthMode::kNone}, ioc.get_executor()).ok());
+  EXPECT_FALSE(MakeVerifier({.mode = AuthMode::kJwt}, ioc.get_executor()).ok());
+  EXPECT_FALSE(
+      MakeVerifier({.mode = AuthMode::kHttp, .auth_url = "nope"}, ioc.get_executor()).ok());
 }
 
 }  // namespace

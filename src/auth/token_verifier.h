@@ -2,7 +2,6 @@
 // Auth at connect: a verifier decides, from the token a client presented and the room it asks
 // for, whether it may enter and with which access. docs/AUTH.md describes the modes.
 
-#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -45,8 +44,19 @@ class TokenVerifier {
   virtual std::string_view mode() const = 0;
 };
 
+enum class AuthMode { kNone, kJwt, kHttp };
+// "none", "jwt", "http".
+inline std::string_view AuthModeName(AuthMode mode) {
+  switch (mode) {
+    case AuthMode::kNone: return "none";
+    case AuthMode::kJwt: return "jwt";
+    case AuthMode::kHttp: return "http";
+  }
+  return "?";
+}
+
 struct AuthOptions {
-  std::string mode = "none";  // none | jwt | http
+  AuthMode mode = AuthMode::kNone;
   std::string jwt_secret;
   std::string auth_url;
   std::string auth_secret;
@@ -54,9 +64,5 @@ struct AuthOptions {
   std::chrono::milliseconds timeout{5'000};
   size_t max_cache_entries = 10'000;
 };
-
-// Validates the options (jwt needs a secret, http a URL) and builds the verifier.
-Result<std::unique_ptr<TokenVerifier>> MakeVerifier(const AuthOptions& options,
-                                                    boost::asio::any_io_executor executor);
 
 }  // namespace tandem::auth

@@ -3,11 +3,18 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <cstdlib>
 #include <iostream>
 
-#include "server/config.h"
+#include "auth/verifiers.h"
+#include "cli/flags.h"
+#include "cli/serve_config.h"
+#include "net/http_client.h"
+#include "roomlog/sqlite_room_log.h"
 #include "server/server.h"
+#include "snapshot/http_snapshot_client.h"
+#include "store/embedded_snapshot_client.h"
 
 namespace tandem::cli {
 
@@ -26,8 +33,11 @@ void KeepFreedMemoryForReuse() {
 
 }  // namespace
 
+// Flags as typed (strings for durations and sizes, parsed in Run).
 struct ServeFlags {
-  server::ServerConfig config;
+  ServeConfig config;
+  std::string auth_mode = "none";
+  std::string durability = "full";
   std::string auth_cache_ttl = "30s";
   std::string auth_timeout = "5s";
   std::string max_message = "16MiB";
@@ -43,6 +53,9 @@ struct ServeFlags {
   std::string disconnect_debounce = "7s";
   std::string snapshot_timeout = "30s";
   std::string save_retry = "1s";
+  size_t max_clients_per_update = 10'000;
+  size_t max_nesting_depth = 256;
+  size_t compact_after = 2'000;
 };
 
 ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlags>()) {
@@ -51,40 +64,42 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
                    "Read flags from a TOML or INI file (keys are the long flag names)");
   auto& f = *flags_;
   auto& c = f.config;
+  auto& s = c.server;
   auto opt = [this](const std::string& name, auto& value, const std::string& help,
                     const std::string& env) {
     return app_->add_option(name, value, help)->envname(env)->capture_default_str();
   };
-  opt("--host", c.host, "Address to listen on", "TANDEM_HOST");
-  opt("--port", c.port, "Port for HTTP and WebSocket", "TANDEM_PORT");
-  opt("--threads", c.threads, "Worker threads (0: one per core)", "TANDEM_THREADS");
+  opt("--host", s.host, "Address to listen on", "TANDEM_HOST");
+  opt("--port", s.port, "Port for HTTP and WebSocket", "TANDEM_PORT");
+  opt("--threads", s.threads, "Worker threads (0: one per core)", "TANDEM_THREADS");
   opt("--data-dir", c.data_dir, "Folder for room storage", "TANDEM_DATA_DIR");
-  opt("--auth", c.auth_mode, "Auth mode: none | jwt | http", "TANDEM_AUTH")
+  opt("--auth", f.auth_mode, "Auth mode: none | jwt | http", "TANDEM_AUTH")
       ->check(CLI::IsMember({"none", "jwt", "http"}));
-  opt("--jwt-secret", c.jwt_secret, "HS256 secret for --auth jwt", "TANDEM_JWT_SECRET");
-  opt("--auth-url", c.auth_url, "Endpoint POSTed {token, roomId} for --auth http",
+  opt("--jwt-secret", c.auth.jwt_secret, "HS256 secret for --auth jwt", "TANDEM_JWT_SECRET");
+  opt("--auth-url", c.auth.auth_url, "Endpoint POSTed {token, roomId} for --auth http",
       "TANDEM_AUTH_URL");
-  opt("--auth-secret", c.auth_secret, "Bearer secret sent to --auth-url", "TANDEM_AUTH_SECRET");
+  opt("--auth-secret", c.auth.auth_secret, "Bearer secret sent to --auth-url",
+      "TANDEM_AUTH_SECRET");
   opt("--auth-cache-ttl", f.auth_cache_ttl, "How long an auth answer is reused per (token, room)",
       "TANDEM_AUTH_CACHE_TTL");
   opt("--auth-timeout", f.auth_timeout, "Timeout of one auth request", "TANDEM_AUTH_TIMEOUT");
   opt("--max-message-size", f.max_message,
       "Largest message a client may send (closed with 1009 above)", "TANDEM_MAX_MESSAGE_SIZE");
-  opt("--max-connections", c.max_connections, "Connections per server (4429 above)",
+  opt("--max-connections", s.front_door.max_connections, "Connections per server (4429 above)",
       "TANDEM_MAX_CONNECTIONS");
-  opt("--max-connections-per-room", c.max_connections_per_room, "Connections per room (4429 above)",
+  opt("--max-connections-per-room", s.room.max_connections, "Connections per room (4429 above)",
       "TANDEM_MAX_CONNECTIONS_PER_ROOM");
   opt("--max-send-queue", f.max_send_queue,
       "Outgoing bytes queued per connection before it is closed (1008)", "TANDEM_MAX_SEND_QUEUE");
-  opt("--max-nesting-depth", c.max_nesting_depth,
+  opt("--max-nesting-depth", f.max_nesting_depth,
       "Deepest nesting of shared types an update may create (4413 above)",
       "TANDEM_MAX_NESTING_DEPTH");
-  opt("--max-clients-per-update", c.max_clients_per_update,
+  opt("--max-clients-per-update", f.max_clients_per_update,
       "Client groups in one update (4413 above)", "TANDEM_MAX_CLIENTS_PER_UPDATE");
   opt("--max-pending-size", f.max_pending,
       "Bytes of structs waiting for missing ones, per room (4413 above)",
       "TANDEM_MAX_PENDING_SIZE");
-  opt("--max-awareness-states", c.max_awareness_states,
+  opt("--max-awareness-states", s.room.max_awareness_states,
       "Awareness states one connection may hold (4413 above)", "TANDEM_MAX_AWARENESS_STATES");
   opt("--max-awareness-size", f.max_awareness_size, "Bytes of one awareness state (4413 above)",
       "TANDEM_MAX_AWARENESS_SIZE");
@@ -97,7 +112,7 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "Unload a room this long after its last client left", "TANDEM_ROOM_IDLE_UNLOAD");
   opt("--shutdown-timeout", f.shutdown_timeout, "Longest graceful shutdown",
       "TANDEM_SHUTDOWN_TIMEOUT");
-  opt("--durability", c.durability,
+  opt("--durability", f.durability,
       "full: fsync every group commit (survives power loss); normal: survives crashes",
       "TANDEM_DURABILITY")
       ->check(CLI::IsMember({"full", "normal"}));
@@ -106,12 +121,11 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "log commits at once); updates are broadcast once committed. 0ms: never wait (lower "
       "latency, more fsyncs)",
       "TANDEM_COMMIT_DELAY");
-  opt("--snapshot-url", c.snapshot_url,
+  opt("--snapshot-url", c.snapshots.url,
       "Snapshot store base URL (POST/GET /collaboration/snapshot); default: embedded store in "
-      "--data-dir. "
-      "Falls back to CONVEX_SITE_URL",
+      "--data-dir. Falls back to CONVEX_SITE_URL",
       "TANDEM_SNAPSHOT_URL");
-  opt("--snapshot-secret", c.snapshot_secret,
+  opt("--snapshot-secret", c.snapshots.secret,
       "Bearer secret for the snapshot store. Falls back to PARTYKIT_SECRET",
       "TANDEM_SNAPSHOT_SECRET");
   opt("--save-interval", f.save_interval,
@@ -122,7 +136,7 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_SNAPSHOT_TIMEOUT");
   opt("--save-retry", f.save_retry,
       "First retry after a failed save; doubles (with jitter) up to 60s", "TANDEM_SAVE_RETRY");
-  opt("--compact-after", c.compact_after_updates,
+  opt("--compact-after", f.compact_after,
       "Compact a room's log into a snapshot after this many updates", "TANDEM_COMPACT_AFTER");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -134,62 +148,124 @@ bool ServeCommand::parsed() const {
   return app_->parsed();
 }
 
+namespace {
+
+// The flags as typed values; an error names the flag.
+Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
+  ServeConfig c = f.config;
+  auto& s = c.server;
+  struct DurationFlag {
+    const char* name;
+    const std::string& text;
+    std::chrono::milliseconds& out;
+  };
+  snapshot::SavePolicyOptions& save = s.persistence.save_policy;
+  std::chrono::milliseconds commit_delay{};
+  for (DurationFlag d :
+       {DurationFlag{"--auth-cache-ttl", f.auth_cache_ttl, c.auth.cache_ttl},
+        DurationFlag{"--auth-timeout", f.auth_timeout, c.auth.timeout},
+        DurationFlag{"--ping-interval", f.ping_interval, s.front_door.session.ping_interval},
+        DurationFlag{"--commit-delay", f.commit_delay, commit_delay},
+        DurationFlag{"--room-idle-unload", f.room_idle_unload, s.room_idle_unload},
+        DurationFlag{"--shutdown-timeout", f.shutdown_timeout, s.shutdown_timeout},
+        DurationFlag{"--save-interval", f.save_interval, save.interval},
+        DurationFlag{"--disconnect-debounce", f.disconnect_debounce, save.debounce},
+        DurationFlag{"--snapshot-timeout", f.snapshot_timeout, c.snapshots.timeout},
+        DurationFlag{"--save-retry", f.save_retry, save.retry_min}}) {
+    auto parsed = ParseDuration(d.text);
+    if (!parsed.ok()) return parsed.status().WithContext(d.name);
+    d.out = *parsed;
+  }
+  save.retry_max = std::max(save.retry_min, save.retry_max);
+  c.log.commit_delay = commit_delay;
+  struct SizeFlag {
+    const char* name;
+    const std::string& text;
+    size_t& out;
+  };
+  for (SizeFlag z :
+       {SizeFlag{"--max-message-size", f.max_message, s.front_door.session.max_message_bytes},
+        SizeFlag{"--max-send-queue", f.max_send_queue, s.front_door.session.max_send_queue_bytes},
+        SizeFlag{"--max-pending-size", f.max_pending, s.room.update_limits.max_pending_bytes},
+        SizeFlag{"--max-awareness-size", f.max_awareness_size, s.room.max_awareness_bytes},
+        SizeFlag{"--max-document-size", f.max_document, s.room.max_document_bytes}}) {
+    auto parsed = ParseByteSize(z.text);
+    if (!parsed.ok()) return parsed.status().WithContext(z.name);
+    z.out = *parsed;
+  }
+  s.room.update_limits.max_nesting_depth = f.max_nesting_depth;
+  s.room.update_limits.max_clients = f.max_clients_per_update;
+  s.room.max_queued_reply_bytes = s.front_door.session.max_send_queue_bytes;
+  s.persistence.compact_after_updates = f.compact_after;
+  c.auth.mode = f.auth_mode == "jwt"    ? auth::AuthMode::kJwt
+                : f.auth_mode == "http" ? auth::AuthMode::kHttp
+                                        : auth::AuthMode::kNone;
+  c.log.durability =
+      f.durability == "normal" ? roomlog::Durability::kNormal : roomlog::Durability::kFull;
+  // Deployments of the PartyKit + Convex design reuse their settings.
+  if (c.snapshots.url.empty()) {
+    if (const char* v = std::getenv("CONVEX_SITE_URL")) c.snapshots.url = v;
+  }
+  if (c.snapshots.secret.empty()) {
+    if (const char* v = std::getenv("PARTYKIT_SECRET")) c.snapshots.secret = v;
+  }
+  if (!c.snapshots.url.empty()) {
+    if (auto url = net::ParseUrl(c.snapshots.url); !url.ok()) {
+      return url.status().WithContext("--snapshot-url");
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
 int ServeCommand::Run() {
-  auto& f = *flags_;
-  auto& c = f.config;
   auto fail = [](const Status& s) {
     std::cerr << "tandem serve: " << s.message() << "\n";
     return 2;
   };
-  struct DurationFlag {
-    const std::string& text;
-    std::chrono::milliseconds& out;
-  };
-  for (DurationFlag d : {DurationFlag{f.auth_cache_ttl, c.auth_cache_ttl},
-                         DurationFlag{f.auth_timeout, c.auth_timeout},
-                         DurationFlag{f.ping_interval, c.ping_interval},
-                         DurationFlag{f.commit_delay, c.commit_delay},
-                         DurationFlag{f.room_idle_unload, c.room_idle_unload},
-                         DurationFlag{f.shutdown_timeout, c.shutdown_timeout},
-                         DurationFlag{f.save_interval, c.save_interval},
-                         DurationFlag{f.disconnect_debounce, c.disconnect_debounce},
-                         DurationFlag{f.snapshot_timeout, c.snapshot_timeout},
-                         DurationFlag{f.save_retry, c.save_retry}}) {
-    auto parsed = server::ParseDuration(d.text);
-    if (!parsed.ok()) return fail(parsed.status());
-    d.out = *parsed;
-  }
-  auto max_message = server::ParseByteSize(f.max_message);
-  if (!max_message.ok()) return fail(max_message.status());
-  c.max_message_bytes = *max_message;
-  struct SizeFlag {
-    const std::string& text;
-    size_t& out;
-  };
-  for (SizeFlag z : {SizeFlag{f.max_send_queue, c.max_send_queue_bytes},
-                     SizeFlag{f.max_pending, c.max_pending_bytes},
-                     SizeFlag{f.max_awareness_size, c.max_awareness_bytes},
-                     SizeFlag{f.max_document, c.max_document_bytes}}) {
-    auto parsed = server::ParseByteSize(z.text);
-    if (!parsed.ok()) return fail(parsed.status());
-    z.out = *parsed;
-  }
-
-  // Deployments of the PartyKit + Convex design reuse their settings.
-  if (c.snapshot_url.empty()) {
-    if (const char* v = std::getenv("CONVEX_SITE_URL")) c.snapshot_url = v;
-  }
-  if (c.snapshot_secret.empty()) {
-    if (const char* v = std::getenv("PARTYKIT_SECRET")) c.snapshot_secret = v;
-  }
-
+  auto config = ParseServeFlags(*flags_);
+  if (!config.ok()) return fail(config.status());
+  ServeConfig& c = *config;
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   KeepFreedMemoryForReuse();
-  server::Server server(c);
-  Status s = server.Start();
-  if (!s.ok()) return fail(s);
-  server.Wait();
+
+  // The composition root: everything the server uses is built here, and outlives it. `io` runs
+  // the calls that block or wait on the network outside the rooms' threads: auth callbacks,
+  // snapshot store requests (HTTP) or storage calls (embedded).
+  boost::asio::thread_pool io(2);
+  auto verifier = auth::MakeVerifier(c.auth, io.get_executor());
+  if (!verifier.ok()) return fail(verifier.status());
+  auto log = roomlog::SqliteRoomLog::Open(c.data_dir, c.log);
+  if (!log.ok()) return fail(log.status());
+  std::unique_ptr<snapshot::SnapshotClient> snapshots;
+  if (c.snapshots.url.empty()) {
+    auto embedded = store::EmbeddedSnapshotClient::Open(c.data_dir, io.get_executor());
+    if (!embedded.ok()) return fail(embedded.status());
+    snapshots = std::move(embedded).value();
+  } else {
+    if (c.snapshots.secret.empty()) {
+      spdlog::warn(
+          "--snapshot-url is set but --snapshot-secret is empty: the store will likely "
+          "refuse saves");
+    }
+    snapshots = std::make_unique<snapshot::HttpSnapshotClient>(
+        std::make_shared<net::HttpClient>(io.get_executor()),
+        snapshot::HttpSnapshotOptions{.base_url = c.snapshots.url,
+                                      .secret = c.snapshots.secret,
+                                      .total_timeout = c.snapshots.timeout});
+  }
+  {
+    server::Server server(c.server, server::ServerParts{.verifier = verifier->get(),
+                                                        .log = log->get(),
+                                                        .snapshots = snapshots.get()});
+    Status s = server.Start();
+    if (!s.ok()) return fail(s);
+    server.Wait();
+  }
+  // Requests still running on `io` use the snapshot client and the verifier: finish them first.
+  io.join();
   return 0;
 }
 

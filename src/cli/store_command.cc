@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "server/config.h"
+#include "cli/flags.h"
 #include "store/http_service.h"
 #include "store/snapshot_store.h"
 
@@ -89,11 +89,11 @@ int StoreCommand::Run() {
     return fail(InvalidArgumentError(
         "--secret is required (or TANDEM_STORE_SECRET): the Bearer secret servers send"));
   }
-  auto max_snapshot = server::ParseByteSize(f.max_snapshot);
+  auto max_snapshot = ParseByteSize(f.max_snapshot);
   if (!max_snapshot.ok()) return fail(max_snapshot.status());
-  auto max_inflight = server::ParseByteSize(f.max_inflight);
+  auto max_inflight = ParseByteSize(f.max_inflight);
   if (!max_inflight.ok()) return fail(max_inflight.status());
-  auto shutdown_timeout = server::ParseDuration(f.shutdown_timeout);
+  auto shutdown_timeout = ParseDuration(f.shutdown_timeout);
   if (!shutdown_timeout.ok()) return fail(shutdown_timeout.status());
 
   spdlog::set_level(spdlog::level::from_str(f.log_level));

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "crdt/doc_internal.h"
 #include "crdt/transaction.h"
 #include "crdt/updates.h"
 
@@ -270,7 +271,7 @@ void WriteClientsStructs(UpdateEncoder& e, const StructStore& store, const State
 bool WriteUpdateFromTransaction(const Transaction& t, UpdateEncoder& e) {
   if (t.delete_set.empty() && t.changed_clients.empty()) return false;
   // writeStructsFromTransaction: every client that grew, from its clock before, descending.
-  const StructStore& store = t.doc().store();
+  const StructStore& store = DocInternals::store(t.doc());
   e.rest().WriteVarUint(t.changed_clients.size());
   if (t.changed_clients.size() == 1) {
     const Transaction::ClientChange& c = t.changed_clients[0];
@@ -353,7 +354,7 @@ void DiscardDecoded(StructStore& store, DecodedUpdate& decoded) {
 // allocated survives.
 Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input_size,
                     size_t max_clients = 0) {
-  StructStore& store = doc.store();
+  StructStore& store = DocInternals::store(doc);
   store.StartRefLog();
   std::vector<Item*> all;
   lib0::Decoder& rest = d.rest();
@@ -432,14 +433,15 @@ Status DecodeUpdate(Doc& doc, UpdateDecoder& d, DecodedUpdate& out, size_t input
         }
         if ((info & 0xc0) == 0) {
           if (d.ReadParentInfo()) {
-            out.root_parents.emplace_back(item, doc.InternKey(d.ReadString()));
+            out.root_parents.emplace_back(item, DocInternals::InternKey(doc, d.ReadString()));
           } else {
             const ID parent = d.ReadLeftId();
             item->set_right_origin(ref_of(parent), parent.clock);  // see kItemParentIsId
             item->info |= kItemParentIsId;
           }
           if (info & 0x20) {
-            item->set_key_slot(doc.NewProvisionalKeySlot(doc.InternKey(d.ReadString())));
+            item->set_key_slot(DocInternals::NewProvisionalKeySlot(
+                doc, DocInternals::InternKey(doc, d.ReadString())));
             item->info |= kItemProvisionalKey;
           }
         }
@@ -565,7 +567,7 @@ Status CheckNestingDepth(const Doc& doc, const DecodedUpdate& decoded, size_t ma
         add_one = true;
         return p;
       }
-      const Item* p = doc.store().Find(parent);
+      const Item* p = DocInternals::store(doc).Find(parent);
       if (p != nullptr && !p->is_gc() && p->content.type() != nullptr) {
         known = level_of_type(p->content.type());
       }
@@ -574,7 +576,8 @@ Status CheckNestingDepth(const Doc& doc, const DecodedUpdate& decoded, size_t ma
     const OptionalId neighbour = item->has_origin() ? item->origin() : item->right_origin();
     if (!neighbour) return nullptr;
     if (const Item* n = find_decoded(neighbour.id)) return n == item ? nullptr : n;
-    if (const Item* n = doc.store().Find(neighbour.id)) known = existing_container_level(n);
+    if (const Item* n = DocInternals::store(doc).Find(neighbour.id))
+      known = existing_container_level(n);
     return nullptr;
   };
   for (const auto& [client, refs] : decoded.clients) {
@@ -620,7 +623,7 @@ struct IntegrateResult {
 
 // integrateStructs: integrates what it can; returns the rest (waiting for missing clients).
 std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& decoded) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   auto& clients = decoded.clients;
   std::vector<ClientId> ids;
   for (auto& [client, refs] : clients) ids.push_back(client);  // ascending
@@ -747,7 +750,7 @@ std::optional<IntegrateResult> IntegrateStructs(Transaction& t, DecodedUpdate& d
 // readAndApplyDeleteSet: deletes what exists; returns the rest as a v2 update.
 std::optional<std::vector<uint8_t>> ApplyDeletes(
     Transaction& t, const std::vector<std::pair<ClientId, DeleteSet::Ranges>>& deletes) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   DeleteSet unapplied;
   for (const auto& [client, ranges] : deletes) {
     const Clock state = store.GetState(client);
@@ -820,7 +823,7 @@ bool PendingDeletesMayApply(const StructStore& store, std::span<const uint8_t> p
 
 Status ApplyDecoded(Transaction& t, DecodedUpdate& first, const UpdateLimits& limits) {
   Doc& doc = t.doc();
-  StructStore& store = doc.store();
+  StructStore& store = DocInternals::store(doc);
   Status result;
   DecodedUpdate retried;
   DecodedUpdate* decoded = &first;
@@ -829,7 +832,7 @@ Status ApplyDecoded(Transaction& t, DecodedUpdate& first, const UpdateLimits& li
     for (auto& [item, key] : decoded->root_parents) item->set_parent(doc.GetOrCreateRoot(*key));
     std::optional<IntegrateResult> rest = IntegrateStructs(t, *decoded);
     bool retry = false;
-    auto& pending = doc.pending_structs();
+    auto& pending = DocInternals::pending_structs(doc);
     const size_t pending_before = doc.pending_bytes();
     if (rest && limits.max_pending_bytes != 0 &&
         pending_before + rest->update.size() > limits.max_pending_bytes) {
@@ -841,7 +844,7 @@ Status ApplyDecoded(Transaction& t, DecodedUpdate& first, const UpdateLimits& li
                                       std::to_string(limits.max_pending_bytes) + " allowed");
       rest.reset();
     }
-    if (rest) doc.CountPendingAddition();
+    if (rest) DocInternals::CountPendingAddition(doc);
     if (pending) {
       for (const auto& [client, clock] : pending->missing) {
         if (clock < store.GetState(client)) {
@@ -870,8 +873,8 @@ Status ApplyDecoded(Transaction& t, DecodedUpdate& first, const UpdateLimits& li
                                       std::to_string(limits.max_pending_bytes) + " allowed");
       ds_rest.reset();
     }
-    if (ds_rest) doc.CountPendingAddition();
-    auto& pending_ds = doc.pending_ds();
+    if (ds_rest) DocInternals::CountPendingAddition(doc);
+    auto& pending_ds = DocInternals::pending_ds(doc);
     if (pending_ds) {
       // yjs re-applies the pending delete set with every update. When no client it names has
       // grown past one of its ranges, that would delete nothing and give the same ranges back:
@@ -928,7 +931,7 @@ Status Doc::ApplyUpdate(std::span<const uint8_t> update, UpdateFormat format,
   struct DropProvisional {
     Doc& doc;
     size_t keep;
-    ~DropProvisional() { doc.DropProvisionalKeySlots(keep); }
+    ~DropProvisional() { DocInternals::DropProvisionalKeySlots(doc, keep); }
   } drop_provisional{*this, provisional_key_slots()};
   auto decoder = MakeUpdateDecoder(format, update);
   DecodedUpdate decoded;

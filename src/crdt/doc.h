@@ -2,6 +2,9 @@
 // A Yjs document: the struct store, root types, pending structs and deletes, and the update
 // functions of yjs `src/utils/encoding.js` (applyUpdate, encodeStateAsUpdate, ...).
 //
+// This header is the document's contract; what the engine itself needs (the struct store,
+// pending structs, transactions) is private and reached through crdt/doc_internal.h.
+//
 // Thread-safety: none; a Doc belongs to one room strand. Applying an update is all-or-nothing:
 // the update is fully decoded and validated before the document is touched, so a rejected update
 // leaves the document as it was.
@@ -131,12 +134,26 @@ class Doc {
     return pending_structs_ ? pending_structs_->missing : StateVector{};
   }
 
+  // Structs waiting for missing ones (yjs store.pendingStructs), engine state. yjs merges each
+  // addition into one update at once; here the v2 updates are kept as they arrived and merged
+  // when read, so an update that adds to a large pending set costs its own size, not the set's.
+  struct PendingStructs {
+    StateVector missing;
+    std::vector<std::vector<uint8_t>> parts;  // v2 updates
+    size_t bytes = 0;
+    // The parts merged into one v2 update (they are replaced by it).
+    const std::vector<uint8_t>& Merged();
+  };
+
+ private:
+  // The engine's access (crdt/doc_internal.h): transaction.cc, item.cc, the types and events.
+  friend class DocInternals;
+
   // Interns a map key; the pointer is stable for the document's lifetime.
   const std::string* InternKey(std::string_view key);
   // The interned key, or null if no map in this document ever used it.
   const std::string* FindKey(std::string_view key) const;
 
-  // Internal API for the engine (transaction.cc, item.cc).
   // The slot of `key` in map `type`, added to the map's keys if new (see KeySlot). Slots live
   // as long as the document.
   KeySlot* KeySlotFor(Type* type, const std::string* key);
@@ -149,16 +166,6 @@ class Doc {
   StructStore& store() { return store_; }
   const StructStore& store() const { return store_; }
 
-  // Structs waiting for missing ones (yjs store.pendingStructs). yjs merges each addition into
-  // one update at once; here the v2 updates are kept as they arrived and merged when read, so an
-  // update that adds to a large pending set costs its own size rather than the set's.
-  struct PendingStructs {
-    StateVector missing;
-    std::vector<std::vector<uint8_t>> parts;  // v2 updates
-    size_t bytes = 0;
-    // The parts merged into one v2 update (they are replaced by it).
-    const std::vector<uint8_t>& Merged();
-  };
   std::optional<PendingStructs>& pending_structs() { return pending_structs_; }
   std::optional<std::vector<uint8_t>>& pending_ds() { return pending_ds_; }
   Transaction* current_transaction() { return transaction_; }
@@ -179,7 +186,6 @@ class Doc {
   void set_has_deep_observers() { has_deep_observers_ = true; }
   void CountPendingAddition() { ++pending_additions_; }
 
- private:
   StructStore store_;
   ClientId client_id_;
   bool gc_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crdt/doc_internal.h"
 #include "crdt/read_api.h"
 #include "crdt/types/shared_types.h"
 #include "crdt/updates.h"
@@ -185,8 +186,9 @@ TEST(DocTest, StructsDroppedFromPendingAreFreed) {
   ASSERT_TRUE(doc.ApplyUpdate(kTextAndMapV1).ok());
   (void)doc.ApplyUpdate(update);
   size_t in_store = 0;
-  for (const auto& [client, structs] : doc.store().clients()) in_store += structs.size();
-  EXPECT_EQ(doc.store().pool().live(), in_store);
+  for (const auto& [client, structs] : DocInternals::store(doc).clients())
+    in_store += structs.size();
+  EXPECT_EQ(DocInternals::store(doc).pool().live(), in_store);
 }
 
 // Items keep a string's UTF-16 length in 16 bits below 65,535 units and in the string's heap

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crdt/doc_internal.h"
 #include "crdt/transaction.h"
 #include "crdt/types/text.h"
 #include "lib0/json.h"
@@ -148,15 +149,15 @@ std::vector<PathElement> PathTo(const Type* parent, const Type* child) {
 
 uint64_t Observe(Doc& doc, Type* type, EventHandler handler) {
   if (!type->observers) type->observers = std::make_unique<TypeObservers>();
-  const uint64_t id = doc.NextObserverId();
+  const uint64_t id = DocInternals::NextObserverId(doc);
   type->observers->shallow.emplace_back(id, std::move(handler));
   return id;
 }
 
 uint64_t ObserveDeep(Doc& doc, Type* type, DeepEventHandler handler) {
   if (!type->observers) type->observers = std::make_unique<TypeObservers>();
-  doc.set_has_deep_observers();
-  const uint64_t id = doc.NextObserverId();
+  DocInternals::set_has_deep_observers(doc);
+  const uint64_t id = DocInternals::NextObserverId(doc);
   type->observers->deep.emplace_back(id, std::move(handler));
   return id;
 }
@@ -176,7 +177,7 @@ namespace {
 bool HasDeepObserverUpTo(const Doc& doc, const Type* type) {
   // Without a deep observer anywhere, the walk to the root (once per changed type: quadratic in
   // the nesting of a hostile update) can only answer no.
-  if (!doc.has_deep_observers()) return false;
+  if (!DocInternals::has_deep_observers(doc)) return false;
   for (;;) {
     if (type->observers && !type->observers->deep.empty()) return true;
     if (type->item == nullptr || type->item->parent() == nullptr) return false;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crdt/doc.h"
+#include "crdt/doc_internal.h"
 #include "crdt/item.h"
 #include "crdt/types/shared_types.h"
 
@@ -157,7 +158,7 @@ TEST(ItemHeapTest, ADocumentsItemsLiveInTheHeapAndGoBackWithIt) {
     }
     EXPECT_GT(ItemHeap::bytes_in_use(), before + 1000 * sizeof(Item));
     size_t items = 0;
-    for (const auto& [client, structs] : doc.store().clients()) {
+    for (const auto& [client, structs] : DocInternals::store(doc).clients()) {
       for (Item* item : structs) {
         EXPECT_TRUE(ItemHeap::Contains(item));
         ++items;

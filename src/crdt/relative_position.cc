@@ -1,6 +1,7 @@
 #include "crdt/relative_position.h"
 
 #include "crdt/doc.h"
+#include "crdt/doc_internal.h"
 #include "lib0/decoder.h"
 #include "lib0/encoder.h"
 #include "lib0/json.h"
@@ -136,7 +137,7 @@ Result<RelativePosition> RelativePositionFromJson(const lib0::Any& json) {
 
 std::optional<AbsolutePosition> CreateAbsolutePositionFromRelativePosition(
     const RelativePosition& rpos, Doc& doc) {
-  const StructStore& store = doc.store();
+  const StructStore& store = DocInternals::store(doc);
   AbsolutePosition abs;
   abs.assoc = rpos.assoc;
   if (rpos.item) {

@@ -3,13 +3,14 @@
 #include <algorithm>
 
 #include "crdt/doc.h"
+#include "crdt/doc_internal.h"
 #include "crdt/transaction.h"
 #include "crdt/updates.h"
 
 namespace tandem::crdt {
 
 Snapshot TakeSnapshot(const Doc& doc) {
-  return Snapshot{DeleteSet::FromStore(doc.store()), doc.GetStateVector()};
+  return Snapshot{DeleteSet::FromStore(DocInternals::store(doc)), doc.GetStateVector()};
 }
 
 std::vector<uint8_t> EncodeSnapshot(const Snapshot& snapshot, UpdateFormat format) {
@@ -75,7 +76,7 @@ bool IsVisible(const Item* item, const Snapshot* snapshot) {
 void SplitSnapshotAffectedStructs(Transaction& t, const Snapshot& snapshot) {
   auto& done = t.split_snapshots;
   if (std::find(done.begin(), done.end(), &snapshot) != done.end()) return;
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   for (const auto& [client, clock] : snapshot.sv) {
     if (clock < store.GetState(client)) GetItemCleanStart(t, ID{client, clock});
   }
@@ -93,7 +94,7 @@ Result<std::vector<uint8_t>> EncodeStateFromSnapshot(Doc& doc, const Snapshot& s
   std::vector<std::pair<ClientId, Clock>> sv(snapshot.sv.begin(), snapshot.sv.end());
   std::sort(sv.begin(), sv.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& [client, clock] : sv) {
-    if (clock > 0 && doc.store().GetState(client) == 0) {
+    if (clock > 0 && DocInternals::store(doc).GetState(client) == 0) {
       return NotFoundError("the snapshot refers to client " + std::to_string(client) +
                            ", which this document does not know");
     }
@@ -105,8 +106,9 @@ Result<std::vector<uint8_t>> EncodeStateFromSnapshot(Doc& doc, const Snapshot& s
     encoder->rest().WriteVarUint(size);
     for (const auto& [client, clock] : sv) {
       if (clock == 0) continue;
-      if (clock < doc.store().GetState(client)) GetItemCleanStart(t, ID{client, clock});
-      const StructStore::Structs& structs = *doc.store().Get(client);
+      if (clock < DocInternals::store(doc).GetState(client))
+        GetItemCleanStart(t, ID{client, clock});
+      const StructStore::Structs& structs = *DocInternals::store(doc).Get(client);
       const size_t last = StructStore::FindIndex(structs, clock - 1);
       const size_t count = last == StructStore::kNotFound ? structs.size() : last + 1;
       encoder->rest().WriteVarUint(count);

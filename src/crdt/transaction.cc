@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "crdt/doc_internal.h"
 #include "crdt/events.h"
 #include "crdt/struct_store.h"
 #include "crdt/types/text.h"
@@ -37,7 +38,7 @@ Clock Transaction::BeforeState(ClientId client) const {
   } else if (auto it = changed_index_.find(client); it != changed_index_.end()) {
     return changed_clients[it->second].before;
   }
-  return doc().store().GetState(client);  // unchanged
+  return DocInternals::store(doc()).GetState(client);  // unchanged
 }
 
 void Transaction::RecordGrowth(ClientId client, Clock before) {
@@ -141,7 +142,7 @@ void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
 namespace {
 
 StructStore::Structs& StructsOf(Transaction& t, ClientId client) {
-  return *t.doc().store().Get(client);
+  return *DocInternals::store(t.doc()).Get(client);
 }
 
 // Item.mergeWith / GC.mergeWith for integrated structs.
@@ -200,7 +201,7 @@ size_t TryToMergeWithLefts(StructStore& store, StructStore::Structs& structs, si
 // (hostile updates nest tens of thousands of levels). Children are collected after their
 // parent is: each child's collection touches only the child, so the order does not show.
 void GcItem(Doc& doc, Item* top, bool top_parent_gcd) {
-  StructStore& store = doc.store();
+  StructStore& store = DocInternals::store(doc);
   std::vector<std::pair<Item*, bool>> work{{top, top_parent_gcd}};
   while (!work.empty()) {
     auto [item, parent_gcd] = work.back();
@@ -221,7 +222,7 @@ void GcItem(Doc& doc, Item* top, bool top_parent_gcd) {
       type->length = 0;
       type->item = nullptr;
       type->collected = true;
-      doc.RetireType(item->content.TakeType());
+      DocInternals::RetireType(doc, item->content.TakeType());
       item->content = Content::Deleted(length);  // the struct keeps its clock range
     }
     if (parent_gcd) {
@@ -237,7 +238,7 @@ void GcItem(Doc& doc, Item* top, bool top_parent_gcd) {
 }
 
 void TryGcDeleteSet(const DeleteSet& ds, Doc& doc) {
-  StructStore& store = doc.store();
+  StructStore& store = DocInternals::store(doc);
   for (const auto& [client, deletes] : ds.clients()) {
     StructStore::Structs* structs = store.Get(client);
     if (structs == nullptr) continue;
@@ -272,7 +273,7 @@ void TryMergeDeleteSet(const DeleteSet& ds, StructStore& store) {
 
 void Cleanup(Transaction& t) {
   Doc& doc = t.doc();
-  StructStore& store = doc.store();
+  StructStore& store = DocInternals::store(doc);
   t.delete_set.SortAndMerge();
   for (Transaction::ClientChange& c : t.changed_clients) c.after = store.GetState(c.client);
   CallObservers(t);
@@ -302,29 +303,29 @@ void Cleanup(Transaction& t) {
       t.changed_clients.begin(), t.changed_clients.end(),
       [&](const auto& c) { return c.client == doc.client_id() && c.after != c.before; });
   if (!t.local && own_client_changed) {
-    doc.RegenerateClientId();  // another client is using our id
+    DocInternals::RegenerateClientId(doc);  // another client is using our id
   }
-  doc.EmitUpdate(t);
+  DocInternals::EmitUpdate(doc, t);
 }
 
 }  // namespace
 
 void Transact(Doc& doc, FunctionRef<void(Transaction&)> fn, bool local, const void* origin) {
-  if (doc.current_transaction() != nullptr) {
-    fn(*doc.current_transaction());
+  if (DocInternals::current_transaction(doc) != nullptr) {
+    fn(*DocInternals::current_transaction(doc));
     return;
   }
-  auto& cleanups = doc.transaction_cleanups();
-  cleanups.push_back(doc.AcquireTransaction());
+  auto& cleanups = DocInternals::transaction_cleanups(doc);
+  cleanups.push_back(DocInternals::AcquireTransaction(doc));
   Transaction* t = cleanups.back().get();
   t->Reset(local, origin);
   const bool first = cleanups.size() == 1;
-  doc.set_current_transaction(t);
+  DocInternals::set_current_transaction(doc, t);
   fn(*t);
-  doc.set_current_transaction(nullptr);
+  DocInternals::set_current_transaction(doc, nullptr);
   if (!first) return;  // started by an observer: cleaned up by the loop below, after its parent
   for (size_t i = 0; i < cleanups.size(); ++i) Cleanup(*cleanups[i]);
-  for (auto& done : cleanups) doc.ReleaseTransaction(std::move(done));
+  for (auto& done : cleanups) DocInternals::ReleaseTransaction(doc, std::move(done));
   cleanups.clear();
 }
 
@@ -357,7 +358,7 @@ void IterateStructs(Transaction& t, StructStore::Structs& structs, Clock clock_s
 // iterateDeletedStructs
 void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void(Item*)> f) {
   for (const auto& [client, deletes] : ds.clients()) {
-    StructStore::Structs* structs = t.doc().store().Get(client);
+    StructStore::Structs* structs = DocInternals::store(t.doc()).Get(client);
     if (structs == nullptr || structs->empty()) continue;
     const Clock state = structs->back()->end_clock();
     for (const DeleteItem& d : deletes) {
@@ -369,7 +370,7 @@ void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void
 
 Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
                       const std::string* parent_sub, Content content) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   const ClientId client = t.doc().client_id();
   const Clock clock = store.GetState(client);
   if (content.length() > kMaxItemClock + 1 - clock) {
@@ -382,7 +383,7 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
   item->right = right;
   if (right != nullptr) item->set_right_origin_at(*right);
   if (parent_sub != nullptr) {
-    item->set_key_slot(t.doc().KeySlotFor(parent, parent_sub));
+    item->set_key_slot(DocInternals::KeySlotFor(t.doc(), parent, parent_sub));
   } else {
     item->set_parent(parent);
   }
@@ -393,7 +394,7 @@ Item* InsertLocalItem(Transaction& t, Item* left, Item* right, Type* parent,
 }
 
 void AddStruct(Transaction& t, Item* item) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   const ClientId client = item->client();
   StructStore::Structs& structs = store.clients()[client];
   const Clock state = structs.empty() ? 0 : structs.back()->end_clock();
@@ -406,7 +407,7 @@ void AddStruct(Transaction& t, Item* item) {
 }
 
 Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
-  Item* right = t.doc().store().pool().New();
+  Item* right = DocInternals::store(t.doc()).pool().New();
   right->set_id(left->client_ref(), left->clock() + diff);
   right->left = left;
   right->set_origin(left->client_ref(), left->clock() + diff - 1);
@@ -427,7 +428,7 @@ Item* SplitItem(Transaction& t, Item* left, uint64_t diff) {
 }
 
 Item* GetItemCleanStart(Transaction& t, ID id) {
-  StructStore::Structs* structs = t.doc().store().Get(id.client);
+  StructStore::Structs* structs = DocInternals::store(t.doc()).Get(id.client);
   if (structs == nullptr) return nullptr;
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
@@ -441,7 +442,7 @@ Item* GetItemCleanStart(Transaction& t, ID id) {
 }
 
 Item* GetItemCleanEnd(Transaction& t, ID id) {
-  StructStore::Structs* structs = t.doc().store().Get(id.client);
+  StructStore::Structs* structs = DocInternals::store(t.doc()).Get(id.client);
   if (structs == nullptr) return nullptr;
   const size_t index = StructStore::FindIndex(*structs, id.clock);
   if (index == StructStore::kNotFound) return nullptr;
@@ -454,7 +455,7 @@ Item* GetItemCleanEnd(Transaction& t, ID id) {
 }
 
 std::optional<ClientId> GetMissing(Transaction& t, Item* item) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   // Refs of one client are equal, so the common case (origins of the item's own client)
   // costs no lookup.
   if (item->has_origin() && item->origin_client_ref() != item->client_ref()) {
@@ -575,7 +576,7 @@ void IntegrateContent(Transaction& t, Item* item) {
 }  // namespace
 
 void Integrate(Transaction& t, Item* item, uint64_t offset) {
-  StructStore& store = t.doc().store();
+  StructStore& store = DocInternals::store(t.doc());
   if (item->is_gc()) {
     if (offset > 0) {
       item->set_clock(item->clock() + offset);
@@ -605,7 +606,7 @@ void Integrate(Transaction& t, Item* item, uint64_t offset) {
   Type* parent = item->parent();
   if ((item->info & kItemProvisionalKey) != 0) {
     // The map is known now: the key joins it (in integration order, as yjs's _map.set).
-    item->set_key_slot(t.doc().KeySlotFor(parent, item->parent_sub()));
+    item->set_key_slot(DocInternals::KeySlotFor(t.doc(), parent, item->parent_sub()));
     item->info &= static_cast<uint8_t>(~kItemProvisionalKey);
   }
   KeySlot* const slot = item->key_slot();

@@ -78,7 +78,7 @@ std::string UrlEncodeComponent(std::string_view s) {
   return out;
 }
 
-Result<std::string> UrlDecode(std::string_view s) {
+Result<std::string> UrlDecode(std::string_view s, bool plus_is_space) {
   auto hex = [](char h) -> int {
     if (h >= '0' && h <= '9') return h - '0';
     if (h >= 'a' && h <= 'f') return h - 'a' + 10;
@@ -88,6 +88,10 @@ Result<std::string> UrlDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+      continue;
+    }
     if (s[i] != '%') {
       out.push_back(s[i]);
       continue;

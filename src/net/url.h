@@ -20,7 +20,8 @@ struct Url {
 Result<Url> ParseUrl(std::string_view text);
 // RFC 3986 component encoding: unreserved characters kept, every other byte as %XX.
 std::string UrlEncodeComponent(std::string_view s);
-// Strict decoding: rejects bad %-escapes.
-Result<std::string> UrlDecode(std::string_view s);
+// Percent-decoding, the one decoder of the code base: rejects bad %-escapes. With
+// `plus_is_space`, '+' is a space (query values, as URLSearchParams reads them).
+Result<std::string> UrlDecode(std::string_view s, bool plus_is_space = false);
 
 }  // namespace tandem::net

@@ -1,45 +1,34 @@
 #pragma once
-// A plain HTTP connection: health, readiness and metrics endpoints, and the WebSocket upgrade
-// (room id, connection limits, auth) that hands the socket over to a WsSession.
+// A plain HTTP connection: reads requests (Beast), answers them through the FrontDoor's routes,
+// and hands a WebSocket upgrade, once the FrontDoor admits or refuses it, to a WsSession on the
+// room's strand. Owned by its pending operations (shared_ptr).
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <memory>
 #include <optional>
 
-namespace tandem::server {
+#include "server/front_door.h"
 
-class Server;
+namespace tandem::server {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::beast::tcp_stream&& stream, Server& server);
+  HttpSession(boost::beast::tcp_stream&& stream, FrontDoor& front_door);
   void Run();
 
  private:
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
   void DoRead();
   void OnRead(boost::beast::error_code ec, size_t bytes);
-  void HandleHttp(Request req);
-  void HandleUpgrade(Request req);
+  void Write(HttpResponse response, bool keep_alive);
   // An error answer, then the connection is closed.
   void RespondAndClose(boost::beast::http::status status, std::string message);
-  void StartWebSocket(Request req, std::string room_id, uint16_t refuse_code, std::string reason,
-                      bool read_only, std::string user_id);
+  void StartWebSocket(HttpRequest request, UpgradeDecision decision);
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  Server& server_;
+  FrontDoor& front_door_;
 };
-
-// Splits a request target into path and the value of the `token` query parameter.
-struct ParsedTarget {
-  std::string path;
-  std::string token;
-};
-ParsedTarget ParseTarget(std::string_view target);
-// The encoded room id in "/{room}" or "/parties/{party}/{room}"; empty if the path fits neither.
-std::string_view RoomFromPath(std::string_view path);
 
 }  // namespace tandem::server

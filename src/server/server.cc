@@ -7,32 +7,50 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
-#include "net/http_client.h"
 #include "protocol/close_codes.h"
 #include "server/http_session.h"
-#include "snapshot/http_snapshot_client.h"
 
 namespace tandem::server {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Server::Server(ServerConfig config)
-    : config_(std::move(config)), acceptor_(ioc_), signals_(ioc_, SIGINT, SIGTERM) {}
+Server::Server(ServerOptions options, ServerParts parts)
+    : options_(std::move(options)),
+      parts_(parts),
+      acceptor_(ioc_),
+      signals_(ioc_, SIGINT, SIGTERM) {
+  const unsigned n =
+      options_.threads != 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<net::any_io_executor> shard_executors;
+  for (unsigned i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<net::io_context>(1));
+    shard_work_.push_back(net::make_work_guard(*shards_.back()));
+    shard_executors.push_back(shards_.back()->get_executor());
+  }
+  room::PersistenceServices persistence;
+  persistence.log = parts_.log;
+  persistence.snapshots = parts_.snapshots;
+  persistence.clock = parts_.clock;
+  persistence.options = options_.persistence;
+  registry_ =
+      std::make_unique<room::RoomRegistry>(ioc_.get_executor(), shard_executors, options_.room,
+                                           persistence, options_.room_idle_unload, metrics_);
+  front_door_ =
+      std::make_unique<FrontDoor>(*registry_, *parts_.verifier, metrics_, options_.front_door);
+  front_door_->set_render_extra_metrics([this] { return RenderPersistenceMetrics(); });
+}
 
 Server::~Server() {
   StopAll();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
-  // Storage calls still queued or running on the I/O pool use the stores below: finish them
-  // before the stores close (a store closed under a running call leaked its SQLite connection).
-  io_pool_.join();
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
@@ -42,104 +60,26 @@ void Server::StopAll() {
   ioc_.stop();
 }
 
-SessionOptions Server::session_options() const {
-  SessionOptions o;
-  o.max_message_bytes = config_.max_message_bytes;
-  o.max_send_queue_bytes = config_.max_send_queue_bytes;
-  o.ping_interval = config_.ping_interval;
-  o.handshake_timeout = config_.handshake_timeout;
-  return o;
-}
-
 Status Server::Start() {
-  auth::AuthOptions auth_options;
-  auth_options.mode = config_.auth_mode;
-  auth_options.jwt_secret = config_.jwt_secret;
-  auth_options.auth_url = config_.auth_url;
-  auth_options.auth_secret = config_.auth_secret;
-  auth_options.cache_ttl = config_.auth_cache_ttl;
-  auth_options.timeout = config_.auth_timeout;
-  auto verifier = auth::MakeVerifier(auth_options, ioc_.get_executor());
-  if (!verifier.ok()) return verifier.status();
-  verifier_ = std::move(verifier).value();
-  if (config_.auth_mode == "none") {
+  if (parts_.verifier->mode() == "none") {
     spdlog::warn(
         "AUTH IS OFF (--auth none): anyone who can reach this port can read and write every room");
   }
-
-  // Local durable storage and the snapshot store.
-  auto store = storage::SqliteRoomStore::Open(config_.data_dir, config_.durability == "normal"
-                                                                    ? storage::Durability::kNormal
-                                                                    : storage::Durability::kFull);
-  if (!store.ok()) return store.status();
-  room_store_ = std::move(store).value();
-  commit_log_ = std::make_unique<storage::CommitLog>(*room_store_, 1024, config_.commit_delay);
-  if (config_.snapshot_url.empty()) {
-    auto embedded = snapshot::OpenSqliteSnapshotStorage(config_.data_dir);
-    if (!embedded.ok()) return embedded.status();
-    embedded_snapshots_ = std::move(embedded).value();
-    snapshot_client_ = std::make_unique<snapshot::EmbeddedSnapshotClient>(
-        *embedded_snapshots_, io_pool_.get_executor(), "embedded store in " + config_.data_dir);
-  } else {
-    if (config_.snapshot_secret.empty()) {
-      spdlog::warn(
-          "--snapshot-url is set but --snapshot-secret is empty: the store will likely refuse "
-          "saves");
-    }
-    snapshot::HttpSnapshotOptions o;
-    o.base_url = config_.snapshot_url;
-    o.secret = config_.snapshot_secret;
-    o.total_timeout = config_.snapshot_timeout;
-    snapshot_client_ = std::make_unique<snapshot::HttpSnapshotClient>(
-        std::make_shared<tandem::net::HttpClient>(io_pool_.get_executor()), o);
-  }
-  spdlog::info("room storage in {} (durability {}), snapshots to {}", config_.data_dir,
-               config_.durability, snapshot_client_->describe());
-
-  RoomOptions room_options;
-  room_options.max_connections = config_.max_connections_per_room;
-  room_options.awareness_timeout = config_.awareness_timeout;
-  room_options.update_limits = crdt::UpdateLimits{.max_nesting_depth = config_.max_nesting_depth,
-                                                  .max_clients = config_.max_clients_per_update,
-                                                  .max_pending_bytes = config_.max_pending_bytes};
-  room_options.max_document_bytes = config_.max_document_bytes;
-  room_options.max_awareness_states = config_.max_awareness_states;
-  room_options.max_awareness_bytes = config_.max_awareness_bytes;
-  room_options.max_queued_reply_bytes = config_.max_send_queue_bytes;
-  RoomServices services;
-  services.store = room_store_.get();
-  services.log = commit_log_.get();
-  services.snapshots = snapshot_client_.get();
-  services.io = io_pool_.get_executor();
-  services.save_policy.interval = config_.save_interval;
-  services.save_policy.debounce = config_.disconnect_debounce;
-  services.save_policy.retry_min = config_.save_retry;
-  services.save_policy.retry_max = std::max(config_.save_retry, services.save_policy.retry_max);
-  services.compact_after_updates = config_.compact_after_updates;
-  const unsigned n =
-      config_.threads != 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<boost::asio::any_io_executor> shard_executors;
-  for (unsigned i = 0; i < n; ++i) {
-    shards_.push_back(std::make_unique<net::io_context>(1));
-    shard_work_.push_back(net::make_work_guard(*shards_.back()));
-    shard_executors.push_back(shards_.back()->get_executor());
-  }
-  registry_ = std::make_unique<RoomRegistry>(ioc_.get_executor(), shard_executors, room_options,
-                                             services, config_.room_idle_unload, metrics_);
-  metrics_.render_extra = [this] { return RenderPersistenceMetrics(); };
-
+  spdlog::info("room log: {}; snapshots: {}",
+               parts_.log != nullptr ? parts_.log->describe() : "none (rooms in memory)",
+               parts_.snapshots != nullptr ? parts_.snapshots->describe() : "none");
   FitDescriptorLimit();
   boost::system::error_code ec;
-  const auto address = net::ip::make_address(config_.host, ec);
-  if (ec) return InvalidArgumentError("bad --host '" + config_.host + "': " + ec.message());
-  tcp::endpoint endpoint(address, config_.port);
+  const auto address = net::ip::make_address(options_.host, ec);
+  if (ec) return InvalidArgumentError("bad --host '" + options_.host + "': " + ec.message());
+  tcp::endpoint endpoint(address, options_.port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
   if (ec)
-    return UnavailableError("cannot listen on " + config_.host + ":" +
-                            std::to_string(config_.port) + ": " + ec.message());
+    return UnavailableError("cannot listen on " + options_.host + ":" +
+                            std::to_string(options_.port) + ": " + ec.message());
   bound_port_ = acceptor_.local_endpoint().port();
 
   signals_.async_wait([this](const boost::system::error_code& e, int signal) {
@@ -149,11 +89,13 @@ Status Server::Start() {
   });
   DoAccept();
   // Rooms left with unsaved changes by a previous run (crash, kill -9) save them now.
-  auto needing = room_store_->RoomsNeedingSave();
-  if (needing.ok()) {
-    for (const auto& room : *needing) registry_->Resume(room);
-    if (!needing->empty())
-      spdlog::info("resuming saves of {} rooms with unsaved changes", needing->size());
+  if (parts_.log != nullptr) {
+    auto needing = parts_.log->RoomsNeedingSave();
+    if (needing.ok()) {
+      for (const auto& room : *needing) registry_->Resume(room);
+      if (!needing->empty())
+        spdlog::info("resuming saves of {} rooms with unsaved changes", needing->size());
+    }
   }
   threads_.emplace_back([this] { ioc_.run(); });
   workers_running_ = shards_.size();
@@ -165,33 +107,32 @@ Status Server::Start() {
       exit_cv_.notify_all();
     });
   }
-  spdlog::info("tandem listening on {}:{} ({} threads, auth {})", config_.host, bound_port_, n,
-               config_.auth_mode);
+  spdlog::info("tandem listening on {}:{} ({} threads, auth {})", options_.host, bound_port_,
+               shards_.size(), parts_.verifier->mode());
   return Status::Ok();
 }
 
 void Server::DoAccept() {
-  acceptor_.async_accept(
-      net::make_strand(ioc_), [this](boost::system::error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || shutting_down_) return;
-        if (ec) {
-          OnAcceptFailed(ec);
-          return;
-        }
-        accept_delay_ = std::chrono::milliseconds(0);
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *this)->Run();
-        DoAccept();
-      });
+  acceptor_.async_accept(net::make_strand(ioc_), [this](boost::system::error_code ec,
+                                                        tcp::socket socket) {
+    if (ec == net::error::operation_aborted || shutting_down_) return;
+    if (ec) {
+      OnAcceptFailed(ec);
+      return;
+    }
+    accept_delay_ = std::chrono::milliseconds(0);
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<HttpSession>(boost::beast::tcp_stream(std::move(socket)), *front_door_)->Run();
+    DoAccept();
+  });
 }
 
 void Server::OnAcceptFailed(const boost::system::error_code& ec) {
-  // (The log uses strerror: under UBSan, message() on an accept error tripped a false vptr
-  // report of Boost's system category.)
   // Out of descriptors, the waiting connection stays in the backlog and accept fails again at
   // once: retrying without a pause spun a core and wrote a log line per try. Give the spare
   // descriptor back to take that connection and close it (the client sees a close, not a hang),
-  // then pause.
+  // then pause. (The log uses strerror: under UBSan, message() on an accept error tripped a false
+  // vptr report of Boost's system category.)
   if ((ec.value() == EMFILE || ec.value() == ENFILE) && spare_fd_ >= 0) {
     ::close(spare_fd_);
     spare_fd_ = -1;
@@ -203,7 +144,8 @@ void Server::OnAcceptFailed(const boost::system::error_code& ec) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_accept_warning_ >= std::chrono::seconds(10)) {
     spdlog::warn("accept failed {} times: {} (--max-connections {}, fd limit: see ulimit -n)",
-                 accept_failures_, std::strerror(ec.value()), config_.max_connections);
+                 accept_failures_, std::strerror(ec.value()),
+                 front_door_->options().max_connections);
     accept_failures_ = 0;
     last_accept_warning_ = now;
   }
@@ -227,28 +169,31 @@ void Server::FitDescriptorLimit() {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   const rlim_t budget = limit.rlim_cur > kMargin ? limit.rlim_cur - kMargin : 1;
-  if (config_.max_connections > budget) {
+  if (options_.front_door.max_connections > budget) {
     spdlog::warn(
         "--max-connections {} does not fit the descriptor limit {} (ulimit -n) with a margin of "
         "{}: using {}",
-        config_.max_connections, limit.rlim_cur, kMargin, budget);
-    config_.max_connections = static_cast<size_t>(budget);
+        options_.front_door.max_connections, limit.rlim_cur, kMargin, budget);
+    options_.front_door.max_connections = static_cast<size_t>(budget);
+    front_door_->set_max_connections(static_cast<size_t>(budget));
   }
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Server::Shutdown() {
   if (shutting_down_.exchange(true)) return;
+  front_door_->set_shutting_down();
   net::post(ioc_, [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
+    accept_backoff_.cancel();
     registry_->CloseAll(protocol::kCloseGoingAway, "server shutting down");
     // Save every room with unsaved changes; stop once saved and every client has gone, or after
     // the timeout.
     auto saved = std::make_shared<std::atomic<bool>>(false);
     registry_->SaveAll([saved] { *saved = true; });
-    auto deadline = std::chrono::steady_clock::now() + config_.shutdown_timeout;
+    auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
     auto timer = std::make_shared<net::steady_timer>(ioc_);
     auto check = std::make_shared<std::function<void()>>();
     *check = [this, timer, deadline, check, saved] {
@@ -256,7 +201,7 @@ void Server::Shutdown() {
       if ((metrics_.connections.load() <= 0 && *saved) || timed_out) {
         if (timed_out && !*saved)
           spdlog::warn("shutdown timeout: some rooms could not save (their log is kept)");
-        commit_log_->Flush();
+        if (parts_.log != nullptr) parts_.log->Flush();
         spdlog::info("shutdown complete");
         StopAll();
         *check = nullptr;
@@ -283,16 +228,18 @@ std::string Server::RenderPersistenceMetrics() {
     ++unsaved;
     oldest_ms = std::max(oldest_ms, now_ms - since);
   }
-  auto log_bytes = room_store_->LogBytes();
   std::string o;
   o += "# HELP tandem_rooms_unsaved Loaded rooms with changes not yet in the snapshot store.\n";
   o += "# TYPE tandem_rooms_unsaved gauge\ntandem_rooms_unsaved " + std::to_string(unsaved) + "\n";
   o += "# HELP tandem_oldest_unsaved_change_seconds Age of the oldest change not yet saved.\n";
   o += "# TYPE tandem_oldest_unsaved_change_seconds gauge\ntandem_oldest_unsaved_change_seconds " +
        std::to_string(static_cast<double>(oldest_ms) / 1000.0) + "\n";
-  o += "# HELP tandem_log_bytes Bytes in local room logs (not yet compacted).\n";
-  o += "# TYPE tandem_log_bytes gauge\ntandem_log_bytes " +
-       std::to_string(log_bytes.ok() ? *log_bytes : 0) + "\n";
+  if (parts_.log != nullptr) {
+    auto log_bytes = parts_.log->LogBytes();
+    o += "# HELP tandem_log_bytes Bytes in local room logs (not yet compacted).\n";
+    o += "# TYPE tandem_log_bytes gauge\ntandem_log_bytes " +
+         std::to_string(log_bytes.ok() ? *log_bytes : 0) + "\n";
+  }
   return o;
 }
 
@@ -300,12 +247,12 @@ void Server::Wait() {
   // The first thread runs ioc_, which stops when shutdown is complete.
   if (!threads_.empty() && threads_.front().joinable()) threads_.front().join();
   // Workers stop after the handler they are in. One that runs on (a huge update being applied)
-  // must not keep the process alive: everything acknowledged is in the local log already.
+  // must not keep the process alive: everything acknowledged is in the room log already.
   std::unique_lock lock(exit_mu_);
-  if (!exit_cv_.wait_for(lock, config_.shutdown_timeout,
+  if (!exit_cv_.wait_for(lock, options_.shutdown_timeout,
                          [this] { return workers_running_ == 0; })) {
     spdlog::error("a worker is still busy {} ms after shutdown; exiting without it",
-                  config_.shutdown_timeout.count());
+                  options_.shutdown_timeout.count());
     spdlog::shutdown();
     std::_Exit(0);
   }

@@ -1,6 +1,8 @@
 #pragma once
-// `tandem serve`: the HTTP + WebSocket listener, the worker threads, the room registry and
-// graceful shutdown. Start() returns once listening; Wait() blocks until shutdown completes.
+// `tandem serve`'s process: the listener, the worker threads the rooms run on, the room registry
+// and graceful shutdown. It builds nothing it does not own: the composition root (src/cli) builds
+// the verifier, the room log and the snapshot store client and hands them over as ServerParts.
+// Start() returns once listening; Wait() blocks until shutdown completes.
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -8,48 +10,65 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "auth/token_verifier.h"
 #include "base/status.h"
-#include "server/config.h"
-#include "server/metrics.h"
-#include "server/room_registry.h"
-#include "server/ws_session.h"
-#include "snapshot/embedded_snapshot_client.h"
+#include "room/clock.h"
+#include "room/metrics.h"
+#include "room/room.h"
+#include "room/room_registry.h"
+#include "roomlog/room_log.h"
+#include "server/front_door.h"
 #include "snapshot/snapshot_client.h"
-#include "storage/commit_log.h"
-#include "storage/sqlite_room_store.h"
 
 namespace tandem::server {
 
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (see port())
+  unsigned threads = 0;  // workers the rooms run on; 0: one per core
+  FrontDoorOptions front_door;
+  room::RoomOptions room;
+  room::PersistenceOptions persistence;
+  std::chrono::milliseconds room_idle_unload{
+      30'000};  // unload a room this long after its last client
+  std::chrono::milliseconds shutdown_timeout{10'000};
+};
+
+// What the composition root builds. Each must outlive the Server.
+struct ServerParts {
+  auth::TokenVerifier* verifier = nullptr;        // required
+  roomlog::RoomLog* log = nullptr;                // null: rooms live in memory
+  snapshot::SnapshotClient* snapshots = nullptr;  // null: no snapshot store
+  room::Clock* clock = nullptr;                   // null: the system clock
+};
+
 class Server {
  public:
-  explicit Server(ServerConfig config);
+  Server(ServerOptions options, ServerParts parts);
   ~Server();
 
   // Binds, starts the worker threads and handles SIGINT/SIGTERM.
   Status Start();
   // Blocks until the server has shut down.
   void Wait();
-  // Graceful shutdown: stop accepting, close clients with 1001, stop after they left (bounded).
+  // Graceful shutdown: stop accepting, close clients with 1001, save every room, stop after the
+  // clients left (bounded by shutdown_timeout).
   void Shutdown();
 
   uint16_t port() const { return bound_port_; }
-  Metrics& metrics() { return metrics_; }
-  bool shutting_down() const { return shutting_down_; }
-
-  // Used by sessions.
-  const ServerConfig& config() const { return config_; }
-  RoomRegistry& registry() { return *registry_; }
-  auth::TokenVerifier& verifier() { return *verifier_; }
-  uint64_t NextConnectionId() { return ++next_connection_id_; }
-  SessionOptions session_options() const;
+  room::Metrics& metrics() { return metrics_; }
+  room::RoomRegistry& registry() { return *registry_; }
+  // Routes of the HTTP port; add handlers before Start().
+  FrontDoor& front_door() { return *front_door_; }
+  const ServerOptions& options() const { return options_; }
 
  private:
   void DoAccept();
@@ -57,30 +76,27 @@ class Server {
   // spare descriptor, then waits before accepting again, longer each time up to a second.
   void OnAcceptFailed(const boost::system::error_code& ec);
   // Sizes the descriptor budget: raises the soft limit to the hard one and keeps a margin for
-  // files, the log and store connections; lowers --max-connections to fit if it must.
+  // files, the log and store connections; lowers the connection limit to fit if it must.
   void FitDescriptorLimit();
   void StopAll();
-
   std::string RenderPersistenceMetrics();
 
-  ServerConfig config_;
-  Metrics metrics_;
-  // ioc_ runs the listener, HTTP, auth and shutdown on one thread; rooms and their connections
-  // run on the shards, one single-threaded io_context per worker thread, so a room's work and
-  // its sockets' completions never wake another thread.
+  ServerOptions options_;
+  ServerParts parts_;
+  room::Metrics metrics_;
+  // ioc_ runs the listener, HTTP and shutdown on one thread; rooms and their connections run on
+  // the shards, one single-threaded io_context per worker thread, so a room's work and its
+  // sockets' completions never wake another thread.
   boost::asio::io_context ioc_{1};
   std::vector<std::unique_ptr<boost::asio::io_context>> shards_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> shard_work_;
-  boost::asio::thread_pool io_pool_{2};  // blocking storage and snapshot-store calls
-  std::unique_ptr<storage::SqliteRoomStore> room_store_;
-  std::unique_ptr<storage::CommitLog> commit_log_;
-  std::unique_ptr<snapshot::SnapshotStorage> embedded_snapshots_;
-  std::unique_ptr<snapshot::SnapshotClient> snapshot_client_;
+  std::unique_ptr<room::RoomRegistry> registry_;
+  std::unique_ptr<FrontDoor> front_door_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;
-  std::unique_ptr<RoomRegistry> registry_;
-  std::unique_ptr<auth::TokenVerifier> verifier_;
   std::vector<std::thread> threads_;
+  std::atomic<bool> shutting_down_{false};
+  uint16_t bound_port_ = 0;
   boost::asio::steady_timer accept_backoff_{ioc_};
   std::chrono::milliseconds accept_delay_{0};
   std::chrono::steady_clock::time_point last_accept_warning_;
@@ -90,9 +106,6 @@ class Server {
   std::mutex exit_mu_;
   std::condition_variable exit_cv_;
   size_t workers_running_ = 0;  // GUARDED_BY(exit_mu_)
-  std::atomic<uint64_t> next_connection_id_{0};
-  std::atomic<bool> shutting_down_{false};
-  uint16_t bound_port_ = 0;
 };
 
 }  // namespace tandem::server

@@ -44,7 +44,8 @@ std::array<uint8_t, 64 * 1024>& ThreadReadBuffer() {
 }  // namespace
 
 WsSession::WsSession(uint64_t id, tcp::socket socket, std::string early_bytes,
-                     SessionOptions options, Metrics& metrics, bool read_only, std::string user_id)
+                     SessionOptions options, room::Metrics& metrics, bool read_only,
+                     std::string user_id)
     : Connection(id, read_only, std::move(user_id)),
       socket_(std::move(socket)),
       early_bytes_(std::move(early_bytes)),
@@ -53,66 +54,69 @@ WsSession::WsSession(uint64_t id, tcp::socket socket, std::string early_bytes,
       parser_(options.max_message_bytes),
       timer_(socket_.get_executor()),
       executor_(socket_.get_executor()),
-      own_strand_(executor_.target<Room::Strand>()) {}
+      own_strand_(executor_.target<room::Room::Strand>()) {}
 
 WsSession::~WsSession() = default;
 
-void WsSession::Start(const Request& request, RoomRegistry* registry, std::string room_id,
-                      uint16_t refuse_code, std::string refuse_reason) {
-  registry_ = registry;
-  room_id_ = std::move(room_id);
-  refuse_code_ = refuse_code;
-  refuse_reason_ = std::move(refuse_reason);
+void WsSession::Start(const Request& request, room::RoomRegistry& registry,
+                      UpgradeDecision decision) {
+  registry_ = &registry;
+  decision_ = std::move(decision);
   const auto key = request[http::field::sec_websocket_key];
   const auto version = request[http::field::sec_websocket_version];
   std::string response;
+  bool upgrade = true;
   if (key.empty() || version != "13") {
     response =
         "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nConnection: close\r\n"
         "Content-Length: 0\r\n\r\n";
-    refuse_code_ = 0;
-    closing_ = close_sent_ = close_received_ = true;  // nothing more to say after this
+    upgrade = false;
   } else {
     response =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Server: tandem\r\nSec-WebSocket-Accept: " +
         AcceptKey(key) + "\r\n\r\n";
-    if (refuse_code_ == 0) {
+    if (decision_.admitted()) {
       // Counted from the handshake on, so a shutdown waits for connections still completing it.
       ++metrics_.connections;
       counted_ = true;
     }
   }
   handshake_ = std::make_shared<const std::string>(std::move(response));
-  boost::asio::async_write(socket_, boost::asio::buffer(*handshake_),
-                           [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                             self->OnHandshakeWritten(ec);
-                           });
+  boost::asio::async_write(
+      socket_, boost::asio::buffer(*handshake_),
+      [self = shared_from_this(), upgrade](boost::system::error_code ec, size_t) {
+        if (!upgrade) {
+          self->Finish();  // 426: nothing more to say
+          return;
+        }
+        self->OnHandshakeWritten(ec);
+      });
 }
 
 void WsSession::OnHandshakeWritten(boost::system::error_code ec) {
   handshake_.reset();
-  if (ec || close_sent_) {
+  if (ec) {
     Finish();
     return;
   }
+  phase_ = Phase::kOpen;
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
   ScheduleKeepalive();
-  if (refuse_code_ != 0) {
-    metrics_.CountRefusal(refuse_code_);
-    DoClose(refuse_code_, refuse_reason_);
+  if (!decision_.admitted()) {
+    metrics_.CountRefusal(decision_.refuse_code);
+    DoClose(decision_.refuse_code, decision_.reason);
   } else {
     ++metrics_.connections_total;
-    joined_ = true;
-    room_ = registry_->Acquire(room_id_);
+    room_ = registry_->Acquire(decision_.room_id);
     room_->Join(shared_from_this());
   }
   if (!early_bytes_.empty()) {
     std::string early = std::move(early_bytes_);
     Consume({reinterpret_cast<const uint8_t*>(early.data()), early.size()});
   }
-  if (!finished_) DoRead();
+  if (!finished()) DoRead();
 }
 
 void WsSession::DoRead() {
@@ -122,14 +126,14 @@ void WsSession::DoRead() {
 }
 
 void WsSession::OnReadable(boost::system::error_code ec) {
-  if (finished_) return;
+  if (finished()) return;
   if (ec) {
     Finish();
     return;
   }
   auto& buffer = ThreadReadBuffer();
   // A few reads at most per wake-up, so one busy client cannot starve the others of its thread.
-  for (int i = 0; i < 4 && !finished_; ++i) {
+  for (int i = 0; i < 4 && !finished(); ++i) {
     const size_t n = socket_.read_some(boost::asio::buffer(buffer), ec);
     if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
     if (ec) {  // end of stream, reset
@@ -139,12 +143,11 @@ void WsSession::OnReadable(boost::system::error_code ec) {
     Consume({buffer.data(), n});
     if (n < buffer.size()) break;
   }
-  if (!finished_) DoRead();
+  if (!finished()) DoRead();
 }
 
 void WsSession::Consume(std::span<const uint8_t> bytes) {
-  heard_since_ping_ = true;
-  ping_outstanding_ = false;
+  liveness_ = Liveness::kHeard;
   if (parser_.failed()) return;  // after a protocol error we only wait for the close
   parser_.Feed(bytes, [this](WsEvent&& e) { OnEvent(std::move(e)); });
 }
@@ -152,22 +155,22 @@ void WsSession::Consume(std::span<const uint8_t> bytes) {
 void WsSession::OnEvent(WsEvent&& e) {
   switch (e.kind) {
     case WsEvent::Kind::kMessage:
-      if (joined_ && !closing_) {
+      if (room_ && !closing()) {
         room_->Receive(shared_from_this(),
                        std::make_shared<std::vector<uint8_t>>(std::move(e.payload)));
       }
       return;
     case WsEvent::Kind::kPing:
-      if (!closing_)
+      if (!closing())
         Enqueue(WsOpcode::kPong,
                 std::make_shared<const std::vector<uint8_t>>(std::move(e.payload)));
       return;
     case WsEvent::Kind::kPong: return;
     case WsEvent::Kind::kClose:
-      close_received_ = true;
-      if (close_sent_) {
+      peer_closed_ = true;
+      if (phase_ == Phase::kAwaitingPeerClose) {
         Finish();
-      } else if (!closing_) {
+      } else if (!closing()) {
         // Echo the peer's code, as the RFC asks.
         DoClose(e.code == 1005 ? 1000 : e.code, "");
       }
@@ -176,10 +179,10 @@ void WsSession::OnEvent(WsEvent&& e) {
       if (e.code == protocol::kCloseTooBig) {
         metrics_.CountRefusal(protocol::kCloseTooBig);
         spdlog::info("room={} conn={} message larger than {} bytes: closing with 1009",
-                     Quoted(room_id_), id(), options_.max_message_bytes);
+                     Quoted(decision_.room_id), id(), options_.max_message_bytes);
       } else {
-        spdlog::info("room={} conn={} WebSocket protocol error: {}", Quoted(room_id_), id(),
-                     e.reason);
+        spdlog::info("room={} conn={} WebSocket protocol error: {}", Quoted(decision_.room_id),
+                     id(), Quoted(e.reason));
       }
       DoClose(e.code, e.reason);
       return;
@@ -190,19 +193,19 @@ bool WsSession::OnOwnStrand() const {
   return own_strand_ != nullptr && own_strand_->running_in_this_thread();
 }
 
-void WsSession::Send(SharedFrame frame) {
+void WsSession::Send(room::SharedFrame frame) {
   if (OnOwnStrand()) {  // a broadcast from our room: no dispatch machinery per recipient
-    if (!closing_ && !finished_) Enqueue(WsOpcode::kBinary, std::move(frame));
+    if (!closing()) Enqueue(WsOpcode::kBinary, std::move(frame));
     return;
   }
   boost::asio::dispatch(executor_, [self = shared_from_this(), frame = std::move(frame)]() mutable {
-    if (self->closing_ || self->finished_) return;
+    if (self->closing()) return;
     self->Enqueue(WsOpcode::kBinary, std::move(frame));
   });
 }
 
-void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
-  if (finished_) return;
+void WsSession::Enqueue(WsOpcode opcode, room::SharedFrame payload) {
+  if (finished()) return;
   // One frame is always accepted into an empty queue, so a document larger than the limit can
   // still be served (as sync step 2).
   if (opcode == WsOpcode::kBinary && !queue_.empty() &&
@@ -210,8 +213,8 @@ void WsSession::Enqueue(WsOpcode opcode, SharedFrame payload) {
     // A client that does not keep up is closed rather than buffered without bound; its provider
     // reconnects and resyncs.
     ++metrics_.slow_client_closes;
-    spdlog::info("room={} conn={} send queue over {} bytes: closing slow client", Quoted(room_id_),
-                 id(), options_.max_send_queue_bytes);
+    spdlog::info("room={} conn={} send queue over {} bytes: closing slow client",
+                 Quoted(decision_.room_id), id(), options_.max_send_queue_bytes);
     DoClose(protocol::kClosePolicy, "client too slow: send queue full");
     return;
   }
@@ -280,7 +283,7 @@ void WsSession::DoWrite() {
 
 void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t bytes) {
   writing_frames_ = 0;
-  if (ec || finished_) {
+  if (ec || finished()) {
     Finish();
     return;
   }
@@ -302,8 +305,8 @@ bool WsSession::Written(size_t frames, size_t bytes) {
     write_headers_ = {};
   }
   if (wrote_close) {
-    close_sent_ = true;
-    if (close_received_) {
+    phase_ = Phase::kAwaitingPeerClose;
+    if (peer_closed_) {
       Finish();
       return false;
     }
@@ -325,8 +328,8 @@ void WsSession::Close(uint16_t code, std::string reason) {
 }
 
 void WsSession::DoClose(uint16_t code, std::string reason) {
-  if (closing_ || finished_) return;
-  closing_ = true;
+  if (closing()) return;
+  phase_ = Phase::kClosing;
   // Close reasons are limited to 123 bytes by the protocol.
   if (reason.size() > 123) reason = reason.substr(0, 120) + "...";
   // Frames not yet being written are dropped; the close frame goes right after.
@@ -341,32 +344,33 @@ void WsSession::DoClose(uint16_t code, std::string reason) {
 void WsSession::ScheduleKeepalive() {
   timer_.expires_after(options_.ping_interval);
   timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->finished_ || self->closing_) return;
-    if (!self->heard_since_ping_ && self->ping_outstanding_) {
+    if (ec || self->closing()) return;
+    if (self->liveness_ == Liveness::kPinged) {
       // Silent for two intervals, the last of which had a ping in it: a dead peer.
-      spdlog::debug("room={} conn={} no answer to ping: dropping", Quoted(self->room_id_),
+      spdlog::debug("room={} conn={} no answer to ping: dropping", Quoted(self->decision_.room_id),
                     self->id());
       self->Finish();
       return;
     }
-    if (!self->heard_since_ping_) {
-      self->ping_outstanding_ = true;
+    if (self->liveness_ == Liveness::kQuiet) {
+      self->liveness_ = Liveness::kPinged;
       self->Enqueue(WsOpcode::kPing, std::make_shared<const std::vector<uint8_t>>());
+    } else {
+      self->liveness_ = Liveness::kQuiet;
     }
-    self->heard_since_ping_ = false;
     self->ScheduleKeepalive();
   });
 }
 
 void WsSession::Finish() {
-  if (finished_) return;
-  finished_ = true;
+  if (finished()) return;
+  phase_ = Phase::kFinished;
   boost::system::error_code ignored;
   timer_.cancel();
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   if (counted_) --metrics_.connections;
-  if (joined_) room_->Leave(shared_from_this());
+  if (room_) room_->Leave(shared_from_this());
   queue_.clear();
   queued_bytes_ = 0;
 }

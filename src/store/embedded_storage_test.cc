@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <filesystem>
+#include <future>
 
-#include "snapshot/embedded_snapshot_client.h"
+#include "store/embedded_snapshot_client.h"
 #include "store/snapshot_store.h"
 #include "store/test_updates.h"
 
@@ -16,25 +18,39 @@ using testing::MapHasKey;
 using testing::MapSet;
 using testing::Snapshot;
 
+// The client's asynchronous calls, waited for.
+Status SaveNow(EmbeddedSnapshotClient& client, const std::string& room, const Bytes& bytes) {
+  std::promise<Status> p;
+  client.Save(room, bytes, [&](Status s) { p.set_value(s); });
+  return p.get_future().get();
+}
+Result<std::optional<Bytes>> LoadNow(EmbeddedSnapshotClient& client, const std::string& room) {
+  std::promise<Result<std::optional<Bytes>>> p;
+  client.Load(room, [&](Result<std::optional<Bytes>> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
 TEST(StoreEmbeddedTest, ServeEmbeddedStorageValidatesVersionsAndMerges) {
   const auto dir = std::filesystem::temp_directory_path() /
                    ("tandem-store-embedded-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   {
-    auto storage = snapshot::OpenSqliteSnapshotStorage(dir.string());
-    ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+    boost::asio::thread_pool io(1);
+    auto client = EmbeddedSnapshotClient::Open(dir.string(), io.get_executor());
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
     const auto a = MapSet(1, 0, "a", "1");
     const auto b = MapSet(2, 0, "b", "2");
     const auto c = MapSet(3, 0, "c", "3");
-    EXPECT_FALSE((*storage)->Put("room", {1, 2, 3}).ok()) << "not a Yjs update";
-    ASSERT_TRUE((*storage)->Put("room", Snapshot({a, b})).ok());
-    ASSERT_TRUE((*storage)->Put("room", Snapshot({a, c})).ok());  // stale: merged
-    auto got = (*storage)->Get("room");
+    EXPECT_FALSE(SaveNow(**client, "room", {1, 2, 3}).ok()) << "not a Yjs update";
+    ASSERT_TRUE(SaveNow(**client, "room", Snapshot({a, b})).ok());
+    ASSERT_TRUE(SaveNow(**client, "room", Snapshot({a, c})).ok());  // stale: merged
+    auto got = LoadNow(**client, "room");
     ASSERT_TRUE(got.ok() && got->has_value());
     for (const char* key : {"a", "b", "c"}) EXPECT_TRUE(MapHasKey(**got, key)) << key;
-    auto none = (*storage)->Get("other");
+    auto none = LoadNow(**client, "other");
     ASSERT_TRUE(none.ok());
     EXPECT_FALSE(none->has_value());
+    io.join();
   }
   // `tandem store --data-dir` on the same folder serves the same rooms and versions.
   auto backend = OpenSqliteBackend((dir / "snapshots.db").string());
@@ -69,12 +85,15 @@ TEST(StoreEmbeddedTest, LegacyEmbeddedSnapshotsBecomeVersionOne) {
     sqlite3_finalize(s);
     sqlite3_close(db);
   }
-  auto storage = snapshot::OpenSqliteSnapshotStorage(dir.string());
-  ASSERT_TRUE(storage.ok()) << storage.status().ToString();
-  auto got = (*storage)->Get("old room");
-  ASSERT_TRUE(got.ok() && got->has_value());
-  EXPECT_EQ(**got, snap);
-  storage->reset();
+  {
+    boost::asio::thread_pool io(1);
+    auto client = EmbeddedSnapshotClient::Open(dir.string(), io.get_executor());
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    auto got = LoadNow(**client, "old room");
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ(**got, snap);
+    io.join();
+  }
   // Opening again does not migrate twice.
   auto backend = OpenSqliteBackend((dir / "snapshots.db").string());
   ASSERT_TRUE(backend.ok());

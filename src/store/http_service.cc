@@ -101,16 +101,14 @@ Result<Query> ParseQuery(std::string_view target, bool allow_version) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     const size_t eq = pair.find('=');
     const std::string_view key = pair.substr(0, eq);
-    std::string raw(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    for (char& c : raw) {
-      if (c == '+') c = ' ';
-    }
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     if (key == "roomId") {
       if (have_room) return InvalidArgumentError("roomId given more than once");
       if (raw.size() > kMaxRoomIdBytes * 3)
         return InvalidArgumentError("roomId longer than " + std::to_string(kMaxRoomIdBytes) +
                                     " bytes");
-      auto decoded = net::UrlDecode(raw);
+      auto decoded = net::UrlDecode(raw, /*plus_is_space=*/true);
       if (!decoded.ok()) return InvalidArgumentError("roomId: " + decoded.status().message());
       out.room = std::move(decoded).value();
       have_room = true;
@@ -350,7 +348,7 @@ HttpResponse StoreHandler::Load(const std::string& room, std::optional<int64_t> 
                  version.has_value() ? "no version " + std::to_string(*version) + " of this room"
                                      : "no snapshot for this room");
   }
-  const Snapshot& snap = **got;
+  const Version& snap = **got;
   HttpResponse res{http::status::ok, v};
   res.set(http::field::server, "tandem-store");
   res.set(http::field::content_type, "application/octet-stream");

@@ -102,8 +102,8 @@ class PostgresBackend : public Backend {
     return result;
   }
 
-  Result<std::optional<Snapshot>> Get(const std::string& room,
-                                      std::optional<int64_t> version) override {
+  Result<std::optional<Version>> Get(const std::string& room,
+                                     std::optional<int64_t> version) override {
     Lease lease(*this);
     TANDEM_ASSIGN_OR_RETURN(PGconn * conn, lease.get());
     return GetWith(conn, room, version);
@@ -166,8 +166,8 @@ class PostgresBackend : public Backend {
     return UnavailableError("postgres " + std::string(what) + ": " + message);
   }
 
-  Result<std::optional<Snapshot>> GetWith(PGconn* conn, const std::string& room,
-                                          std::optional<int64_t> version) {
+  Result<std::optional<Version>> GetWith(PGconn* conn, const std::string& room,
+                                         std::optional<int64_t> version) {
     const std::string v = version.has_value() ? std::to_string(*version) : "";
     PgResult r = version.has_value()
                      ? Exec(conn,
@@ -179,12 +179,12 @@ class PostgresBackend : public Backend {
                             "store_versions WHERE room = $1 ORDER BY version DESC LIMIT 1",
                             {TextParam(room)}, true);
     if (!Ok(r)) return Error(conn, "get");
-    if (PQntuples(r.get()) == 0) return std::optional<Snapshot>();
-    Snapshot snap;
+    if (PQntuples(r.get()) == 0) return std::optional<Version>();
+    Version snap;
     snap.info = ReadInfo(r.get(), 0);
     const auto* p = reinterpret_cast<const uint8_t*>(PQgetvalue(r.get(), 0, 5));
     snap.data.assign(p, p + PQgetlength(r.get(), 0, 5));
-    return std::optional<Snapshot>(std::move(snap));
+    return std::optional<Version>(std::move(snap));
   }
 
   Result<VersionInfo> SaveLocked(PGconn* conn, const std::string& room, const PrepareFn& prepare,
@@ -200,7 +200,7 @@ class PostgresBackend : public Backend {
              {TextParam(room)});
     if (!Ok(locked) || PQntuples(locked.get()) != 1) return Error(conn, "lock room");
     const int64_t latest_version = std::strtoll(PQgetvalue(locked.get(), 0, 0), nullptr, 10);
-    TANDEM_ASSIGN_OR_RETURN(std::optional<Snapshot> latest, GetWith(conn, room, std::nullopt));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<Version> latest, GetWith(conn, room, std::nullopt));
     TANDEM_ASSIGN_OR_RETURN(std::optional<Prepared> p, prepare(latest));
     if (!p.has_value()) return latest.has_value() ? latest->info : VersionInfo{};
     p->info.version = std::max(latest_version, latest ? latest->info.version : 0) + 1;

@@ -107,17 +107,6 @@ int64_t NowMs() {
 
 }  // namespace
 
-Status ValidateRoomId(std::string_view room) {
-  if (room.empty()) return InvalidArgumentError("empty roomId");
-  if (room.size() > kMaxRoomIdBytes)
-    return InvalidArgumentError("roomId longer than " + std::to_string(kMaxRoomIdBytes) + " bytes");
-  if (!lib0::IsValidUtf8(room)) return InvalidArgumentError("roomId is not valid UTF-8");
-  for (unsigned char c : room) {
-    if (c < 0x20 || c == 0x7f) return InvalidArgumentError("control character in roomId");
-  }
-  return Status::Ok();
-}
-
 std::string Sha256Hex(std::span<const uint8_t> data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -182,8 +171,7 @@ Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const
   }
   const std::string checksum = Sha256Hex(data);
   SaveOutcome outcome;
-  PrepareFn prepare =
-      [&](const std::optional<Snapshot>& latest) -> Result<std::optional<Prepared>> {
+  PrepareFn prepare = [&](const std::optional<Version>& latest) -> Result<std::optional<Prepared>> {
     outcome = SaveOutcome();
     Prepared p;
     p.info.time_ms = NowMs();
@@ -235,8 +223,8 @@ Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const
   return outcome;
 }
 
-Result<std::optional<Snapshot>> SnapshotStore::Get(const std::string& room,
-                                                   std::optional<int64_t> version) {
+Result<std::optional<Version>> SnapshotStore::Get(const std::string& room,
+                                                  std::optional<int64_t> version) {
   TANDEM_RETURN_IF_ERROR(ValidateRoomId(room));
   auto got = backend_->Get(room, version);
   if (!got.ok()) {
@@ -256,10 +244,9 @@ Result<SaveOutcome> SnapshotStore::Rollback(const std::string& room, int64_t ver
   }
   if (!old->has_value())
     return NotFoundError("no version " + std::to_string(version) + " of this room");
-  const Snapshot& target = **old;
+  const Version& target = **old;
   SaveOutcome outcome;
-  PrepareFn prepare =
-      [&](const std::optional<Snapshot>& latest) -> Result<std::optional<Prepared>> {
+  PrepareFn prepare = [&](const std::optional<Version>& latest) -> Result<std::optional<Prepared>> {
     if (latest.has_value() && latest->info.checksum == target.info.checksum) {
       outcome.unchanged = true;
       return std::optional<Prepared>();

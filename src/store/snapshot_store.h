@@ -17,14 +17,15 @@
 #include <vector>
 
 #include "base/result.h"
+#include "protocol/room_id.h"
 
 namespace tandem::store {
 
 using Bytes = std::vector<uint8_t>;
 
-// Room ids are 1..kMaxRoomIdBytes bytes of UTF-8 without control characters.
-inline constexpr size_t kMaxRoomIdBytes = 1024;
-Status ValidateRoomId(std::string_view room);
+// The room-id rule is the protocol's (protocol/room_id.h).
+using protocol::kMaxRoomIdBytes;
+using protocol::ValidateRoomId;
 
 struct VersionInfo {
   int64_t version = 0;  // 1, 2, 3... per room, never reused
@@ -34,7 +35,9 @@ struct VersionInfo {
   bool merged = false;   // the stored bytes are the merge of the incoming and previous snapshot
 };
 
-struct Snapshot {
+// One stored version of a room: its bytes (a snapshot, the room's full state as a Yjs v1
+// update) and what the store knows of it.
+struct Version {
   VersionInfo info;
   Bytes data;
 };
@@ -46,7 +49,7 @@ struct Prepared {
 };
 // Returns nullopt to write nothing (the latest version already holds these bytes).
 using PrepareFn =
-    std::function<Result<std::optional<Prepared>>(const std::optional<Snapshot>& latest)>;
+    std::function<Result<std::optional<Prepared>>(const std::optional<Version>& latest)>;
 
 // Durable storage of versions. Save is atomic per room: it reads the latest version, calls
 // `prepare` while holding the room (no other save of that room runs in between, on any process
@@ -58,8 +61,8 @@ class Backend {
   // The stored version (the latest one when `prepare` returned nullopt).
   virtual Result<VersionInfo> Save(const std::string& room, const PrepareFn& prepare, int keep) = 0;
   // The latest version, or `version`; nullopt when there is none.
-  virtual Result<std::optional<Snapshot>> Get(const std::string& room,
-                                              std::optional<int64_t> version) = 0;
+  virtual Result<std::optional<Version>> Get(const std::string& room,
+                                             std::optional<int64_t> version) = 0;
   // Kept versions, newest first.
   virtual Result<std::vector<VersionInfo>> List(const std::string& room) = 0;
   virtual Status Ping() = 0;
@@ -104,8 +107,8 @@ class SnapshotStore {
   // kInvalidArgument: bad room id; kMalformed: not a Yjs update; kResourceExhausted: too large;
   // kUnavailable: storage failure.
   Result<SaveOutcome> Save(const std::string& room, std::span<const uint8_t> data);
-  Result<std::optional<Snapshot>> Get(const std::string& room,
-                                      std::optional<int64_t> version = std::nullopt);
+  Result<std::optional<Version>> Get(const std::string& room,
+                                     std::optional<int64_t> version = std::nullopt);
   Result<std::vector<VersionInfo>> ListVersions(const std::string& room);
   // An operator's rollback: a new version holding the bytes of `version`, stored as they are
   // (the merge rule does not apply). kNotFound when that version is not kept.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "crdt/doc_internal.h"
 #include "crdt/transaction.h"
 #include "crdt/types/text.h"
 #include "lib0/utf.h"
@@ -381,7 +382,7 @@ void IntegratePrelim(Transaction& t, Type* type) {
   auto set_entries = [&](const std::vector<std::pair<std::string, Value>>& entries) {
     std::vector<std::pair<const std::string*, const Value*>> ordered;
     for (const auto& [k, v] : entries) {
-      const std::string* key = doc.InternKey(k);
+      const std::string* key = DocInternals::InternKey(doc, k);
       auto it = std::find_if(ordered.begin(), ordered.end(),
                              [key](const auto& e) { return e.first == key; });
       if (it != ordered.end()) {

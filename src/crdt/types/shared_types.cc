@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crdt/doc_internal.h"
 #include "crdt/read_api.h"
 #include "crdt/transaction.h"
 #include "crdt/types/list.h"
@@ -174,18 +175,20 @@ lib0::Any TextRef::ToDeltaAny(const Snapshot* snapshot, const Snapshot* prev_sna
 
 Status TextRef::SetAttribute(std::string_view name, const Value& value) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  Transact(*doc_, [&](Transaction& t) { MapSet(t, type_, doc_->InternKey(name), value); });
+  Transact(*doc_,
+           [&](Transaction& t) { MapSet(t, type_, DocInternals::InternKey(*doc_, name), value); });
   return Status::Ok();
 }
 
 Status TextRef::RemoveAttribute(std::string_view name) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  Transact(*doc_, [&](Transaction& t) { MapDelete(t, type_, doc_->InternKey(name)); });
+  Transact(*doc_,
+           [&](Transaction& t) { MapDelete(t, type_, DocInternals::InternKey(*doc_, name)); });
   return Status::Ok();
 }
 
 std::optional<OutValue> TextRef::GetAttribute(std::string_view name) const {
-  return MapGetValue(type_, doc_->FindKey(name));
+  return MapGetValue(type_, DocInternals::FindKey(*doc_, name));
 }
 
 std::vector<std::pair<std::string, OutValue>> TextRef::GetAttributes() const {
@@ -250,13 +253,14 @@ std::vector<OutValue> ArrayRef::ToArray() const {
 
 Status MapRef::Set(std::string_view key, const Value& value) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  Transact(*doc_, [&](Transaction& t) { MapSet(t, type_, doc_->InternKey(key), value); });
+  Transact(*doc_,
+           [&](Transaction& t) { MapSet(t, type_, DocInternals::InternKey(*doc_, key), value); });
   return Status::Ok();
 }
 
 Status MapRef::Delete(std::string_view key) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  const std::string* k = doc_->FindKey(key);
+  const std::string* k = DocInternals::FindKey(*doc_, key);
   if (k == nullptr) return Status::Ok();
   Transact(*doc_, [&](Transaction& t) { MapDelete(t, type_, k); });
   return Status::Ok();
@@ -275,11 +279,11 @@ Status MapRef::Clear() const {
 }
 
 std::optional<OutValue> MapRef::Get(std::string_view key) const {
-  return MapGetValue(type_, doc_->FindKey(key));
+  return MapGetValue(type_, DocInternals::FindKey(*doc_, key));
 }
 
 bool MapRef::Has(std::string_view key) const {
-  return MapHas(type_, doc_->FindKey(key));
+  return MapHas(type_, DocInternals::FindKey(*doc_, key));
 }
 
 uint64_t MapRef::size() const {
@@ -363,24 +367,25 @@ std::string XmlFragmentRef::ToString() const {
 
 Status XmlElementRef::SetAttribute(std::string_view name, const Value& value) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  Transact(*doc_, [&](Transaction& t) { MapSet(t, type_, doc_->InternKey(name), value); });
+  Transact(*doc_,
+           [&](Transaction& t) { MapSet(t, type_, DocInternals::InternKey(*doc_, name), value); });
   return Status::Ok();
 }
 
 Status XmlElementRef::RemoveAttribute(std::string_view name) const {
   TANDEM_RETURN_IF_ERROR(CheckEditable());
-  const std::string* k = doc_->FindKey(name);
+  const std::string* k = DocInternals::FindKey(*doc_, name);
   if (k == nullptr) return Status::Ok();
   Transact(*doc_, [&](Transaction& t) { MapDelete(t, type_, k); });
   return Status::Ok();
 }
 
 std::optional<OutValue> XmlElementRef::GetAttribute(std::string_view name) const {
-  return MapGetValue(type_, doc_->FindKey(name));
+  return MapGetValue(type_, DocInternals::FindKey(*doc_, name));
 }
 
 bool XmlElementRef::HasAttribute(std::string_view name) const {
-  return MapHas(type_, doc_->FindKey(name));
+  return MapHas(type_, DocInternals::FindKey(*doc_, name));
 }
 
 std::vector<std::pair<std::string, OutValue>> XmlElementRef::GetAttributes() const {

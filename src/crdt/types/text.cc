@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "crdt/doc_internal.h"
 #include "crdt/snapshot.h"
 #include "crdt/transaction.h"
 #include "crdt/types/list.h"
@@ -569,7 +570,7 @@ void CleanupTextAfterTransaction(Transaction& transaction) {
   for (const Transaction::ClientChange& c : transaction.changed_clients) {
     const Clock before = c.before;
     if (c.after == before) continue;
-    StructStore::Structs& structs = *doc.store().Get(c.client);
+    StructStore::Structs& structs = *DocInternals::store(doc).Get(c.client);
     for (size_t i = StructStore::FindIndex(structs, before); i < structs.size(); ++i) {
       Item* item = structs[i];
       if (!item->is_gc() && !item->deleted() && FormatOf(item) != nullptr) add_full(item->parent());

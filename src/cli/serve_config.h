@@ -1,0 +1,31 @@
+#pragma once
+// What `tandem serve` runs with, as typed values: parsed once from the flags (cli/serve_command)
+// and turned into the server's parts by BuildServer (cli/serve_command.cc).
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "auth/token_verifier.h"
+#include "net/url.h"
+#include "roomlog/sqlite_room_log.h"
+#include "server/server.h"
+
+namespace tandem::cli {
+
+struct SnapshotStoreConfig {
+  std::string url;  // empty: the embedded store in the data directory
+  std::string secret;
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct ServeConfig {
+  server::ServerOptions server;
+  auth::AuthOptions auth;
+  std::string data_dir = "./data";
+  roomlog::SqliteRoomLogOptions log;
+  SnapshotStoreConfig snapshots;
+  std::string log_level = "info";
+};
+
+}  // namespace tandem::cli

@@ -1,0 +1,368 @@
+// Rooms with a room log (SQLite) and a snapshot store (a fake that records requests and fails on
+// command). Time is a FakeClock: the 30 s / 7 s rules and retries are driven by advancing it, so
+// nothing here sleeps; the tests wait only for the log's own threads, by running the io_context.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "protocol/close_codes.h"
+#include "protocol/message.h"
+#include "room/fake_clock.h"
+#include "room/room.h"
+#include "roomlog/sqlite_room_log.h"
+
+namespace tandem::room {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// yjs 13.6.33: clientID 1; text 't' = "ab"; map 'm' = {k: 1}
+const Bytes kUpdate = {0x01, 0x02, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x02, 0x61, 0x62,
+                       0x28, 0x01, 0x01, 0x6d, 0x01, 0x6b, 0x01, 0x7d, 0x01, 0x00};
+
+// Connections are used on the test thread only (the io_context runs there).
+class FakeConnection : public Connection {
+ public:
+  explicit FakeConnection(uint64_t id) : Connection(id, false, "user") {}
+  void Send(SharedFrame frame) override { frames.push_back(*frame); }
+  void Close(uint16_t code, std::string) override { close_code = code; }
+  std::vector<Bytes> frames;
+  uint16_t close_code = 0;
+};
+
+class FakeSnapshots : public snapshot::SnapshotClient {
+ public:
+  void Save(const std::string& room, Bytes bytes, std::function<void(Status)> done) override {
+    std::lock_guard lock(mu);
+    saves.emplace_back(room, bytes);
+    if (fail_saves) {
+      done(UnavailableError("store down"));
+      return;
+    }
+    stored[room] = std::move(bytes);
+    done(Status::Ok());
+  }
+  void Load(const std::string& room,
+            std::function<void(Result<std::optional<Bytes>>)> done) override {
+    std::lock_guard lock(mu);
+    ++loads;
+    if (fail_loads) {
+      done(UnavailableError("store down"));
+      return;
+    }
+    auto it = stored.find(room);
+    done(it == stored.end() ? std::optional<Bytes>() : std::optional<Bytes>(it->second));
+  }
+  std::string describe() const override { return "fake"; }
+  size_t save_count() {
+    std::lock_guard lock(mu);
+    return saves.size();
+  }
+  std::mutex mu;
+  std::vector<std::pair<std::string, Bytes>> saves;
+  std::map<std::string, Bytes> stored;
+  int loads = 0;
+  bool fail_saves = false;
+  bool fail_loads = false;
+};
+
+// A room log whose next appends fail; everything else goes to a real one.
+class FlakyLog : public roomlog::RoomLog {
+ public:
+  explicit FlakyLog(roomlog::RoomLog& inner) : inner_(inner) {}
+  void Read(const std::string& room, ReadCallback done) override {
+    inner_.Read(room, std::move(done));
+  }
+  void Append(const std::string& room, Bytes update, AppendCallback done) override {
+    ++append_calls;
+    if (fail_appends > 0) {
+      --fail_appends;
+      done(UnavailableError("disk full"), 0);
+      return;
+    }
+    inner_.Append(room, std::move(update), std::move(done));
+  }
+  void Compact(const std::string& room, Bytes snapshot, uint64_t through,
+               DoneCallback done) override {
+    inner_.Compact(room, std::move(snapshot), through, std::move(done));
+  }
+  void MarkSaved(const std::string& room, uint64_t through, DoneCallback done) override {
+    inner_.MarkSaved(room, through, std::move(done));
+  }
+  Result<std::vector<std::string>> RoomsNeedingSave() override { return inner_.RoomsNeedingSave(); }
+  Result<uint64_t> LogBytes() override { return inner_.LogBytes(); }
+  void Flush() override { inner_.Flush(); }
+  std::string describe() const override { return "flaky"; }
+
+  std::atomic<int> fail_appends{0};
+  std::atomic<int> append_calls{0};
+
+ private:
+  roomlog::RoomLog& inner_;
+};
+
+class DurableRoomTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tandem-durable-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    OpenLog();
+  }
+  void TearDown() override {
+    rooms_.clear();
+    Run();
+    flaky_.reset();
+    log_.reset();
+    fs::remove_all(dir_);
+  }
+  void OpenLog() {
+    log_.reset();
+    log_ = std::move(roomlog::SqliteRoomLog::Open(dir_.string(),
+                                                  {.durability = roomlog::Durability::kNormal}))
+               .value();
+  }
+  FlakyLog& UseFlakyLog() {
+    flaky_ = std::make_unique<FlakyLog>(*log_);
+    return *flaky_;
+  }
+  std::shared_ptr<Room> MakeRoom(const std::string& id) {
+    PersistenceServices services;
+    services.log = flaky_ ? static_cast<roomlog::RoomLog*>(flaky_.get()) : log_.get();
+    services.snapshots = &snapshots_;
+    services.clock = &clock_;
+    services.options.save_policy = {
+        .interval = 30s, .debounce = 7s, .retry_min = 1s, .retry_max = 4s};
+    auto room = std::make_shared<Room>(id, boost::asio::make_strand(ioc_.get_executor()),
+                                       RoomOptions{}, services, metrics_);
+    room->Start();
+    rooms_.push_back(room);
+    return room;
+  }
+  // Runs handlers until `cond` holds; waits on the io_context (for the log's threads), never on
+  // a timer: timers move only with the clock.
+  template <typename F>
+  bool RunUntil(F cond) {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!cond() && std::chrono::steady_clock::now() < give_up) {
+      ioc_.restart();
+      ioc_.run_one_for(50ms);
+    }
+    return cond();
+  }
+  // Runs what is ready now.
+  void Run() {
+    ioc_.restart();
+    while (ioc_.poll() > 0) {
+    }
+  }
+  // Advances the clock and runs what came due (and what that started, once the log answers).
+  void Advance(std::chrono::milliseconds by) {
+    clock_.Advance(by);
+    Run();
+    log_->Flush();
+    Run();
+  }
+  std::optional<roomlog::LogContents> ReadLog(const std::string& room) {
+    return std::move(log_->ReadNow(room)).value();
+  }
+  void Send(const std::shared_ptr<Room>& room, const std::shared_ptr<FakeConnection>& c,
+            Bytes message) {
+    room->Receive(c, std::make_shared<Bytes>(std::move(message)));
+  }
+
+  fs::path dir_;
+  boost::asio::io_context ioc_;
+  FakeClock clock_;
+  Metrics metrics_;
+  std::unique_ptr<roomlog::SqliteRoomLog> log_;
+  std::unique_ptr<FlakyLog> flaky_;
+  FakeSnapshots snapshots_;
+  std::vector<std::shared_ptr<Room>> rooms_;
+};
+
+TEST_F(DurableRoomTest, UpdatesAreDurableBeforeBroadcastAndSurviveReload) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 1; }));
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 2; }));
+  // By the time b saw it, it is in the log.
+  auto stored = ReadLog("r");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->updates.size(), 1u);
+  // A fresh room (a restart) loads it from the log, not from the snapshot store.
+  auto again = MakeRoom("r");
+  auto c = std::make_shared<FakeConnection>(3);
+  again->Join(c);
+  Send(again, c, protocol::EncodeSyncStep1(Bytes{0}));
+  ASSERT_TRUE(RunUntil([&] { return c->frames.size() == 2; }));
+  EXPECT_EQ(c->frames[1], protocol::EncodeSyncStep2(kUpdate));
+  EXPECT_EQ(snapshots_.loads, 1);  // only the first, empty cold start asked the store
+}
+
+TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
+  FlakyLog& flaky = UseFlakyLog();
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 1; }));
+  flaky.fail_appends = 1;
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  // The same content by client 2: independent of the first, committed while it waits to retry.
+  Bytes other = kUpdate;
+  other[2] = 0x02;
+  Send(room, a, protocol::EncodeSyncUpdate(other));
+  ASSERT_TRUE(
+      RunUntil([&] { return ReadLog("r").has_value() && ReadLog("r")->updates.size() == 1; }));
+  Run();
+  EXPECT_EQ(b->frames.size(), 1u) << "nothing after the failed append is sent before it is durable";
+  EXPECT_EQ(metrics_.log_append_failures.load(), 1u);
+  // The retry comes with time (100 ms); then both reach b, in order.
+  Advance(100ms);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 3; }));
+  EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
+  EXPECT_EQ(ReadLog("r")->updates.size(), 2u);
+}
+
+TEST_F(DurableRoomTest, AJoinArrivingAfterCloseAllIsClosedToo) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  room->CloseAll(protocol::kCloseGoingAway, "server shutting down");
+  auto late = std::make_shared<FakeConnection>(2);
+  room->Join(late);  // its handshake completed just before the shutdown
+  ASSERT_TRUE(RunUntil([&] { return late->close_code == protocol::kCloseGoingAway; }));
+  EXPECT_EQ(a->close_code, protocol::kCloseGoingAway);
+  EXPECT_EQ(late->frames.size(), 0u);
+}
+
+TEST_F(DurableRoomTest, SavesEvery30SecondsOnlyWhenChangedAnd7SecondsAfterLastLeave) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  ASSERT_TRUE(RunUntil([&] { return a->frames.size() == 1; }));
+  Advance(31s);
+  EXPECT_EQ(snapshots_.save_count(), 0u);  // a tick at 30 s, but unchanged: nothing sent
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return metrics_.log_appends.load() == 1; }));
+  Advance(28s);
+  EXPECT_EQ(snapshots_.save_count(), 0u);  // the next tick is at 60 s
+  Advance(2s);
+  ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 1; }));
+  {
+    std::lock_guard lock(snapshots_.mu);
+    EXPECT_EQ(snapshots_.saves[0].second, kUpdate);
+  }
+  Advance(31s);
+  EXPECT_EQ(snapshots_.save_count(), 1u);  // no change since: no second save
+  EXPECT_TRUE(log_->RoomsNeedingSave()->empty());
+
+  // The last client leaves after a change: one save 7 s later, not before.
+  Bytes other = kUpdate;
+  other[2] = 0x02;
+  Send(room, a, protocol::EncodeSyncUpdate(other));
+  ASSERT_TRUE(RunUntil([&] { return metrics_.log_appends.load() == 2; }));
+  room->Leave(a);
+  Run();
+  Advance(6s);
+  EXPECT_EQ(snapshots_.save_count(), 1u);
+  Advance(2s);
+  ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 2; }));
+}
+
+TEST_F(DurableRoomTest, AReconnectInsideTheDebounceWindowCancelsTheSave) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return metrics_.log_appends.load() == 1; }));
+  room->Leave(a);
+  Run();
+  Advance(5s);
+  auto back = std::make_shared<FakeConnection>(2);
+  room->Join(back);  // back within 7 s
+  Run();
+  Advance(5s);
+  EXPECT_EQ(snapshots_.save_count(), 0u);  // no debounce save; periodic ones again, 30 s on
+  Advance(21s);
+  EXPECT_EQ(snapshots_.save_count(), 0u);
+  Advance(5s);
+  ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 1; }));
+}
+
+TEST_F(DurableRoomTest, ColdStartHydratesFromStoreAndStoreDownGives1013) {
+  snapshots_.stored["cold"] = kUpdate;
+  auto room = MakeRoom("cold");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  Send(room, a, protocol::EncodeSyncStep1(Bytes{0}));
+  ASSERT_TRUE(RunUntil([&] { return a->frames.size() == 2; }));
+  EXPECT_EQ(a->frames[1], protocol::EncodeSyncStep2(kUpdate));
+  EXPECT_EQ(metrics_.cold_loads_from_store.load(), 1u);
+  // It is kept locally: the next load does not ask the store.
+  ASSERT_TRUE(RunUntil([&] { return ReadLog("cold").has_value(); }));
+
+  snapshots_.fail_loads = true;
+  auto down = MakeRoom("down");
+  auto b = std::make_shared<FakeConnection>(2);
+  down->Join(b);
+  ASSERT_TRUE(RunUntil([&] { return b->close_code == protocol::kCloseTryAgain; }));
+  EXPECT_EQ(b->frames.size(), 0u);  // never served an empty document
+  EXPECT_EQ(snapshots_.save_count(), 0u);
+}
+
+TEST_F(DurableRoomTest, FailedSavesRetryWithBackoffWithoutDisturbingClients) {
+  snapshots_.fail_saves = true;
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 2; }));
+  Advance(30s);
+  ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 1; }));
+  // Retries: 1 s, then doubling (with jitter) up to 4 s.
+  for (int i = 0; i < 4; ++i) Advance(5s);
+  EXPECT_GE(snapshots_.save_count(), 4u);
+  EXPECT_EQ(b->frames.size(), 2u);
+  EXPECT_EQ(a->close_code, 0);
+  snapshots_.fail_saves = false;
+  Advance(5s);
+  ASSERT_TRUE(RunUntil([&] {
+    std::lock_guard lock(snapshots_.mu);
+    return snapshots_.stored.count("r") > 0;
+  }));
+  std::lock_guard lock(snapshots_.mu);
+  EXPECT_EQ(snapshots_.stored["r"], kUpdate);
+  EXPECT_GE(metrics_.saves_failed.load(), 4u);
+}
+
+TEST_F(DurableRoomTest, ShutdownSaveWaitsForTheLogAndTheStore) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  ASSERT_TRUE(RunUntil([&] { return a->frames.size() == 1; }));  // loaded
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  bool saved = false;
+  room->SaveForShutdown([&] { saved = true; });
+  ASSERT_TRUE(RunUntil([&] { return saved; }));
+  std::lock_guard lock(snapshots_.mu);
+  EXPECT_EQ(snapshots_.stored["r"], kUpdate);
+}
+
+}  // namespace
+}  // namespace tandem::room

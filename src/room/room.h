@@ -1,0 +1,173 @@
+#pragma once
+// A room: one shared document, its awareness states and its connections. A room is a
+// single-threaded unit (like a Durable Object): every member below is touched only on strand_
+// (checked in debug builds). Public methods may be called from any thread; they post to the
+// strand. Owned by the RoomRegistry (shared_ptr) and kept alive by pending handlers.
+//
+// The room answers the y-websocket protocol (sync steps, updates, awareness, query-awareness)
+// and keeps the outbox: frames wait there until what they reveal is durable in the room log.
+// Everything durable (loading, appends, saves, compaction) is RoomPersistence's, which the room
+// owns when it has a log or a snapshot store.
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/doc.h"
+#include "protocol/awareness.h"
+#include "room/clock.h"
+#include "room/connection.h"
+#include "room/metrics.h"
+#include "room/room_persistence.h"
+
+namespace tandem::room {
+
+struct RoomOptions {
+  size_t max_connections = 2'000;
+  std::chrono::milliseconds awareness_timeout{30'000};
+  // Limits on what clients send (docs/PROTOCOL.md, "Limits"); passing one closes with 4413.
+  crdt::UpdateLimits update_limits{
+      .max_nesting_depth = 256, .max_clients = 10'000, .max_pending_bytes = 4 << 20};
+  size_t max_document_bytes = 64 << 20;   // updates are refused once the document is this large
+  size_t max_awareness_states = 16;       // awareness clients one connection may hold a state for
+  size_t max_awareness_bytes = 64 << 10;  // JSON bytes of one awareness state
+  // Replies (sync step 2) waiting in the outbox for one connection; past it the connection is
+  // closed with 1008 (as a client whose send queue overflows).
+  size_t max_queued_reply_bytes = 32 << 20;
+};
+
+class Room : public std::enable_shared_from_this<Room>, private RoomPersistence::Listener {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  enum class State { kLoading, kReady, kFailed };
+
+  // `strand` runs the room and, in the server, its connections' socket I/O too, so a broadcast
+  // hands frames to the sessions without a thread hop. With neither a log nor a snapshot store
+  // in `persistence`, the room lives in memory only (tests).
+  Room(std::string id, Strand strand, RoomOptions options, PersistenceServices persistence,
+       Metrics& metrics);
+  ~Room() override;
+
+  const std::string& id() const { return id_; }
+  Strand& strand() { return strand_; }
+
+  // Loads the room (its log, else the snapshot store); joins and messages wait meanwhile.
+  void Start();
+  // Adds a connection: greets it with sync step 1 and the awareness states. Refuses (closes
+  // with 4429) past the per-room limit, and with 1013 if the room could not be loaded.
+  void Join(std::shared_ptr<Connection> conn);
+  void Leave(std::shared_ptr<Connection> conn);
+  void Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame);
+  // Closes every connection, and every later join, with this code (shutdown).
+  void CloseAll(uint16_t code, std::string reason);
+  // Saves what is unsaved, then calls `done` on the strand (RoomPersistence::SaveForShutdown).
+  void SaveForShutdown(std::function<void()> done);
+  // Compacts the log into a snapshot (before unloading), then calls `done`.
+  void CompactForUnload(std::function<void()> done);
+  // Schedules a save of changes a previous run left unsaved.
+  void ResumeSaves();
+
+  void set_on_empty(std::function<void()> f) { on_empty_ = std::move(f); }
+  void set_on_join_done(std::function<void(Room&)> f) { on_join_done_ = std::move(f); }
+  void set_on_failed(std::function<void()> f) { on_failed_ = std::move(f); }
+
+  // Strand only (the registry's unload timer, tests through the strand).
+  State state() const;
+  size_t connection_count() const;
+  bool CanUnload() const;
+  const crdt::Doc& doc() const;
+  // Unix ms of the oldest change not yet in the snapshot store, or 0 (any thread).
+  int64_t unsaved_since_unix_ms() const {
+    return persistence_ ? persistence_->unsaved_since_unix_ms() : 0;
+  }
+
+ private:
+  struct ConnState {
+    std::shared_ptr<Connection> conn;
+    std::vector<uint64_t> awareness_clients;
+    // The last sync step 2 and awareness reply sent to this connection, as tokens that expire
+    // once the connection has written them: while one is alive, a repeated request is already
+    // answered by it (plus the broadcasts that follow it), so no new reply is made.
+    std::weak_ptr<const std::vector<uint8_t>> step2_in_flight;
+    std::weak_ptr<const std::vector<uint8_t>> awareness_in_flight;
+    size_t outbox_bytes = 0;  // bytes of replies to this connection waiting in the outbox
+  };
+  struct Outgoing {
+    uint64_t required_seq;  // local append sequence that must be durable first
+    SharedFrame frame;
+    std::shared_ptr<Connection> to;  // one recipient, or null: broadcast
+    const Connection* except = nullptr;
+  };
+  struct Waiting {  // work that arrived while loading
+    std::shared_ptr<Connection> conn;
+    std::shared_ptr<std::vector<uint8_t>> frame;  // null: a join
+  };
+
+  // RoomPersistence::Listener
+  Status OnLoaded(const std::vector<Bytes>& parts, bool from_store) override;
+  void OnLoadFailed(const std::string& why) override;
+  void OnDurable(uint64_t seq) override;
+  Bytes EncodeState() override;
+
+  void BecomeReady();
+  void DoJoin(std::shared_ptr<Connection> conn);
+  void DoLeave(const std::shared_ptr<Connection>& conn);
+  void DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<uint8_t>& frame);
+  void HandleSyncStep1(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> sv);
+  void HandleUpdate(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
+  void HandleAwareness(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
+  void HandleQueryAwareness(const std::shared_ptr<Connection>& conn);
+  void BroadcastAwareness(const std::vector<uint64_t>& clients, const Connection* except);
+  void SendNow(const Outgoing& out);
+  // Sends once everything appended so far is durable.
+  void SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to, const Connection* except);
+  void OnUpdateApplied(const std::vector<uint8_t>& update);
+  void FlushOutbox();
+  void ScheduleAwarenessCheck();
+  void OnAwarenessCheck();
+  SharedFrame SyncStep2For(std::span<const uint8_t> sv);
+  // Closes `conn` for a limit it passed (4413) and counts it.
+  void CloseOverLimit(const std::shared_ptr<Connection>& conn, const std::string& why);
+  uint64_t appended() const { return persistence_ ? persistence_->appended() : 0; }
+  uint64_t durable() const { return persistence_ ? persistence_->durable() : 0; }
+
+  const std::string id_;
+  Strand strand_;
+  RoomOptions options_;
+  Metrics& metrics_;
+  Clock& clock_;
+  State state_;
+  // A relay: it stores and forwards what clients send and never authors changes itself.
+  crdt::Doc doc_{crdt::DocOptions{.gc = true, .client_id = 0, .clean_up_formatting = false}};
+  std::unique_ptr<RoomPersistence> persistence_;  // null: in memory only
+  protocol::Awareness awareness_;
+  std::unordered_map<const Connection*, ConnState> conns_;
+  std::deque<Waiting> pending_;
+  std::deque<Outgoing> outbox_;
+  const Connection* applying_from_ = nullptr;
+  SharedFrame cached_full_step2_;
+  // Step 2 replies by the state vector they answer, while the document is unchanged (joins of
+  // clients that are in sync send the same state vector).
+  std::vector<std::pair<std::vector<uint8_t>, SharedFrame>> step2_by_sv_;
+  SharedFrame cached_awareness_all_;  // [1, every state], while awareness is unchanged
+  // Roughly the size of the document's encoding: exact after each full encoding, plus the
+  // updates applied since (docs/PROTOCOL.md, --max-document-size).
+  size_t document_bytes_ = 0;
+  std::unique_ptr<Timer> awareness_timer_;
+  bool awareness_timer_running_ = false;
+  uint16_t close_joins_code_ = 0;  // set by CloseAll: later joins are closed too
+  std::string close_joins_reason_;
+  std::function<void()> on_empty_;
+  std::function<void(Room&)> on_join_done_;
+  std::function<void()> on_failed_;
+};
+
+}  // namespace tandem::room

@@ -1,0 +1,329 @@
+#include "room/room_persistence.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "base/log_text.h"
+#include "room/strand_check.h"
+
+namespace tandem::room {
+
+using namespace std::chrono_literals;
+
+RoomPersistence::RoomPersistence(std::string room, Strand strand, PersistenceServices services,
+                                 Metrics& metrics, Listener& listener)
+    : room_(std::move(room)),
+      strand_(std::move(strand)),
+      services_(services),
+      clock_(services.clock != nullptr ? *services.clock : SystemClock::Instance()),
+      metrics_(metrics),
+      listener_(listener),
+      policy_(services.options.save_policy),
+      save_timer_(clock_.MakeTimer(strand_)) {}
+
+RoomPersistence::~RoomPersistence() = default;
+
+std::function<void(std::function<void()>)> RoomPersistence::OnStrand() {
+  return [strand = strand_, owner = owner_.lock()](std::function<void()> fn) {
+    boost::asio::post(strand, [owner, fn = std::move(fn)] { fn(); });
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+void RoomPersistence::Load() {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  load_started_ = clock_.Now();
+  if (services_.log == nullptr) {
+    OnRead(std::optional<roomlog::LogContents>());
+    return;
+  }
+  services_.log->Read(room_, [this, post = OnStrand()](auto read) {
+    post([this, read = std::move(read)]() mutable { OnRead(std::move(read)); });
+  });
+}
+
+void RoomPersistence::OnRead(Result<std::optional<roomlog::LogContents>> read) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (!read.ok()) {
+    listener_.OnLoadFailed("local storage unavailable: " + read.status().message());
+    return;
+  }
+  if (!read->has_value()) {
+    if (services_.snapshots == nullptr) {
+      (void)listener_.OnLoaded({}, false);
+      return;
+    }
+    // Cold start: no local state, so the snapshot store's copy is the room.
+    services_.snapshots->Load(room_, [this, post = OnStrand()](auto loaded) {
+      post([this, loaded = std::move(loaded)]() mutable { OnStoreLoaded(std::move(loaded)); });
+    });
+    return;
+  }
+  // Local state wins: it is at least as new as anything saved to the store.
+  roomlog::LogContents& contents = **read;
+  std::vector<Bytes> parts;
+  parts.reserve(contents.updates.size() + 1);
+  if (!contents.snapshot.empty()) parts.push_back(std::move(contents.snapshot));
+  for (auto& u : contents.updates) parts.push_back(std::move(u));
+  durable_log_seq_ = contents.last_seq;
+  updates_since_compaction_ = contents.updates.size();
+  if (contents.unsaved) policy_.MarkUnsaved(clock_.Now());
+  (void)listener_.OnLoaded(parts, false);
+  metrics_.room_load_micros_total += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - load_started_).count());
+  ScheduleSaveCheck();
+}
+
+void RoomPersistence::OnStoreLoaded(Result<std::optional<Bytes>> loaded) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (!loaded.ok()) {
+    // Never start empty in place of a snapshot that may exist: it would later overwrite it.
+    listener_.OnLoadFailed("snapshot store unavailable: " + loaded.status().message());
+    return;
+  }
+  if (!loaded->has_value()) {
+    (void)listener_.OnLoaded({}, true);
+    return;
+  }
+  const size_t size = (*loaded)->size();
+  if (Status s = listener_.OnLoaded({std::move(**loaded)}, true); !s.ok()) {
+    listener_.OnLoadFailed("snapshot from the store does not decode: " + s.message());
+    return;
+  }
+  ++metrics_.cold_loads_from_store;
+  spdlog::info("room={} hydrated from the snapshot store ({} bytes)", Quoted(room_), size);
+  metrics_.room_load_micros_total += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - load_started_).count());
+  // Keep it locally, so that the next load is local.
+  Compact(nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appends
+
+uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  const uint64_t seq = ++appended_;
+  if (services_.log == nullptr) {
+    durable_ = seq;
+    return seq;
+  }
+  DoAppend(Bytes(update.begin(), update.end()), seq);
+  policy_.OnChange(clock_.Now());
+  ScheduleSaveCheck();
+  return seq;
+}
+
+void RoomPersistence::DoAppend(Bytes update, uint64_t local_seq) {
+  Bytes copy = update;  // kept to retry with
+  services_.log->Append(room_, std::move(update),
+                        [this, post = OnStrand(), local_seq, copy = std::move(copy)](
+                            Status s, uint64_t log_seq) mutable {
+                          post([this, s, local_seq, log_seq, copy = std::move(copy)]() mutable {
+                            OnAppended(s, local_seq, log_seq, std::move(copy));
+                          });
+                        });
+}
+
+void RoomPersistence::OnAppended(Status status, uint64_t local_seq, uint64_t log_seq,
+                                 Bytes update) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (!status.ok()) {
+    // Disk full or failing: nothing that depends on this update is sent until it is durable.
+    ++metrics_.log_append_failures;
+    last_error_ = "log append: " + status.message();
+    spdlog::error("room={} cannot append to the local log ({}); retrying in {} ms", Quoted(room_),
+                  Quoted(status.message(), 256), append_retry_.count());
+    auto timer = std::shared_ptr<Timer>(clock_.MakeTimer(strand_));
+    // The retry holds the room weakly: a room that went meanwhile has nobody to send to.
+    timer->ExpireAt(clock_.Now() + append_retry_,
+                    [this, owner = owner_, timer, local_seq, update = std::move(update)]() mutable {
+                      if (auto alive = owner.lock()) DoAppend(std::move(update), local_seq);
+                    });
+    append_retry_ = std::min(append_retry_ * 2, std::chrono::milliseconds(10'000));
+    return;
+  }
+  append_retry_ = 100ms;
+  ++metrics_.log_appends;
+  // Only a gap-free prefix is durable: after a failed append (being retried) later appends can
+  // commit first, and frames that follow the failed one must wait for it.
+  durable_ahead_.insert(local_seq);
+  while (!durable_ahead_.empty() && *durable_ahead_.begin() == durable_ + 1) {
+    durable_ahead_.erase(durable_ahead_.begin());
+    ++durable_;
+  }
+  durable_log_seq_ = std::max(durable_log_seq_, log_seq);
+  ++updates_since_compaction_;
+  listener_.OnDurable(durable_);
+  MaybeCompact();
+  MaybeFinishShutdownSave();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compaction
+
+void RoomPersistence::MaybeCompact() {
+  if (services_.log == nullptr ||
+      updates_since_compaction_ < services_.options.compact_after_updates)
+    return;
+  Compact(nullptr);
+}
+
+void RoomPersistence::Compact(std::function<void()> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.log == nullptr) {
+    if (done) done();
+    return;
+  }
+  updates_since_compaction_ = 0;
+  // Everything durable so far is in this snapshot; later updates in the log are replayed on
+  // load (applying an update twice is harmless).
+  Bytes snapshot = listener_.EncodeState();
+  services_.log->Compact(room_, std::move(snapshot), durable_log_seq_,
+                         [this, post = OnStrand(), done = std::move(done)](Status s) mutable {
+                           post([this, s, done = std::move(done)] {
+                             if (s.ok()) {
+                               ++metrics_.compactions;
+                             } else {
+                               spdlog::warn("room={} compaction failed: {}", Quoted(room_),
+                                            Quoted(s.message(), 256));
+                             }
+                             if (done) done();
+                           });
+                         });
+}
+
+void RoomPersistence::CompactForUnload(std::function<void()> done) {
+  Compact(std::move(done));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving to the snapshot store
+
+bool RoomPersistence::CanUnload() const {
+  return all_durable() && (services_.snapshots == nullptr || policy_.CanUnload());
+}
+
+void RoomPersistence::OnConnectionsChanged(size_t connections) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  policy_.OnConnectionsChanged(connections, clock_.Now());
+  ScheduleSaveCheck();
+}
+
+void RoomPersistence::UpdateUnsavedGauge() {
+  if (!policy_.dirty()) {
+    unsaved_since_unix_ms_ = 0;
+  } else if (unsaved_since_unix_ms_ == 0) {
+    unsaved_since_unix_ms_ = clock_.UnixMillis();
+  }
+}
+
+void RoomPersistence::ScheduleSaveCheck() {
+  UpdateUnsavedGauge();
+  if (services_.snapshots == nullptr) return;
+  auto next = policy_.NextWakeup();
+  if (!next) return;
+  if (save_timer_at_ && *save_timer_at_ <= *next) return;  // an earlier check is already set
+  save_timer_at_ = *next;
+  save_timer_->ExpireAt(*next, [this, owner = owner_] {
+    auto alive = owner.lock();  // the timer belongs to this object: if the room went, so did it
+    if (!alive) return;
+    save_timer_at_.reset();
+    OnSaveTimer();
+  });
+}
+
+void RoomPersistence::OnSaveTimer() {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (policy_.ShouldSave(clock_.Now())) {
+    StartSave();
+  } else if (!policy_.dirty() && !policy_.save_in_flight()) {
+    ++metrics_.saves_skipped_unchanged;
+  }
+  ScheduleSaveCheck();
+}
+
+void RoomPersistence::ResumeSaves() {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  policy_.MarkUnsaved(clock_.Now());
+  ScheduleSaveCheck();
+}
+
+void RoomPersistence::StartSave() {
+  const auto started = clock_.Now();
+  Bytes bytes = listener_.EncodeState();
+  // The log's sequence number of the last append so far, once the ones in flight commit.
+  const uint64_t through = durable_log_seq_ + (appended_ - durable_ - durable_ahead_.size());
+  policy_.OnSaveStarted();
+  if (bytes.size() <= 2) {  // an empty document: nothing to send
+    policy_.OnSaveFinished(true, started);
+    return;
+  }
+  const size_t size = bytes.size();
+  services_.snapshots->Save(
+      room_, std::move(bytes), [this, post = OnStrand(), through, size, started](Status s) {
+        post([this, s, through, size, started] { OnSaved(s, through, size, started); });
+      });
+}
+
+void RoomPersistence::OnSaved(Status status, uint64_t through_seq, size_t bytes,
+                              Clock::TimePoint started) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  const auto now = clock_.Now();
+  policy_.OnSaveFinished(status.ok(), now);
+  last_save_unix_ms_ = clock_.UnixMillis();
+  last_save_ok_ = status.ok();
+  metrics_.save_micros_total += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - started).count());
+  if (status.ok()) {
+    ++metrics_.saves_ok;
+    metrics_.bytes_saved += bytes;
+    spdlog::debug("room={} saved snapshot ({} bytes)", Quoted(room_), bytes);
+    if (services_.log != nullptr && !policy_.dirty()) {
+      services_.log->MarkSaved(room_, through_seq, [room = room_](Status s) {
+        if (!s.ok()) {
+          spdlog::warn("room={} cannot record the save: {}", Quoted(room), Quoted(s.message()));
+        }
+      });
+    }
+  } else {
+    ++metrics_.saves_failed;
+    last_error_ = "snapshot save: " + status.message();
+    const auto retry =
+        policy_.retry_at()
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(*policy_.retry_at() - now)
+            : std::chrono::milliseconds(0);
+    spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)",
+                 Quoted(room_), Quoted(status.message(), 256), policy_.failed_attempts(),
+                 retry.count());
+  }
+  // Shutting down: what changed while this save was in flight is saved right away.
+  if (status.ok() && !after_save_.empty() && policy_.dirty()) StartSave();
+  ScheduleSaveCheck();
+  MaybeFinishShutdownSave();
+}
+
+void RoomPersistence::SaveForShutdown(std::function<void()> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.snapshots == nullptr) {
+    done();
+    return;
+  }
+  after_save_.push_back(std::move(done));
+  if (policy_.dirty() && !policy_.save_in_flight()) StartSave();
+  MaybeFinishShutdownSave();
+}
+
+void RoomPersistence::MaybeFinishShutdownSave() {
+  // A shutdown waits until everything is durable and saved (a failed save is retried until its
+  // timeout).
+  if (after_save_.empty() || !all_durable() || policy_.save_in_flight() || policy_.dirty()) return;
+  auto callbacks = std::move(after_save_);
+  after_save_.clear();
+  for (auto& f : callbacks) f();
+}
+
+}  // namespace tandem::room

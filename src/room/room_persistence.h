@@ -1,0 +1,142 @@
+#pragma once
+// The durable side of one room: loading its state, appending every accepted update to the room
+// log (retrying failures, keeping the durable sequence gap-free), scheduling snapshot saves by
+// the save policy (30 s while connected, 7 s after the last leave), the shutdown save and the
+// compaction of the log. Owned by its Room; every member runs on the room's strand (checked in
+// debug builds). It reports to the room through Listener, and takes time from a Clock.
+
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "room/clock.h"
+#include "room/metrics.h"
+#include "roomlog/room_log.h"
+#include "snapshot/save_policy.h"
+#include "snapshot/snapshot_client.h"
+
+namespace tandem::room {
+
+using Bytes = std::vector<uint8_t>;
+
+struct PersistenceOptions {
+  snapshot::SavePolicyOptions save_policy;
+  size_t compact_after_updates = 2'000;  // updates in the log before it is folded into a snapshot
+};
+
+// What rooms share: the room log, the snapshot store client (either may be null: a room without
+// them lives in memory), the clock. They outlive every room.
+struct PersistenceServices {
+  roomlog::RoomLog* log = nullptr;
+  snapshot::SnapshotClient* snapshots = nullptr;
+  Clock* clock = nullptr;  // null: SystemClock
+  PersistenceOptions options;
+};
+
+class RoomPersistence {
+ public:
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+  class Listener {
+   public:
+    virtual ~Listener() = default;
+    // The room's state to start from (v1 updates to apply in order: a snapshot, then what was
+    // logged after it); `from_store` when it came from the snapshot store (a cold start).
+    virtual Status OnLoaded(const std::vector<Bytes>& parts, bool from_store) = 0;
+    virtual void OnLoadFailed(const std::string& why) = 0;
+    // Every append up to local sequence number `seq` is durable.
+    virtual void OnDurable(uint64_t seq) = 0;
+    // The document's full state (v1), for a save or a compaction.
+    virtual Bytes EncodeState() = 0;
+  };
+
+  RoomPersistence(std::string room, Strand strand, PersistenceServices services, Metrics& metrics,
+                  Listener& listener);
+  ~RoomPersistence();
+  RoomPersistence(const RoomPersistence&) = delete;
+  RoomPersistence& operator=(const RoomPersistence&) = delete;
+
+  // Asynchronous work keeps `owner` (the room) alive until its callback has run on the strand.
+  void set_owner(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
+  // Reads the room's log, or (none) the snapshot store's copy; answers through the listener.
+  void Load();
+  // Appends an update to the log; returns its local sequence number (1, 2, ...). OnDurable
+  // follows once it and everything before it are durable; a failed append is retried.
+  uint64_t Append(std::span<const uint8_t> update);
+  // The room's connection count changed (the save policy's 30 s / 7 s rules).
+  void OnConnectionsChanged(size_t connections);
+  // A restart found unsaved changes of this room in the log: save them.
+  void ResumeSaves();
+  // Saves what is unsaved (again after a save in flight; failed saves are retried) and calls
+  // `done` once everything appended is durable and saved. Without an answer the caller's
+  // shutdown timeout ends the wait.
+  void SaveForShutdown(std::function<void()> done);
+  // Folds the log into a snapshot (before the room unloads), then calls `done`.
+  void CompactForUnload(std::function<void()> done);
+
+  uint64_t appended() const { return appended_; }
+  uint64_t durable() const { return durable_; }
+  bool all_durable() const { return durable_ == appended_; }
+  bool CanUnload() const;
+  const snapshot::SavePolicy& save_policy() const { return policy_; }
+  // Unix ms of the oldest change not yet in the snapshot store, or 0 (any thread).
+  int64_t unsaved_since_unix_ms() const {
+    return unsaved_since_unix_ms_.load(std::memory_order_relaxed);
+  }
+  // Unix ms and outcome of the last save attempt (0: none yet), and its error (strand only).
+  int64_t last_save_unix_ms() const { return last_save_unix_ms_; }
+  bool last_save_ok() const { return last_save_ok_; }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  void OnRead(Result<std::optional<roomlog::LogContents>> read);
+  void OnStoreLoaded(Result<std::optional<Bytes>> loaded);
+  void DoAppend(Bytes update, uint64_t local_seq);
+  void OnAppended(Status status, uint64_t local_seq, uint64_t log_seq, Bytes update);
+  void Compact(std::function<void()> done);
+  void MaybeCompact();
+  void ScheduleSaveCheck();
+  void OnSaveTimer();
+  void StartSave();
+  void OnSaved(Status status, uint64_t through_seq, size_t bytes, Clock::TimePoint started);
+  void MaybeFinishShutdownSave();
+  void UpdateUnsavedGauge();
+  // Runs `fn` on the strand, keeping the owner alive until it has run.
+  std::function<void(std::function<void()>)> OnStrand();
+
+  const std::string room_;
+  Strand strand_;
+  PersistenceServices services_;
+  Clock& clock_;
+  Metrics& metrics_;
+  Listener& listener_;
+  std::weak_ptr<void> owner_;
+
+  // Local sequence numbers of appends handed to the log, and the highest one durable with all
+  // before it. After a failed append (being retried) later ones may commit first: they wait in
+  // durable_ahead_ until the gap closes.
+  uint64_t appended_ = 0;
+  uint64_t durable_ = 0;
+  std::set<uint64_t> durable_ahead_;
+  uint64_t durable_log_seq_ = 0;  // the log's sequence number of the last durable append
+  uint64_t updates_since_compaction_ = 0;
+  std::chrono::milliseconds append_retry_{100};
+
+  snapshot::SavePolicy policy_;
+  std::unique_ptr<Timer> save_timer_;
+  std::optional<Clock::TimePoint> save_timer_at_;
+  std::vector<std::function<void()>> after_save_;  // shutdown saves waiting
+  std::atomic<int64_t> unsaved_since_unix_ms_{0};
+  int64_t last_save_unix_ms_ = 0;
+  bool last_save_ok_ = false;
+  std::string last_error_;
+  Clock::TimePoint load_started_;
+};
+
+}  // namespace tandem::room

@@ -1,0 +1,63 @@
+#pragma once
+// A room's durable log: in Tandem's words the *log* is local to where the room runs (the
+// *store* is the snapshot store service, a *snapshot* a full-state Yjs update). Every update a
+// room accepts is appended here, and nothing the update reveals is sent to anyone before the
+// append is durable. A compaction folds the log into a snapshot kept beside it. The log also
+// remembers which rooms hold changes the snapshot store has not acknowledged, so a restart
+// resumes their saves.
+//
+// Implementations: SQLite on local disk (roomlog/sqlite_room_log.h); cluster mode adds one on
+// Redis. All are thread-safe; callbacks run on the log's own threads, never on the caller's
+// strand, so callers post back.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace tandem::roomlog {
+
+using Bytes = std::vector<uint8_t>;
+
+// What a read returns.
+struct LogContents {
+  Bytes snapshot;  // a v1 update covering everything through snapshot_seq; may be empty
+  uint64_t snapshot_seq = 0;
+  std::vector<Bytes> updates;  // v1 updates after it, in order
+  uint64_t last_seq = 0;       // sequence number of the last update (or of the snapshot)
+  bool unsaved = false;        // holds changes the snapshot store has not acknowledged
+};
+
+class RoomLog {
+ public:
+  using ReadCallback = std::function<void(Result<std::optional<LogContents>>)>;
+  using AppendCallback = std::function<void(Status status, uint64_t seq)>;
+  using DoneCallback = std::function<void(Status)>;
+
+  virtual ~RoomLog() = default;
+
+  // The snapshot and every update after it; nullopt when the room was never logged.
+  virtual void Read(const std::string& room, ReadCallback done) = 0;
+  // Appends one update (v1); `done` gets its sequence number once it is durable. Appends of
+  // one room are numbered in the order they were made, without gaps.
+  virtual void Append(const std::string& room, Bytes update, AppendCallback done) = 0;
+  // Replaces the snapshot by one covering everything through `through_seq` and drops those
+  // updates. A snapshot older than the one kept is ignored.
+  virtual void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
+                       DoneCallback done) = 0;
+  // The snapshot store acknowledged the document as of `through_seq`: unless later updates were
+  // appended since, the room holds no unsaved change any more.
+  virtual void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) = 0;
+  // Rooms holding unsaved changes (blocking; a server calls it once at start).
+  virtual Result<std::vector<std::string>> RoomsNeedingSave() = 0;
+  // Bytes of updates not yet compacted (blocking; metrics).
+  virtual Result<uint64_t> LogBytes() = 0;
+  // Blocks until every append made so far is durable and its callback has run.
+  virtual void Flush() = 0;
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace tandem::roomlog

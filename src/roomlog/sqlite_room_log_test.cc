@@ -1,0 +1,197 @@
+#include "roomlog/sqlite_room_log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+namespace tandem::roomlog {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteRoomLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tandem-roomlog-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<SqliteRoomLog> Open(std::chrono::microseconds commit_delay = {},
+                                      size_t max_batch = 1024) {
+    auto log = SqliteRoomLog::Open(
+        dir_.string(),
+        {.durability = Durability::kNormal, .commit_delay = commit_delay, .max_batch = max_batch});
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return std::move(log).value();
+  }
+  // The asynchronous calls, waited for.
+  static std::optional<LogContents> Read(RoomLog& log, const std::string& room) {
+    std::promise<Result<std::optional<LogContents>>> p;
+    log.Read(room, [&](Result<std::optional<LogContents>> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : std::nullopt;
+  }
+  static uint64_t Append(RoomLog& log, const std::string& room, Bytes update) {
+    std::promise<uint64_t> p;
+    log.Append(room, std::move(update), [&](Status s, uint64_t seq) {
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      p.set_value(seq);
+    });
+    return p.get_future().get();
+  }
+  static Status Compact(RoomLog& log, const std::string& room, Bytes snapshot, uint64_t through) {
+    std::promise<Status> p;
+    log.Compact(room, std::move(snapshot), through, [&](Status s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  static Status MarkSaved(RoomLog& log, const std::string& room, uint64_t through) {
+    std::promise<Status> p;
+    log.MarkSaved(room, through, [&](Status s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  fs::path dir_;
+};
+
+TEST_F(SqliteRoomLogTest, UnknownRoomHasNoState) {
+  auto log = Open();
+  EXPECT_FALSE(Read(*log, "nope").has_value());
+}
+
+TEST_F(SqliteRoomLogTest, AppendsSurviveReopenAndCompactionDropsLog) {
+  {
+    auto log = Open();
+    EXPECT_EQ(Append(*log, "a", {1, 2}), 1u);
+    EXPECT_EQ(Append(*log, "b", {3}), 1u);
+    EXPECT_EQ(Append(*log, "a", {4}), 2u);
+  }
+  auto log = Open();
+  auto a = Read(*log, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->updates, (std::vector<Bytes>{{1, 2}, {4}}));
+  EXPECT_EQ(a->last_seq, 2u);
+  EXPECT_TRUE(a->unsaved);
+  ASSERT_TRUE(Compact(*log, "a", {9, 9}, 1).ok());
+  a = Read(*log, "a");
+  EXPECT_EQ(a->snapshot, (Bytes{9, 9}));
+  EXPECT_EQ(a->snapshot_seq, 1u);
+  EXPECT_EQ(a->updates, (std::vector<Bytes>{{4}}));
+  // Sequence numbers continue after compaction.
+  EXPECT_EQ(Append(*log, "a", {5}), 3u);
+  EXPECT_EQ(*log->LogBytes(), 3u);  // {4}, {5} in a, {3} in b
+}
+
+TEST_F(SqliteRoomLogTest, AnOlderCompactionNeverReplacesANewerSnapshot) {
+  // Compactions run on a pool, so an older one (a room's unload, say) can commit after a newer
+  // one; it must not bring back a snapshot that lacks updates the newer one dropped.
+  auto log = Open();
+  for (uint8_t i = 1; i <= 3; ++i) Append(*log, "a", {i});
+  ASSERT_TRUE(Compact(*log, "a", {7, 7, 7}, 3).ok());
+  ASSERT_TRUE(Compact(*log, "a", {7}, 1).ok());
+  auto a = Read(*log, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->snapshot, (Bytes{7, 7, 7}));
+  EXPECT_TRUE(a->updates.empty());
+  ASSERT_TRUE(Compact(*log, "a", {8, 8, 8}, 3).ok());  // same point: either is complete
+  EXPECT_EQ(Read(*log, "a")->snapshot, (Bytes{8, 8, 8}));
+}
+
+TEST_F(SqliteRoomLogTest, UnsavedRoomsAreListedUntilMarkedSaved) {
+  auto log = Open();
+  Append(*log, "x", {1});
+  Append(*log, "y", {1});
+  EXPECT_EQ(*log->RoomsNeedingSave(), (std::vector<std::string>{"x", "y"}));
+  ASSERT_TRUE(MarkSaved(*log, "x", 0).ok());  // a save older than the last append: still unsaved
+  EXPECT_EQ(*log->RoomsNeedingSave(), (std::vector<std::string>{"x", "y"}));
+  ASSERT_TRUE(MarkSaved(*log, "x", 1).ok());
+  ASSERT_TRUE(MarkSaved(*log, "y", 1).ok());
+  EXPECT_TRUE(log->RoomsNeedingSave()->empty());
+  EXPECT_FALSE(Read(*log, "x")->unsaved);
+}
+
+TEST_F(SqliteRoomLogTest, ConcurrentAppendsLoseNothingAndStayInOrder) {
+  auto log = Open();
+  std::mutex mu;
+  std::map<std::string, std::vector<uint64_t>> seqs;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string room = "room" + std::to_string(t);
+      for (int i = 0; i < 50; ++i) {
+        log->Append(room, {static_cast<uint8_t>(i)}, [&, room](Status s, uint64_t seq) {
+          ASSERT_TRUE(s.ok());
+          std::lock_guard lock(mu);
+          seqs[room].push_back(seq);
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  log->Flush();
+  for (int t = 0; t < 4; ++t) {
+    const std::string room = "room" + std::to_string(t);
+    EXPECT_EQ(Read(*log, room)->updates.size(), 50u);
+    ASSERT_EQ(seqs[room].size(), 50u);
+    for (size_t i = 0; i < 50; ++i) EXPECT_EQ(seqs[room][i], i + 1) << room;
+  }
+  EXPECT_LE(log->commits(), 200u);
+}
+
+TEST_F(SqliteRoomLogTest, ABusyLogGathersSpacedAppendsIntoOneCommit) {
+  auto log = Open(std::chrono::seconds(2));
+  std::atomic<int> done{0};
+  auto count = [&](Status s, uint64_t) {
+    EXPECT_TRUE(s.ok());
+    ++done;
+  };
+  // An idle log commits at once.
+  log->Append("r", {0}, count);
+  log->Flush();
+  EXPECT_EQ(done.load(), 1);
+  EXPECT_EQ(log->commits(), 1u);
+  // Right after a commit the log counts as busy: appends 5 ms apart, inside the 2 s delay, share
+  // one commit. Without the delay the writer, idle between them, would commit each alone.
+  for (int i = 1; i < 4; ++i) {
+    log->Append("r", {static_cast<uint8_t>(i)}, count);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done.load(), 1);  // nothing acknowledged before its commit
+  log->Flush();
+  EXPECT_EQ(done.load(), 4);
+  EXPECT_EQ(log->commits(), 2u);
+  EXPECT_EQ(Read(*log, "r")->updates.size(), 4u);
+}
+
+TEST_F(SqliteRoomLogTest, AFullBatchEndsTheCommitDelayEarly) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto log = Open(std::chrono::seconds(30), 3);
+    log->Append("r", {0}, [](Status, uint64_t) {});
+    log->Flush();  // the log is busy from now on: the next commit waits for company
+    for (int i = 0; i < 3; ++i) log->Append("r", {1}, [](Status, uint64_t) {});
+    log->Flush();
+    EXPECT_EQ(log->commits(), 2u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(SqliteRoomLogTest, ClosingCommitsWhatWaitsOutItsDelay) {
+  const auto start = std::chrono::steady_clock::now();
+  {
+    auto log = Open(std::chrono::seconds(30));
+    log->Append("r", {0}, [](Status, uint64_t) {});
+    log->Flush();
+    log->Append("r", {1}, [](Status, uint64_t) {});
+  }  // the destructor does not wait out the 30 s
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(Read(*Open(), "r")->updates.size(), 2u);
+}
+
+}  // namespace
+}  // namespace tandem::roomlog
