@@ -1,5 +1,5 @@
 # The commands a person types. Each installs what it needs first (scripts/install-deps).
-.PHONY: deps build-debug build-release run test bench fmt fmt-check clean
+.PHONY: deps build-debug build-release run test lint bench fmt fmt-check clean
 
 JOBS ?= $(shell nproc)
 RUN_ARGS ?= serve
@@ -22,6 +22,10 @@ run: build-release
 # Debug build with ASan + UBSan, then every test through ctest (unit, interop, fuzz smoke runs).
 test: build-debug
 	ctest --preset debug
+
+# clang-tidy (.clang-tidy) on every source of src/, at zero warnings.
+lint: build-debug
+	tools/lint
 
 # Optimised build, then C++ and peer benchmarks; writes docs/BENCHMARKS.md.
 bench: build-release

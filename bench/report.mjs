@@ -177,7 +177,7 @@ if (fs.existsSync(path.join(dir, 'crdt-node.json'))) {
 if (fs.existsSync(path.join(dir, 'durable-cpp.json'))) {
   const rows = read('durable-cpp.json').benchmarks
   const ms = (b) => b.real_time * ({ ms: 1, us: 1e-3, ns: 1e-6 }[b.time_unit] ?? 1)
-  lines.push('## Durable rooms (`src/storage`, `src/server`)', '')
+  lines.push('## Durable rooms (`src/roomlog`, `src/room`)', '')
   lines.push('| benchmark | figure |')
   lines.push('|---|---:|')
   for (const b of rows) {

@@ -67,9 +67,9 @@ const waitListening = async (port) => {
   throw new Error(`server on ${port} did not start`)
 }
 
-const tandem = (extraArgs) => async (port) => {
+const tandem = (extraArgs, binary = tandemBinary) => async (port) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-load-'))
-  return spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
+  return spawn(binary, ['serve', '--host', '127.0.0.1', '--port', String(port),
     '--data-dir', dataDir, '--log-level', 'error', '--max-connections-per-room', '20000',
     ...extraArgs, ...(process.env.TANDEM_ARGS ?? '').split(' ').filter(Boolean)],
   { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -86,6 +86,12 @@ const servers = {
     import { Server } from ${JSON.stringify(hocuspocusPath)}
     const server = Server.configure({ port: ${port}, address: '127.0.0.1', quiet: true })
     await server.listen()`], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+// Other builds of Tandem measured in the same run (before/after a change):
+// TANDEM_COMPARE="before=/path/to/tandem,other=/path" adds servers "tandem@before", ...
+for (const entry of (process.env.TANDEM_COMPARE ?? '').split(',').filter(Boolean)) {
+  const [label, binary] = entry.split('=')
+  servers[`tandem@${label}`] = tandem([], binary)
 }
 
 // --- protocol framing: y-websocket (room in the URL) and Hocuspocus (room name in each message) --

@@ -17,7 +17,7 @@ class NoneVerifier : public TokenVerifier {
 }  // namespace
 
 Result<std::unique_ptr<TokenVerifier>> MakeVerifier(const AuthOptions& options,
-                                                    boost::asio::any_io_executor executor) {
+                                                    const boost::asio::any_io_executor& executor) {
   if (options.mode == AuthMode::kNone)
     return std::unique_ptr<TokenVerifier>(std::make_unique<NoneVerifier>());
   if (options.mode == AuthMode::kJwt) {

@@ -13,6 +13,6 @@ namespace tandem::auth {
 // Validates the options (jwt needs a secret, http a URL) and builds the verifier; an HTTP
 // verifier makes its requests on `executor`.
 Result<std::unique_ptr<TokenVerifier>> MakeVerifier(const AuthOptions& options,
-                                                    boost::asio::any_io_executor executor);
+                                                    const boost::asio::any_io_executor& executor);
 
 }  // namespace tandem::auth

@@ -8,7 +8,9 @@
 #include "cli/serve_command.h"
 #include "cli/store_command.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   CLI::App app{"Tandem: a Yjs collaboration server (y-websocket protocol, durable rooms)"};
   app.set_version_flag("--version", std::string("tandem ") + TANDEM_VERSION);
   app.require_subcommand(0, 1);
@@ -70,4 +72,17 @@ int main(int argc, char** argv) {
     if (app.get_subcommands().empty()) std::cout << app.help();
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // One catch-all at the root: a library exception (CLI11, Boost, the standard library) ends the
+  // process with a message instead of std::terminate.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return 70;
+  }
 }

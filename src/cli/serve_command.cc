@@ -44,6 +44,7 @@ struct ServeFlags {
   std::string max_send_queue = "32MiB";
   std::string max_pending = "4MiB";
   std::string max_awareness_size = "64KiB";
+  std::string max_awareness_room_size = "16MiB";
   std::string max_document = "64MiB";
   std::string ping_interval = "30s";
   std::string commit_delay = "3ms";
@@ -103,6 +104,9 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "Awareness states one connection may hold (4413 above)", "TANDEM_MAX_AWARENESS_STATES");
   opt("--max-awareness-size", f.max_awareness_size, "Bytes of one awareness state (4413 above)",
       "TANDEM_MAX_AWARENESS_SIZE");
+  opt("--max-awareness-room-size", f.max_awareness_room_size,
+      "Bytes of all awareness states of one room (4413 for the update that would pass it)",
+      "TANDEM_MAX_AWARENESS_ROOM_SIZE");
   opt("--max-document-size", f.max_document,
       "Updates are refused (4413) once a room's document is this large",
       "TANDEM_MAX_DOCUMENT_SIZE");
@@ -188,6 +192,8 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
         SizeFlag{"--max-send-queue", f.max_send_queue, s.front_door.session.max_send_queue_bytes},
         SizeFlag{"--max-pending-size", f.max_pending, s.room.update_limits.max_pending_bytes},
         SizeFlag{"--max-awareness-size", f.max_awareness_size, s.room.max_awareness_bytes},
+        SizeFlag{"--max-awareness-room-size", f.max_awareness_room_size,
+                 s.room.max_awareness_room_bytes},
         SizeFlag{"--max-document-size", f.max_document, s.room.max_document_bytes}}) {
     auto parsed = ParseByteSize(z.text);
     if (!parsed.ok()) return parsed.status().WithContext(z.name);

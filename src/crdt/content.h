@@ -219,9 +219,10 @@ class Content {
   // A boxed kind lives in an ItemHeap block, so that the slot names it by a 32-bit handle.
   template <typename T>
   static uint32_t Box(T&& c) {
-    static_assert(sizeof(T) <= ItemHeap::kMaxBlock);
-    void* block = ItemHeap::AllocateBlock(sizeof(T));
-    return ItemHeap::Compress(new (block) T(std::move(c)));
+    using Boxed = std::remove_cvref_t<T>;
+    static_assert(sizeof(Boxed) <= ItemHeap::kMaxBlock);
+    void* block = ItemHeap::AllocateBlock(sizeof(Boxed));
+    return ItemHeap::Compress(new (block) Boxed(std::forward<T>(c)));
   }
   template <typename T>
   void DeleteBox() {

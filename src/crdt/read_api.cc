@@ -27,6 +27,15 @@ class ReadDepthGuard {
   }
 };
 
+// ` key="value"`, as yjs writes attributes (values are not escaped, as in yjs).
+void AppendAttribute(std::string& out, const std::string& key, const std::string& value) {
+  out += ' ';
+  out += key;
+  out += "=\"";
+  out += value;
+  out += '"';
+}
+
 bool Visible(const Item* item) {
   return !item->deleted() && item->countable();
 }
@@ -204,9 +213,10 @@ std::string XmlTextToString(const Type& type) {
     std::stable_sort(nodes.begin(), nodes.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [name, attrs] : nodes) {
-      out += "<" + name;
-      for (const auto& [k, v] : attrs) out += " " + k + "=\"" + v + "\"";
-      out += ">";
+      out += '<';
+      out += name;
+      for (const auto& [k, v] : attrs) AppendAttribute(out, k, v);
+      out += '>';
     }
     if (op.type != nullptr) {
       out += TypeToJsString(*op.type);
@@ -319,8 +329,12 @@ std::string XmlToString(const Type& type) {
       std::sort(attrs.begin(), attrs.end());
       std::string name = AsciiLower(type.name);
       std::string out = "<" + name;
-      for (const auto& [k, v] : attrs) out += " " + k + "=\"" + v + "\"";
-      out += ">" + XmlChildrenToString(type) + "</" + name + ">";
+      for (const auto& [k, v] : attrs) AppendAttribute(out, k, v);
+      out += '>';
+      out += XmlChildrenToString(type);
+      out += "</";
+      out += name;
+      out += '>';
       return out;
     }
     case TypeRef::kXmlHook: return JsToString(MapToJson(type));
@@ -344,7 +358,7 @@ lib0::Any TypeToJson(const Type& type) {
   ReadDepthGuard depth;
   if (depth.too_deep()) return lib0::Any::Undefined();
   switch (InferTypeRef(type)) {
-    case TypeRef::kMap: return MapToJson(type);
+    case TypeRef::kMap:
     case TypeRef::kXmlHook: return MapToJson(type);
     case TypeRef::kText: return lib0::Any(TextToString(type));
     case TypeRef::kXmlElement:

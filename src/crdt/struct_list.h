@@ -48,7 +48,7 @@ class StructList {
   // Index of the struct holding `clock`, or kNotFound (findIndexSS).
   size_t FindIndex(Clock clock) const;
 
-  class const_iterator {
+  class const_iterator {  // NOLINT(readability-identifier-naming): the name range-for expects
    public:
     const_iterator(const StructList* list, size_t chunk, size_t offset)
         : list_(list), chunk_(chunk), offset_(offset) {}

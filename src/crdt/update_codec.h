@@ -179,7 +179,7 @@ class UpdateDecoder {
   virtual uint64_t ReadDsLen() = 0;
 
  protected:
-  explicit UpdateDecoder(lib0::Decoder rest) : rest_(rest) {}
+  explicit UpdateDecoder(lib0::Decoder rest) : rest_(std::move(rest)) {}
   lib0::Decoder rest_;
 };
 

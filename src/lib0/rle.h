@@ -65,7 +65,7 @@ class UintOptRleEncoder {
 class UintOptRleDecoder {
  public:
   explicit UintOptRleDecoder(std::span<const uint8_t> data) : decoder_(data) {}
-  explicit UintOptRleDecoder(Decoder decoder) : decoder_(decoder) {}
+  explicit UintOptRleDecoder(Decoder decoder) : decoder_(std::move(decoder)) {}
   uint64_t Read();
   Decoder& decoder() { return decoder_; }
   const Decoder& decoder() const { return decoder_; }

@@ -48,7 +48,7 @@ template <typename Stream>
 class Op : public std::enable_shared_from_this<Op<Stream>> {
  public:
   template <typename... Args>
-  Op(asio::any_io_executor ex, Url url, HttpRequest req,
+  Op(const asio::any_io_executor& ex, Url url, HttpRequest req,
      std::function<void(Result<HttpResponse>)> done, Args&&... stream_args)
       : strand_(asio::make_strand(ex)),
         resolver_(strand_),

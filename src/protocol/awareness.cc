@@ -51,6 +51,20 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
     entries.push_back(e);
   }
   if (!d.ok()) return d.status().WithContext("awareness update");
+  if (limits.max_total_bytes != 0) {
+    // What the held states would take if every entry applied (a bound: some may be outdated).
+    int64_t total = static_cast<int64_t>(total_bytes_);
+    for (const Entry& e : entries) {
+      auto held = states_.find(e.client);
+      if (held != states_.end()) total -= static_cast<int64_t>(held->second.size());
+      if (!e.is_null) total += static_cast<int64_t>(e.json.size());
+    }
+    if (total > static_cast<int64_t>(limits.max_total_bytes)) {
+      return ResourceExhaustedError("limit: the room's awareness states would take " +
+                                    std::to_string(total) + " bytes, more than the " +
+                                    std::to_string(limits.max_total_bytes) + " allowed");
+    }
+  }
   if (limits.max_new_states != static_cast<size_t>(-1)) {
     size_t new_states = 0;
     for (const Entry& e : entries) {
@@ -69,10 +83,13 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
     const uint64_t current = known ? meta_it->second.clock : 0;
     const bool has_state = states_.count(e.client) > 0;
     if (!(current < e.clock || (current == e.clock && e.is_null && has_state))) continue;
-    if (e.is_null) {
-      states_.erase(e.client);
-    } else {
+    if (auto held = states_.find(e.client); held != states_.end()) {
+      total_bytes_ -= held->second.size();
+      if (e.is_null) states_.erase(held);
+    }
+    if (!e.is_null) {
       states_[e.client] = std::string(e.json);
+      total_bytes_ += e.json.size();
     }
     meta_[e.client] = Meta{e.clock, now};
     if (!known && !e.is_null) {
@@ -89,7 +106,11 @@ Result<Awareness::Change> Awareness::Apply(std::span<const uint8_t> update, Cloc
 Awareness::Change Awareness::Remove(const std::vector<ClientId>& clients) {
   Change change;
   for (ClientId c : clients) {
-    if (states_.erase(c) > 0) change.removed.push_back(c);
+    auto held = states_.find(c);
+    if (held == states_.end()) continue;
+    total_bytes_ -= held->second.size();
+    states_.erase(held);
+    change.removed.push_back(c);
   }
   return change;
 }

@@ -19,6 +19,7 @@ namespace tandem::protocol {
 struct AwarenessLimits {
   size_t max_entries = 0;      // entries in one update
   size_t max_state_bytes = 0;  // JSON bytes of one state
+  size_t max_total_bytes = 0;  // JSON bytes of every state held, after the update
   // Clients without a state that the update gives one (no limit by default).
   size_t max_new_states = static_cast<size_t>(-1);
 };
@@ -55,6 +56,8 @@ class Awareness {
   size_t size() const { return states_.size(); }
   // Clients whose clock is remembered (with or without a state).
   size_t known_clients() const { return meta_.size(); }
+  // JSON bytes of the states held.
+  size_t total_bytes() const { return total_bytes_; }
   bool HasState(ClientId c) const { return states_.count(c) > 0; }
 
  private:
@@ -64,6 +67,7 @@ class Awareness {
   };
   std::unordered_map<ClientId, std::string> states_;  // JSON text, never "null"
   std::unordered_map<ClientId, Meta> meta_;
+  size_t total_bytes_ = 0;
 };
 
 }  // namespace tandem::protocol

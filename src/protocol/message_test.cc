@@ -76,5 +76,31 @@ TEST(AwarenessTest, RemoveKeepsClockAndOutdatedExpire) {
   EXPECT_EQ(stale.removed, std::vector<uint64_t>{2});
 }
 
+TEST(AwarenessTest, LimitsRefuseWholeUpdatesAndClocksOfStatelessClientsExpire) {
+  Awareness a;
+  AwarenessLimits limits{.max_entries = 2, .max_state_bytes = 10, .max_total_bytes = 12};
+  auto two = AwarenessUpdate(1, 1, "{}");
+  auto second = AwarenessUpdate(2, 1, "{}");
+  two[0] = 2;  // two entries
+  two.insert(two.end(), second.begin() + 1, second.end());
+  ASSERT_TRUE(a.Apply(two, Awareness::Clock::now(), limits).ok());
+  EXPECT_EQ(a.total_bytes(), 4u);
+  // A state over 10 bytes, and one that would take the room over 12: refused, nothing changes.
+  auto big = a.Apply(AwarenessUpdate(3, 1, R"({"n":12345})"), Awareness::Clock::now(), limits);
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
+  auto over = a.Apply(AwarenessUpdate(3, 1, R"({"a":123})"), Awareness::Clock::now(), limits);
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(a.size(), 2u);
+  // Replacing a state counts its old size out.
+  ASSERT_TRUE(a.Apply(AwarenessUpdate(1, 2, R"({"a":1})"), Awareness::Clock::now(), limits).ok());
+  EXPECT_EQ(a.total_bytes(), 9u);
+  // The clock of a client that has had no state for the timeout is forgotten.
+  const auto t0 = Awareness::Clock::now();
+  ASSERT_TRUE(a.Apply(AwarenessUpdate(9, 4, "null"), t0).ok());
+  EXPECT_EQ(a.known_clients(), 3u);
+  (void)a.RemoveOutdated(t0 + std::chrono::seconds(31), std::chrono::seconds(30));
+  EXPECT_EQ(a.known_clients(), 2u);
+}
+
 }  // namespace
 }  // namespace tandem::protocol

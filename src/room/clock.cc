@@ -8,7 +8,7 @@ namespace {
 
 class SteadyTimer : public Timer {
  public:
-  explicit SteadyTimer(boost::asio::any_io_executor executor) : timer_(std::move(executor)) {}
+  explicit SteadyTimer(const boost::asio::any_io_executor& executor) : timer_(executor) {}
   void ExpireAt(std::chrono::steady_clock::time_point at, std::function<void()> fn) override {
     timer_.expires_at(at);  // cancels a wait in progress
     timer_.async_wait([fn = std::move(fn)](const boost::system::error_code& ec) {

@@ -373,6 +373,7 @@ void Room::HandleAwareness(const std::shared_ptr<Connection>& conn,
   protocol::AwarenessLimits limits;
   limits.max_entries = options_.max_awareness_states;
   limits.max_state_bytes = options_.max_awareness_bytes;
+  limits.max_total_bytes = options_.max_awareness_room_bytes;
   if (options_.max_awareness_states != 0) {
     limits.max_new_states = options_.max_awareness_states -
                             std::min(options_.max_awareness_states, state.awareness_clients.size());

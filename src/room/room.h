@@ -39,6 +39,7 @@ struct RoomOptions {
   size_t max_document_bytes = 64 << 20;   // updates are refused once the document is this large
   size_t max_awareness_states = 16;       // awareness clients one connection may hold a state for
   size_t max_awareness_bytes = 64 << 10;  // JSON bytes of one awareness state
+  size_t max_awareness_room_bytes = 16 << 20;  // JSON bytes of every awareness state of the room
   // Replies (sync step 2) waiting in the outbox for one connection; past it the connection is
   // closed with 1008 (as a client whose send queue overflows).
   size_t max_queued_reply_bytes = 32 << 20;

@@ -121,14 +121,14 @@ void RoomPersistence::DoAppend(Bytes update, uint64_t local_seq) {
   Bytes copy = update;  // kept to retry with
   services_.log->Append(room_, std::move(update),
                         [this, post = OnStrand(), local_seq, copy = std::move(copy)](
-                            Status s, uint64_t log_seq) mutable {
+                            const Status& s, uint64_t log_seq) mutable {
                           post([this, s, local_seq, log_seq, copy = std::move(copy)]() mutable {
                             OnAppended(s, local_seq, log_seq, std::move(copy));
                           });
                         });
 }
 
-void RoomPersistence::OnAppended(Status status, uint64_t local_seq, uint64_t log_seq,
+void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint64_t log_seq,
                                  Bytes update) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   if (!status.ok()) {
@@ -182,18 +182,18 @@ void RoomPersistence::Compact(std::function<void()> done) {
   // Everything durable so far is in this snapshot; later updates in the log are replayed on
   // load (applying an update twice is harmless).
   Bytes snapshot = listener_.EncodeState();
-  services_.log->Compact(room_, std::move(snapshot), durable_log_seq_,
-                         [this, post = OnStrand(), done = std::move(done)](Status s) mutable {
-                           post([this, s, done = std::move(done)] {
-                             if (s.ok()) {
-                               ++metrics_.compactions;
-                             } else {
-                               spdlog::warn("room={} compaction failed: {}", Quoted(room_),
-                                            Quoted(s.message(), 256));
-                             }
-                             if (done) done();
-                           });
-                         });
+  services_.log->Compact(
+      room_, std::move(snapshot), durable_log_seq_,
+      [this, post = OnStrand(), done = std::move(done)](const Status& s) mutable {
+        post([this, s, done = std::move(done)] {
+          if (s.ok()) {
+            ++metrics_.compactions;
+          } else {
+            spdlog::warn("room={} compaction failed: {}", Quoted(room_), Quoted(s.message(), 256));
+          }
+          if (done) done();
+        });
+      });
 }
 
 void RoomPersistence::CompactForUnload(std::function<void()> done) {
@@ -264,12 +264,12 @@ void RoomPersistence::StartSave() {
   }
   const size_t size = bytes.size();
   services_.snapshots->Save(
-      room_, std::move(bytes), [this, post = OnStrand(), through, size, started](Status s) {
+      room_, std::move(bytes), [this, post = OnStrand(), through, size, started](const Status& s) {
         post([this, s, through, size, started] { OnSaved(s, through, size, started); });
       });
 }
 
-void RoomPersistence::OnSaved(Status status, uint64_t through_seq, size_t bytes,
+void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t bytes,
                               Clock::TimePoint started) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   const auto now = clock_.Now();
@@ -283,7 +283,7 @@ void RoomPersistence::OnSaved(Status status, uint64_t through_seq, size_t bytes,
     metrics_.bytes_saved += bytes;
     spdlog::debug("room={} saved snapshot ({} bytes)", Quoted(room_), bytes);
     if (services_.log != nullptr && !policy_.dirty()) {
-      services_.log->MarkSaved(room_, through_seq, [room = room_](Status s) {
+      services_.log->MarkSaved(room_, through_seq, [room = room_](const Status& s) {
         if (!s.ok()) {
           spdlog::warn("room={} cannot record the save: {}", Quoted(room), Quoted(s.message()));
         }

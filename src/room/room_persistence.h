@@ -98,13 +98,13 @@ class RoomPersistence {
   void OnRead(Result<std::optional<roomlog::LogContents>> read);
   void OnStoreLoaded(Result<std::optional<Bytes>> loaded);
   void DoAppend(Bytes update, uint64_t local_seq);
-  void OnAppended(Status status, uint64_t local_seq, uint64_t log_seq, Bytes update);
+  void OnAppended(const Status& status, uint64_t local_seq, uint64_t log_seq, Bytes update);
   void Compact(std::function<void()> done);
   void MaybeCompact();
   void ScheduleSaveCheck();
   void OnSaveTimer();
   void StartSave();
-  void OnSaved(Status status, uint64_t through_seq, size_t bytes, Clock::TimePoint started);
+  void OnSaved(const Status& status, uint64_t through_seq, size_t bytes, Clock::TimePoint started);
   void MaybeFinishShutdownSave();
   void UpdateUnsavedGauge();
   // Runs `fn` on the strand, keeping the owner alive until it has run.

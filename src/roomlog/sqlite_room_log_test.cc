@@ -40,7 +40,7 @@ class SqliteRoomLogTest : public ::testing::Test {
   }
   static uint64_t Append(RoomLog& log, const std::string& room, Bytes update) {
     std::promise<uint64_t> p;
-    log.Append(room, std::move(update), [&](Status s, uint64_t seq) {
+    log.Append(room, std::move(update), [&](const Status& s, uint64_t seq) {
       EXPECT_TRUE(s.ok()) << s.ToString();
       p.set_value(seq);
     });
@@ -48,12 +48,12 @@ class SqliteRoomLogTest : public ::testing::Test {
   }
   static Status Compact(RoomLog& log, const std::string& room, Bytes snapshot, uint64_t through) {
     std::promise<Status> p;
-    log.Compact(room, std::move(snapshot), through, [&](Status s) { p.set_value(s); });
+    log.Compact(room, std::move(snapshot), through, [&](const Status& s) { p.set_value(s); });
     return p.get_future().get();
   }
   static Status MarkSaved(RoomLog& log, const std::string& room, uint64_t through) {
     std::promise<Status> p;
-    log.MarkSaved(room, through, [&](Status s) { p.set_value(s); });
+    log.MarkSaved(room, through, [&](const Status& s) { p.set_value(s); });
     return p.get_future().get();
   }
   fs::path dir_;
@@ -124,7 +124,7 @@ TEST_F(SqliteRoomLogTest, ConcurrentAppendsLoseNothingAndStayInOrder) {
     threads.emplace_back([&, t] {
       const std::string room = "room" + std::to_string(t);
       for (int i = 0; i < 50; ++i) {
-        log->Append(room, {static_cast<uint8_t>(i)}, [&, room](Status s, uint64_t seq) {
+        log->Append(room, {static_cast<uint8_t>(i)}, [&, room](const Status& s, uint64_t seq) {
           ASSERT_TRUE(s.ok());
           std::lock_guard lock(mu);
           seqs[room].push_back(seq);
@@ -146,7 +146,7 @@ TEST_F(SqliteRoomLogTest, ConcurrentAppendsLoseNothingAndStayInOrder) {
 TEST_F(SqliteRoomLogTest, ABusyLogGathersSpacedAppendsIntoOneCommit) {
   auto log = Open(std::chrono::seconds(2));
   std::atomic<int> done{0};
-  auto count = [&](Status s, uint64_t) {
+  auto count = [&](const Status& s, uint64_t) {
     EXPECT_TRUE(s.ok());
     ++done;
   };
@@ -172,9 +172,9 @@ TEST_F(SqliteRoomLogTest, AFullBatchEndsTheCommitDelayEarly) {
   const auto start = std::chrono::steady_clock::now();
   {
     auto log = Open(std::chrono::seconds(30), 3);
-    log->Append("r", {0}, [](Status, uint64_t) {});
+    log->Append("r", {0}, [](const Status&, uint64_t) {});
     log->Flush();  // the log is busy from now on: the next commit waits for company
-    for (int i = 0; i < 3; ++i) log->Append("r", {1}, [](Status, uint64_t) {});
+    for (int i = 0; i < 3; ++i) log->Append("r", {1}, [](const Status&, uint64_t) {});
     log->Flush();
     EXPECT_EQ(log->commits(), 2u);
   }
@@ -185,9 +185,9 @@ TEST_F(SqliteRoomLogTest, ClosingCommitsWhatWaitsOutItsDelay) {
   const auto start = std::chrono::steady_clock::now();
   {
     auto log = Open(std::chrono::seconds(30));
-    log->Append("r", {0}, [](Status, uint64_t) {});
+    log->Append("r", {0}, [](const Status&, uint64_t) {});
     log->Flush();
-    log->Append("r", {1}, [](Status, uint64_t) {});
+    log->Append("r", {1}, [](const Status&, uint64_t) {});
   }  // the destructor does not wait out the 30 s
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   EXPECT_EQ(Read(*Open(), "r")->updates.size(), 2u);

@@ -61,7 +61,7 @@ HttpResponse JsonError(http::status status, std::string_view code, std::string_v
 
 FrontDoor::FrontDoor(room::RoomRegistry& registry, auth::TokenVerifier& verifier,
                      room::Metrics& metrics, FrontDoorOptions options)
-    : registry_(registry), verifier_(verifier), metrics_(metrics), options_(std::move(options)) {}
+    : registry_(registry), verifier_(verifier), metrics_(metrics), options_(options) {}
 
 void FrontDoor::Admit(const HttpRequest& request, std::function<void(UpgradeDecision)> done) {
   const ParsedTarget target = ParseTarget(request.target());
@@ -90,7 +90,7 @@ void FrontDoor::Admit(const HttpRequest& request, std::function<void(UpgradeDeci
   if (token.empty()) token = std::string(net::BearerToken(request[http::field::authorization]));
   verifier_.Verify(auth::AuthRequest{std::move(token), *room}, [room = *room,
                                                                 done = std::move(done)](
-                                                                   auth::Decision decision) {
+                                                                   const auth::Decision& decision) {
     if (!decision.admitted) {
       done(UpgradeDecision::Refuse(room, decision.close_code, decision.reason));
       return;

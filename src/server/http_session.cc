@@ -90,7 +90,7 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
     front_door_.Admit(*shared_req, [self = shared_from_this(), shared_req](UpgradeDecision d) {
       boost::asio::dispatch(self->stream_.get_executor(),
                             [self, shared_req, d = std::move(d)]() mutable {
-                              self->StartWebSocket(std::move(*shared_req), std::move(d));
+                              self->StartWebSocket(*shared_req, std::move(d));
                             });
     });
     return;
@@ -129,14 +129,14 @@ void HttpSession::Write(HttpResponse response, bool keep_alive) {
   });
 }
 
-void HttpSession::RespondAndClose(http::status status, std::string message) {
+void HttpSession::RespondAndClose(http::status status, const std::string& message) {
   HttpResponse res = JsonError(status, http::obsolete_reason(status), message);
   res.set(http::field::server, "tandem");
   res.prepare_payload();
   Write(std::move(res), /*keep_alive=*/false);
 }
 
-void HttpSession::StartWebSocket(HttpRequest req, UpgradeDecision decision) {
+void HttpSession::StartWebSocket(const HttpRequest& req, UpgradeDecision decision) {
   if (!decision.admitted() && !decision.room_id.empty()) {
     spdlog::info("room={} connection refused: {} {}", Quoted(decision.room_id),
                  decision.refuse_code, Quoted(decision.reason));

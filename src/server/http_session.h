@@ -22,8 +22,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void Write(HttpResponse response, bool keep_alive);
   // An error answer, then the connection is closed.
-  void RespondAndClose(boost::beast::http::status status, std::string message);
-  void StartWebSocket(HttpRequest request, UpgradeDecision decision);
+  void RespondAndClose(boost::beast::http::status status, const std::string& message);
+  void StartWebSocket(const HttpRequest& request, UpgradeDecision decision);
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -21,7 +21,7 @@ using testing::Snapshot;
 // The client's asynchronous calls, waited for.
 Status SaveNow(EmbeddedSnapshotClient& client, const std::string& room, const Bytes& bytes) {
   std::promise<Status> p;
-  client.Save(room, bytes, [&](Status s) { p.set_value(s); });
+  client.Save(room, bytes, [&](const Status& s) { p.set_value(s); });
   return p.get_future().get();
 }
 Result<std::optional<Bytes>> LoadNow(EmbeddedSnapshotClient& client, const std::string& room) {

@@ -679,7 +679,11 @@ StoreService::StoreService(SnapshotStore& store, ServiceOptions options)
     : impl_(std::make_unique<Impl>(store, std::move(options))) {}
 
 StoreService::~StoreService() {
-  Stop();
+  try {
+    Stop();
+  } catch (const std::exception& e) {
+    spdlog::error("event=stop_failed error={}", Quoted(e.what()));
+  }
 }
 
 Status StoreService::Start() {

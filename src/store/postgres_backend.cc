@@ -91,12 +91,12 @@ class PostgresBackend : public Backend {
     if (!Ok(PgResult(PQexec(conn, "BEGIN")))) return Error(conn, "begin");
     auto result = SaveLocked(conn, room, prepare, keep);
     if (!result.ok()) {
-      PgResult(PQexec(conn, "ROLLBACK"));
+      PgResult rolled_back(PQexec(conn, "ROLLBACK"));  // its outcome changes nothing here
       return result;
     }
     if (!Ok(PgResult(PQexec(conn, "COMMIT")))) {
       Status s = Error(conn, "commit");
-      PgResult(PQexec(conn, "ROLLBACK"));
+      PgResult rolled_back(PQexec(conn, "ROLLBACK"));
       return s;
     }
     return result;

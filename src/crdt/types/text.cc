@@ -258,10 +258,9 @@ TextPosition FindPosition(Transaction& t, Type* parent, uint64_t index, bool use
 }
 
 Item* InsertFormat(Transaction& t, Type* parent, TextPosition& pos, const std::string& key,
-                   SharedAny value) {
-  return InsertLocalItem(
-      t, pos.left, pos.right, parent, nullptr,
-      Content(FormatContent{key, IsUndefined(value) ? JsNull() : std::move(value)}));
+                   const SharedAny& value) {
+  return InsertLocalItem(t, pos.left, pos.right, parent, nullptr,
+                         Content(FormatContent{key, IsUndefined(value) ? JsNull() : value}));
 }
 
 void InsertNegatedAttributes(Transaction& t, Type* parent, TextPosition& pos, JsMap& negated) {
