@@ -115,7 +115,7 @@ const describe = (m) => {
   }
   return out.join(' ').replace(/`/g, '`').trim() || '—'
 }
-const order = ['base', 'lib0', 'crdt', 'protocol', 'net', 'auth', 'sqlite', 'roomlog', 'snapshot', 'store', 'room', 'server', 'cli']
+const order = ['base', 'lib0', 'crdt', 'protocol', 'net', 'auth', 'sqlite', 'roomlog', 'snapshot', 'store', 'room', 'server', 'web', 'console', 'cli']
 const rows = [...modules.keys()].sort((a, b) => (order.indexOf(a) + 100) % 100 - (order.indexOf(b) + 100) % 100)
 let table = '| module | targets | links | what |\n|---|---|---|---|\n'
 for (const m of rows) {

@@ -4,12 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/thread_pool.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <random>
 
 #include "auth/verifiers.h"
 #include "cli/flags.h"
 #include "cli/serve_config.h"
+#include "console/console.h"
 #include "net/http_client.h"
 #include "roomlog/sqlite_room_log.h"
 #include "server/server.h"
@@ -142,6 +145,12 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "First retry after a failed save; doubles (with jitter) up to 60s", "TANDEM_SAVE_RETRY");
   opt("--compact-after", f.compact_after,
       "Compact a room's log into a snapshot after this many updates", "TANDEM_COMPACT_AFTER");
+  opt("--admin-token", c.admin_token,
+      "Bearer token of the operator's console (/console); without one the console answers only "
+      "on a loopback bind",
+      "TANDEM_ADMIN_TOKEN");
+  opt("--node-id", c.node_id, "This server's name in the console and the cluster (default: random)",
+      "TANDEM_NODE_ID");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -220,6 +229,12 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
       return url.status().WithContext("--snapshot-url");
     }
   }
+  if (c.node_id.empty()) {
+    std::random_device random;
+    char id[16];
+    std::snprintf(id, sizeof(id), "node-%08x", random());
+    c.node_id = id;
+  }
   return c;
 }
 
@@ -266,6 +281,15 @@ int ServeCommand::Run() {
     server::Server server(c.server, server::ServerParts{.verifier = verifier->get(),
                                                         .log = log->get(),
                                                         .snapshots = snapshots.get()});
+    const std::string& host = c.server.host;
+    console::InstallWebPages(server.front_door());
+    console::InstallConsoleApi(
+        server.front_door(), server.registry(), server.metrics(), snapshots.get(),
+        console::ConsoleOptions{
+            .admin_token = c.admin_token,
+            .loopback_only_bind = host == "127.0.0.1" || host == "::1" || host == "localhost",
+            .node_id = c.node_id,
+            .version = TANDEM_VERSION});
     Status s = server.Start();
     if (!s.ok()) return fail(s);
     server.Wait();

@@ -26,6 +26,8 @@ struct ServeConfig {
   roomlog::SqliteRoomLogOptions log;
   SnapshotStoreConfig snapshots;
   std::string log_level = "info";
+  std::string admin_token;  // the console API's Bearer token; empty: loopback binds only
+  std::string node_id;      // shown by the console; empty: a random one
 };
 
 }  // namespace tandem::cli

@@ -132,6 +132,37 @@ const std::vector<const std::string*>* ChangedTypes::Find(const Type* type) cons
   return i < count_ ? &entries_[i].second : nullptr;
 }
 
+std::vector<std::string> ChangedRootNames(const Transaction& t) {
+  std::vector<std::string> names;
+  std::unordered_map<const Type*, const std::string*> root_of;  // null: detached
+  std::vector<const Type*> walked;
+  for (size_t i = 0; i < t.changed.size(); ++i) {
+    const Type* type = t.changed.type(i);
+    if (type == nullptr) continue;
+    walked.clear();
+    const std::string* root = nullptr;
+    while (true) {
+      if (auto it = root_of.find(type); it != root_of.end()) {
+        root = it->second;
+        break;
+      }
+      walked.push_back(type);
+      if (type->root_name != nullptr) {
+        root = type->root_name;
+        break;
+      }
+      const Type* parent = type->item != nullptr ? type->item->parent() : nullptr;
+      if (parent == nullptr) break;
+      type = parent;
+    }
+    for (const Type* w : walked) root_of.emplace(w, root);
+    if (root != nullptr && std::find(names.begin(), names.end(), *root) == names.end()) {
+      names.push_back(*root);
+    }
+  }
+  return names;
+}
+
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub) {
   const Item* item = type->item;
   if (item == nullptr || (item->clock() < t.BeforeState(item->client()) && !item->deleted())) {

@@ -143,4 +143,8 @@ void IterateDeletedStructs(Transaction& t, const DeleteSet& ds, FunctionRef<void
 // addChangedTypeToTransaction
 void AddChangedType(Transaction& t, Type* type, const std::string* parent_sub);
 
+// Names of the root types whose content, at any depth, the transaction changed, in the order
+// first changed. Linear in the types changed (each ancestor is walked once).
+std::vector<std::string> ChangedRootNames(const Transaction& t);
+
 }  // namespace tandem::crdt

@@ -53,6 +53,11 @@ class Awareness {
   std::vector<uint8_t> Encode(const std::vector<ClientId>& clients) const;
   std::vector<uint8_t> EncodeAll() const;
   std::vector<ClientId> ClientsWithState() const;
+  // The JSON text of a client's state, or null.
+  const std::string* StateOf(ClientId client) const {
+    auto it = states_.find(client);
+    return it == states_.end() ? nullptr : &it->second;
+  }
   size_t size() const { return states_.size(); }
   // Clients whose clock is remembered (with or without a state).
   size_t known_clients() const { return meta_.size(); }

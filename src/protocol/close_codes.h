@@ -17,6 +17,7 @@ enum CloseCode : uint16_t {
   kCloseUnauthorized = 4401,  // missing, invalid or expired token
   kCloseForbidden = 4403,     // token valid but no access to this room
   kCloseBadRoom = 4404,       // room id invalid
+  kCloseRoomDeleted = 4410,   // the room was deleted (document API): do not reconnect
   kCloseOverLimit = 4413,     // a message or the document passed a configured limit
   kCloseTooMany = 4429,       // too many connections (server or room)
 };

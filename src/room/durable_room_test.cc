@@ -59,6 +59,24 @@ class FakeSnapshots : public snapshot::SnapshotClient {
     auto it = stored.find(room);
     done(it == stored.end() ? std::optional<Bytes>() : std::optional<Bytes>(it->second));
   }
+  void ListVersions(const std::string&,
+                    std::function<void(Result<std::vector<snapshot::VersionInfo>>)> done) override {
+    done(std::vector<snapshot::VersionInfo>{});
+  }
+  void LoadVersion(const std::string&, int64_t,
+                   std::function<void(Result<std::optional<Bytes>>)> done) override {
+    done(std::optional<Bytes>());
+  }
+  void Delete(const std::string& room, std::function<void(Status)> done) override {
+    std::lock_guard lock(mu);
+    ++deletes;
+    if (fail_deletes) {
+      done(UnavailableError("store down"));
+      return;
+    }
+    stored.erase(room);
+    done(Status::Ok());
+  }
   std::string describe() const override { return "fake"; }
   size_t save_count() {
     std::lock_guard lock(mu);
@@ -68,6 +86,8 @@ class FakeSnapshots : public snapshot::SnapshotClient {
   std::vector<std::pair<std::string, Bytes>> saves;
   std::map<std::string, Bytes> stored;
   int loads = 0;
+  int deletes = 0;
+  bool fail_deletes = false;
   bool fail_saves = false;
   bool fail_loads = false;
 };
@@ -95,6 +115,9 @@ class FlakyLog : public roomlog::RoomLog {
   void MarkSaved(const std::string& room, uint64_t through, DoneCallback done) override {
     inner_.MarkSaved(room, through, std::move(done));
   }
+  void Erase(const std::string& room, DoneCallback done) override {
+    inner_.Erase(room, std::move(done));
+  }
   Result<std::vector<std::string>> RoomsNeedingSave() override { return inner_.RoomsNeedingSave(); }
   Result<uint64_t> LogBytes() override { return inner_.LogBytes(); }
   void Flush() override { inner_.Flush(); }
@@ -105,6 +128,34 @@ class FlakyLog : public roomlog::RoomLog {
 
  private:
   roomlog::RoomLog& inner_;
+};
+
+// Events as the webhooks would see them, on the test thread.
+struct RecordedEvents : RoomEvents {
+  struct Changed {
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::string> types;
+  };
+  explicit RecordedEvents(FakeClock& clock) : clock(clock) {}
+  void OnChanged(const std::string&, const std::vector<uint8_t>&,
+                 std::vector<std::string> types) override {
+    changed.push_back({clock.Now(), std::move(types)});
+  }
+  void OnSaved(const std::string&, size_t) override { log.push_back("saved"); }
+  void OnSaveFailed(const std::string&, const std::string&) override {
+    log.push_back("save_failed");
+  }
+  void OnEmpty(const std::string&) override { log.push_back("empty"); }
+  void OnUserJoined(const std::string&, uint64_t c, const std::string& user, bool) override {
+    log.push_back("joined " + std::to_string(c) + " " + user);
+  }
+  void OnUserLeft(const std::string&, uint64_t c, const std::string& user, bool) override {
+    log.push_back("left " + std::to_string(c) + " " + user);
+  }
+  void OnDeleted(const std::string&) override { log.push_back("deleted"); }
+  FakeClock& clock;
+  std::vector<Changed> changed;
+  std::vector<std::string> log;
 };
 
 class DurableRoomTest : public ::testing::Test {
@@ -140,6 +191,8 @@ class DurableRoomTest : public ::testing::Test {
     services.clock = &clock_;
     services.options.save_policy = {
         .interval = 30s, .debounce = 7s, .retry_min = 1s, .retry_max = 4s};
+    services.events = &events_;
+    services.change_notify = {.quiet = 2s, .max = 30s};
     auto room = std::make_shared<Room>(id, boost::asio::make_strand(ioc_.get_executor()),
                                        RoomOptions{}, services, metrics_);
     room->Start();
@@ -185,6 +238,7 @@ class DurableRoomTest : public ::testing::Test {
   std::unique_ptr<roomlog::SqliteRoomLog> log_;
   std::unique_ptr<FlakyLog> flaky_;
   FakeSnapshots snapshots_;
+  RecordedEvents events_{clock_};
   std::vector<std::shared_ptr<Room>> rooms_;
 };
 
@@ -268,7 +322,8 @@ TEST_F(DurableRoomTest, SavesEvery30SecondsOnlyWhenChangedAnd7SecondsAfterLastLe
   }
   Advance(31s);
   EXPECT_EQ(snapshots_.save_count(), 1u);  // no change since: no second save
-  EXPECT_TRUE(log_->RoomsNeedingSave()->empty());
+  // The log learns of the save on its own thread, after the store's answer.
+  EXPECT_TRUE(RunUntil([&] { return log_->RoomsNeedingSave()->empty(); }));
 
   // The last client leaves after a change: one save 7 s later, not before.
   Bytes other = kUpdate;
@@ -281,6 +336,114 @@ TEST_F(DurableRoomTest, SavesEvery30SecondsOnlyWhenChangedAnd7SecondsAfterLastLe
   EXPECT_EQ(snapshots_.save_count(), 1u);
   Advance(2s);
   ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 2; }));
+}
+
+TEST_F(DurableRoomTest, ChangesAreAnnouncedAfterQuietAtMostEveryMaxWhileEditsGoOn) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  ASSERT_TRUE(RunUntil([&] { return a->frames.size() == 1; }));
+  const auto start = clock_.Now();
+  // One edit: one room.changed 2 s later, naming the roots it changed.
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  Run();
+  Advance(1900ms);
+  EXPECT_TRUE(events_.changed.empty());
+  Advance(100ms);
+  ASSERT_EQ(events_.changed.size(), 1u);
+  EXPECT_EQ(events_.changed[0].at - start, 2s);
+  EXPECT_EQ(events_.changed[0].types, (std::vector<std::string>{"t", "m"}));
+  // Edits every second for 70 s: never 2 s of quiet, so one event every 30 s.
+  for (int i = 0; i < 70; ++i) {
+    Bytes next = kUpdate;
+    next[2] = static_cast<uint8_t>(2 + i);  // another client id each time: a new change
+    Send(room, a, protocol::EncodeSyncUpdate(next));
+    Run();
+    Advance(1s);
+  }
+  ASSERT_EQ(events_.changed.size(), 3u);
+  EXPECT_EQ(events_.changed[2].at - events_.changed[1].at, 30s);
+  Advance(2s);
+  EXPECT_EQ(events_.changed.size(), 4u) << "the end of the burst is announced after the quiet";
+  Advance(60s);
+  EXPECT_EQ(events_.changed.size(), 4u) << "nothing changed: nothing announced";
+}
+
+TEST_F(DurableRoomTest, PresenceAndSaveEventsAreReported) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return metrics_.log_appends.load() == 1; }));
+  room->Leave(a);
+  room->Leave(b);
+  Run();
+  Advance(8s);
+  ASSERT_TRUE(RunUntil([&] { return snapshots_.save_count() == 1; }));
+  Run();
+  EXPECT_EQ(events_.log, (std::vector<std::string>{"joined 1 user", "joined 2 user", "left 1 user",
+                                                   "left 2 user", "empty", "saved"}));
+}
+
+TEST_F(DurableRoomTest, EraseDeletesTheStoreCopyAndTheLogThenClosesEveryoneWith4410) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return metrics_.log_appends.load() == 1; }));
+  std::lock_guard<std::mutex>(snapshots_.mu), snapshots_.stored["r"] = kUpdate;
+  std::optional<Status> result;
+  size_t closed = 0;
+  boost::asio::post(room->strand(), [&] {
+    room->Erase([&](Status s, size_t n) {
+      result = s;
+      closed = n;
+    });
+  });
+  ASSERT_TRUE(RunUntil([&] { return result.has_value(); }));
+  ASSERT_TRUE(result->ok()) << result->ToString();
+  EXPECT_EQ(closed, 1u);
+  EXPECT_EQ(a->close_code, protocol::kCloseRoomDeleted);
+  EXPECT_EQ(snapshots_.deletes, 1);
+  EXPECT_EQ(snapshots_.stored.count("r"), 0u);
+  EXPECT_FALSE(ReadLog("r").has_value());
+  EXPECT_EQ(events_.log.back(), "deleted");
+  // This room object is done: a late join is closed, and no timer saves it again.
+  auto late = std::make_shared<FakeConnection>(2);
+  room->Join(late);
+  ASSERT_TRUE(RunUntil([&] { return late->close_code == protocol::kCloseRoomDeleted; }));
+  Advance(60s);
+  EXPECT_EQ(snapshots_.save_count(), 0u);
+  EXPECT_FALSE(ReadLog("r").has_value());
+  // A new room of that name starts empty.
+  auto again = MakeRoom("r");
+  auto c = std::make_shared<FakeConnection>(3);
+  again->Join(c);
+  Send(again, c, protocol::EncodeSyncStep1(Bytes{0}));
+  ASSERT_TRUE(RunUntil([&] { return c->frames.size() == 2; }));
+  EXPECT_EQ(c->frames[1], protocol::EncodeSyncStep2(Bytes{0, 0}));
+}
+
+TEST_F(DurableRoomTest, AFailedEraseChangesNothingAndWhatWaitedGoesOn) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 1; }));
+  snapshots_.fail_deletes = true;
+  std::optional<Status> result;
+  boost::asio::post(room->strand(), [&] { room->Erase([&](Status s, size_t) { result = s; }); });
+  // An update sent while the erase runs waits, then goes through.
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  ASSERT_TRUE(RunUntil([&] { return result.has_value(); }));
+  EXPECT_EQ(result->code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 2; }));
+  EXPECT_EQ(a->close_code, 0);
+  ASSERT_TRUE(ReadLog("r").has_value());
+  EXPECT_EQ(ReadLog("r")->updates.size(), 1u);
 }
 
 TEST_F(DurableRoomTest, AReconnectInsideTheDebounceWindowCancelsTheSave) {

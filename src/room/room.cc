@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "base/log_text.h"
+#include "crdt/transaction.h"
+#include "crdt/updates.h"
 #include "protocol/close_codes.h"
 #include "protocol/message.h"
 #include "room/strand_check.h"
@@ -33,13 +36,21 @@ Room::Room(std::string id, Strand strand, RoomOptions options, PersistenceServic
       clock_(persistence.clock != nullptr ? *persistence.clock : SystemClock::Instance()),
       state_(persistence.log != nullptr || persistence.snapshots != nullptr ? State::kLoading
                                                                             : State::kReady),
-      awareness_timer_(clock_.MakeTimer(strand_)) {
+      awareness_timer_(clock_.MakeTimer(strand_)),
+      events_(persistence.events),
+      change_notify_(persistence.change_notify),
+      change_timer_(events_ != nullptr ? clock_.MakeTimer(strand_) : nullptr) {
   if (state_ == State::kLoading) {
     persistence_ = std::make_unique<RoomPersistence>(
         id_, strand_, persistence, metrics_, static_cast<RoomPersistence::Listener&>(*this));
   }
-  doc_.OnUpdate([this](const std::vector<uint8_t>& update, const crdt::Transaction&) {
+  InstallUpdateObserver();
+}
+
+void Room::InstallUpdateObserver() {
+  doc_.OnUpdate([this](const std::vector<uint8_t>& update, const crdt::Transaction& t) {
     OnUpdateApplied(update);
+    if (events_ != nullptr) NoteChange(t);
   });
 }
 
@@ -94,9 +105,7 @@ Status Room::OnLoaded(const std::vector<Bytes>& parts, bool from_store) {
     }
     document_bytes_ += part.size();
   }
-  doc_.OnUpdate([this](const std::vector<uint8_t>& update, const crdt::Transaction&) {
-    OnUpdateApplied(update);
-  });
+  InstallUpdateObserver();
   if (!result.ok()) return result;
   BecomeReady();
   return Status::Ok();
@@ -104,10 +113,16 @@ Status Room::OnLoaded(const std::vector<Bytes>& parts, bool from_store) {
 
 void Room::BecomeReady() {
   state_ = State::kReady;
+  RunWaiting();
+}
+
+void Room::RunWaiting() {
   std::deque<Waiting> waiting;
   waiting.swap(pending_);
   for (auto& w : waiting) {
-    if (!w.frame) {
+    if (w.visit) {
+      w.visit(*this);
+    } else if (!w.frame) {
       DoJoin(std::move(w.conn));
     } else {
       DoReceive(w.conn, *w.frame);
@@ -123,7 +138,9 @@ void Room::OnLoadFailed(const std::string& why) {
   std::deque<Waiting> waiting;
   waiting.swap(pending_);
   for (auto& w : waiting) {
-    if (!w.frame) {
+    if (w.visit) {
+      w.visit(*this);  // it sees state() == kFailed
+    } else if (!w.frame) {
       if (on_join_done_) on_join_done_(*this);
       metrics_.CountRefusal(protocol::kCloseTryAgain);
       w.conn->Close(protocol::kCloseTryAgain, "room unavailable, try again later");
@@ -150,8 +167,8 @@ void Room::Join(std::shared_ptr<Connection> conn) {
       conn->Close(self->close_joins_code_, self->close_joins_reason_);
       return;
     }
-    if (self->state_ == State::kLoading) {
-      self->pending_.push_back({std::move(conn), nullptr});
+    if (self->state_ == State::kLoading || self->erasing_) {
+      self->pending_.push_back({std::move(conn), nullptr, nullptr});
       return;
     }
     self->DoJoin(std::move(conn));
@@ -160,14 +177,14 @@ void Room::Join(std::shared_ptr<Connection> conn) {
 
 void Room::Leave(std::shared_ptr<Connection> conn) {
   boost::asio::post(strand_, [self = shared_from_this(), conn = std::move(conn)] {
-    if (self->state_ == State::kLoading) {
+    if (self->state_ == State::kLoading || self->erasing_) {
       // Left before the room was ready: forget its queued work.
       std::erase_if(self->pending_, [&](const Waiting& w) {
-        if (w.conn != conn) return false;
+        if (w.visit || w.conn != conn) return false;
         if (!w.frame && self->on_join_done_) self->on_join_done_(*self);
         return true;
       });
-      return;
+      if (self->state_ == State::kLoading) return;
     }
     self->DoLeave(conn);
   });
@@ -176,8 +193,8 @@ void Room::Leave(std::shared_ptr<Connection> conn) {
 void Room::Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame) {
   boost::asio::post(strand_,
                     [self = shared_from_this(), conn = std::move(conn), frame = std::move(frame)] {
-                      if (self->state_ == State::kLoading) {
-                        self->pending_.push_back({conn, frame});
+                      if (self->state_ == State::kLoading || self->erasing_) {
+                        self->pending_.push_back({conn, frame, nullptr});
                         return;
                       }
                       self->DoReceive(conn, *frame);
@@ -189,7 +206,9 @@ void Room::CloseAll(uint16_t code, std::string reason) {
     self->close_joins_code_ = code;
     self->close_joins_reason_ = reason;
     for (auto& [ptr, state] : self->conns_) state.conn->Close(code, reason);
-    for (auto& w : self->pending_) w.conn->Close(code, reason);
+    for (auto& w : self->pending_) {
+      if (w.conn) w.conn->Close(code, reason);
+    }
   });
 }
 
@@ -214,8 +233,12 @@ void Room::DoJoin(std::shared_ptr<Connection> conn) {
   const Connection* key = conn.get();
   ConnState state;
   state.conn = std::move(conn);
+  const Connection& joined = *state.conn;
   conns_.emplace(key, std::move(state));
   if (persistence_) persistence_->OnConnectionsChanged(conns_.size());
+  if (events_ != nullptr) {
+    events_->OnUserJoined(id_, joined.id(), joined.user_id(), joined.read_only());
+  }
 }
 
 void Room::DoLeave(const std::shared_ptr<Connection>& conn) {
@@ -224,6 +247,10 @@ void Room::DoLeave(const std::shared_ptr<Connection>& conn) {
   if (it == conns_.end()) return;
   std::vector<uint64_t> controlled = std::move(it->second.awareness_clients);
   conns_.erase(it);
+  if (events_ != nullptr) {
+    events_->OnUserLeft(id_, conn->id(), conn->user_id(), conn->read_only());
+    if (conns_.empty() && state_ != State::kDeleted) events_->OnEmpty(id_);
+  }
   std::erase_if(outbox_, [&](const Outgoing& o) { return o.to == conn; });
   if (!controlled.empty()) {
     auto change = awareness_.Remove(controlled);
@@ -417,10 +444,12 @@ void Room::HandleQueryAwareness(const std::shared_ptr<Connection>& conn) {
 void Room::BroadcastAwareness(const std::vector<uint64_t>& clients, const Connection* except) {
   // Awareness is ephemeral: it never waits for the log.
   SendNow(Outgoing{0, MakeFrame(protocol::EncodeAwareness(awareness_.Encode(clients))), nullptr,
-                   except});
+                   except, nullptr});
 }
 
 void Room::SendNow(const Outgoing& out) {
+  if (out.then) out.then();
+  if (!out.frame) return;
   if (out.to) {
     if (conns_.count(out.to.get()) > 0) out.to->Send(out.frame);
     return;
@@ -432,7 +461,7 @@ void Room::SendNow(const Outgoing& out) {
 
 void Room::SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to,
                            const Connection* except) {
-  Outgoing out{appended(), std::move(frame), std::move(to), except};
+  Outgoing out{appended(), std::move(frame), std::move(to), except, nullptr};
   if (durable() >= appended() && outbox_.empty()) {
     SendNow(out);
     return;
@@ -498,6 +527,159 @@ void Room::ResumeSaves() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     if (self->persistence_) self->persistence_->ResumeSaves();
   });
+}
+
+void Room::Visit(std::function<void(Room&)> fn) {
+  boost::asio::post(strand_, [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    if (self->state_ == State::kLoading || self->erasing_) {
+      self->pending_.push_back({nullptr, nullptr, std::move(fn)});
+      return;
+    }
+    fn(*self);
+  });
+}
+
+const protocol::Awareness& Room::awareness() const {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  return awareness_;
+}
+
+void Room::ForEachConnection(const std::function<void(const Connection&)>& fn) const {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  for (const auto& [ptr, state] : conns_) fn(*state.conn);
+}
+
+size_t Room::document_bytes() const {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  return document_bytes_;
+}
+
+Status Room::ApplyEdit(const std::function<Status(crdt::Doc&)>& edit) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ != State::kReady) return UnavailableError("room not loaded");
+  return edit(doc_);
+}
+
+Status Room::ApplyUpdate(std::span<const uint8_t> update, crdt::UpdateFormat format) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ != State::kReady) return UnavailableError("room not loaded");
+  if (options_.max_document_bytes != 0 && document_bytes_ > options_.max_document_bytes) {
+    return ResourceExhaustedError("limit: the document holds about " +
+                                  std::to_string(document_bytes_) + " bytes, more than the " +
+                                  std::to_string(options_.max_document_bytes) + " allowed");
+  }
+  const uint64_t pending_additions = doc_.pending_additions();
+  Status s = doc_.ApplyUpdate(update, format, options_.update_limits);
+  if (doc_.pending_additions() != pending_additions && persistence_) {
+    // The log keeps v1: convert what a v2 update left waiting.
+    if (format == crdt::UpdateFormat::kV1) {
+      persistence_->Append(update);
+    } else if (auto v1 = crdt::ConvertUpdateFormat(update, format, crdt::UpdateFormat::kV1);
+               v1.ok()) {
+      persistence_->Append(*v1);
+    }
+  }
+  if (s.ok()) ++metrics_.updates_applied;
+  return s;
+}
+
+void Room::WhenDurable(std::function<void()> fn) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (durable() >= appended() && outbox_.empty()) {
+    fn();
+    return;
+  }
+  outbox_.push_back(Outgoing{appended(), nullptr, nullptr, nullptr, std::move(fn)});
+}
+
+void Room::Erase(std::function<void(Status, size_t)> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ != State::kReady || erasing_) {
+    done(UnavailableError(state_ == State::kDeleted ? "the room was deleted"
+                                                    : "the room is not ready"),
+         0);
+    return;
+  }
+  if (!persistence_) {
+    FinishErase(Status::Ok(), done);
+    return;
+  }
+  erasing_ = true;
+  persistence_->Erase([self = shared_from_this(), done = std::move(done)](Status s) {
+    self->FinishErase(std::move(s), done);
+  });
+}
+
+void Room::FinishErase(Status s, const std::function<void(Status, size_t)>& done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  erasing_ = false;
+  if (!s.ok()) {
+    RunWaiting();  // nothing was erased: what waited goes on
+    done(std::move(s), 0);
+    return;
+  }
+  state_ = State::kDeleted;
+  const size_t closed = conns_.size();
+  spdlog::warn("room={} deleted; closing {} connection(s) with {}", Quoted(id_), closed,
+               static_cast<int>(protocol::kCloseRoomDeleted));
+  close_joins_code_ = protocol::kCloseRoomDeleted;
+  close_joins_reason_ = "room deleted";
+  for (auto& [ptr, state] : conns_) state.conn->Close(close_joins_code_, close_joins_reason_);
+  conns_.clear();
+  outbox_.clear();
+  awareness_timer_->Cancel();
+  if (change_timer_) change_timer_->Cancel();
+  changed_roots_.clear();
+  burst_started_.reset();
+  // Joins that waited are closed too; visits see kDeleted (the API looks again, in a new room).
+  std::deque<Waiting> waiting;
+  waiting.swap(pending_);
+  for (auto& w : waiting) {
+    if (w.visit) {
+      w.visit(*this);
+    } else if (!w.frame) {
+      if (on_join_done_) on_join_done_(*this);
+      w.conn->Close(close_joins_code_, close_joins_reason_);
+    }
+  }
+  if (events_ != nullptr) events_->OnDeleted(id_);
+  done(Status::Ok(), closed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// room.changed notifications
+
+void Room::NoteChange(const crdt::Transaction& t) {
+  for (std::string& name : crdt::ChangedRootNames(t)) {
+    if (std::find(changed_roots_.begin(), changed_roots_.end(), name) == changed_roots_.end()) {
+      changed_roots_.push_back(std::move(name));
+    }
+  }
+  const auto now = clock_.Now();
+  last_change_ = now;
+  if (!burst_started_) burst_started_ = now;
+  const auto at = std::min(now + change_notify_.quiet, *burst_started_ + change_notify_.max);
+  change_timer_->ExpireAt(at, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->OnChangeTimer();
+  });
+}
+
+void Room::OnChangeTimer() {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (!burst_started_ || state_ != State::kReady) return;
+  burst_started_.reset();
+  std::vector<std::string> roots;
+  roots.swap(changed_roots_);
+  events_->OnChanged(id_, doc_.EncodeStateVector(), std::move(roots));
+}
+
+void Room::SaveNow(std::function<void(Status)> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (!persistence_ || state_ != State::kReady) {
+    done(Status(StatusCode::kFailedPrecondition, "this room has no snapshot store"));
+    return;
+  }
+  persistence_->SaveNow(std::move(done));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ struct RoomOptions {
 class Room : public std::enable_shared_from_this<Room>, private RoomPersistence::Listener {
  public:
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-  enum class State { kLoading, kReady, kFailed };
+  enum class State { kLoading, kReady, kFailed, kDeleted };
 
   // `strand` runs the room and, in the server, its connections' socket I/O too, so a broadcast
   // hands frames to the sessions without a thread hop. With neither a log nor a snapshot store
@@ -75,6 +75,9 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   void CompactForUnload(std::function<void()> done);
   // Schedules a save of changes a previous run left unsaved.
   void ResumeSaves();
+  // Runs `fn` on the strand once the room is loaded (or failed to load): the HTTP APIs read and
+  // edit rooms through it. The room stays loaded until then.
+  void Visit(std::function<void(Room&)> fn);
 
   void set_on_empty(std::function<void()> f) { on_empty_ = std::move(f); }
   void set_on_join_done(std::function<void(Room&)> f) { on_join_done_ = std::move(f); }
@@ -85,6 +88,30 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   size_t connection_count() const;
   bool CanUnload() const;
   const crdt::Doc& doc() const;
+  // Strand only: what the operator's console and the document API read.
+  const protocol::Awareness& awareness() const;
+  // Calls `fn` with each connection (id, user, read-only).
+  void ForEachConnection(const std::function<void(const Connection&)>& fn) const;
+  size_t document_bytes() const;
+  const RoomPersistence* persistence() const { return persistence_.get(); }
+  // Strand only: edits the document as the server (restoring a version, the document API): the
+  // edits are logged and broadcast like a client's. `edit` returns what it did.
+  Status ApplyEdit(const std::function<Status(crdt::Doc&)>& edit);
+  // Strand only: applies an update as if a client (read-write) had sent it; kResourceExhausted
+  // or kMalformed when refused (nothing changes then).
+  Status ApplyUpdate(std::span<const uint8_t> update, crdt::UpdateFormat format);
+  // Strand only: saves now if anything is unsaved; `done` runs on the strand once the store has
+  // acknowledged (or refused).
+  void SaveNow(std::function<void(Status)> done);
+  // Strand only: runs `fn` on the strand once every change made so far is durable in the log
+  // (at once for a room without one): what the document API waits for before it answers.
+  void WhenDurable(std::function<void()> fn);
+  // Strand only, a ready room: erases it (the document API's DELETE). Incoming messages and
+  // joins wait meanwhile; the snapshot store's versions and the log are removed; then every
+  // connection is closed with 4410 and the room is kDeleted (the registry drops it, and the
+  // next join starts an empty room). On an error nothing is erased and the room goes on.
+  // `done` gets the number of connections closed.
+  void Erase(std::function<void(Status, size_t closed)> done);
   // Unix ms of the oldest change not yet in the snapshot store, or 0 (any thread).
   int64_t unsaved_since_unix_ms() const {
     return persistence_ ? persistence_->unsaved_since_unix_ms() : 0;
@@ -102,14 +129,16 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
     size_t outbox_bytes = 0;  // bytes of replies to this connection waiting in the outbox
   };
   struct Outgoing {
-    uint64_t required_seq;  // local append sequence that must be durable first
-    SharedFrame frame;
+    uint64_t required_seq;           // local append sequence that must be durable first
+    SharedFrame frame;               // null: `then` only
     std::shared_ptr<Connection> to;  // one recipient, or null: broadcast
     const Connection* except = nullptr;
+    std::function<void()> then;  // run once durable (WhenDurable)
   };
-  struct Waiting {  // work that arrived while loading
-    std::shared_ptr<Connection> conn;
-    std::shared_ptr<std::vector<uint8_t>> frame;  // null: a join
+  struct Waiting {                                // work that arrived while loading
+    std::shared_ptr<Connection> conn;             // null: a visit
+    std::shared_ptr<std::vector<uint8_t>> frame;  // null: a join (or a visit)
+    std::function<void(Room&)> visit;
   };
 
   // RoomPersistence::Listener
@@ -119,6 +148,13 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   Bytes EncodeState() override;
 
   void BecomeReady();
+  // Runs what waited while the room was loading or being erased.
+  void RunWaiting();
+  void InstallUpdateObserver();
+  // Webhooks: notes the roots a transaction changed and (re)arms the room.changed timer.
+  void NoteChange(const crdt::Transaction& t);
+  void OnChangeTimer();
+  void FinishErase(Status s, const std::function<void(Status, size_t)>& done);
   void DoJoin(std::shared_ptr<Connection> conn);
   void DoLeave(const std::shared_ptr<Connection>& conn);
   void DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<uint8_t>& frame);
@@ -164,6 +200,15 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   size_t document_bytes_ = 0;
   std::unique_ptr<Timer> awareness_timer_;
   bool awareness_timer_running_ = false;
+  // room.changed notifications (null events_: none): the roots changed since the last one, the
+  // start of the burst and the last change.
+  RoomEvents* events_;
+  ChangeNotifyOptions change_notify_;
+  std::unique_ptr<Timer> change_timer_;
+  std::vector<std::string> changed_roots_;
+  std::optional<Clock::TimePoint> burst_started_;
+  Clock::TimePoint last_change_;
+  bool erasing_ = false;           // joins and messages wait in pending_
   uint16_t close_joins_code_ = 0;  // set by CloseAll: later joins are closed too
   std::string close_joins_reason_;
   std::function<void()> on_empty_;

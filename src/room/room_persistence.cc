@@ -118,6 +118,7 @@ uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
 }
 
 void RoomPersistence::DoAppend(Bytes update, uint64_t local_seq) {
+  if (erased_) return;  // a retry of an append made before the room was erased
   Bytes copy = update;  // kept to retry with
   services_.log->Append(room_, std::move(update),
                         [this, post = OnStrand(), local_seq, copy = std::move(copy)](
@@ -174,7 +175,7 @@ void RoomPersistence::MaybeCompact() {
 
 void RoomPersistence::Compact(std::function<void()> done) {
   TANDEM_DCHECK_ON_STRAND(strand_);
-  if (services_.log == nullptr) {
+  if (services_.log == nullptr || erasing_ || erased_) {
     if (done) done();
     return;
   }
@@ -238,6 +239,7 @@ void RoomPersistence::ScheduleSaveCheck() {
 
 void RoomPersistence::OnSaveTimer() {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (erasing_ || erased_) return;
   if (policy_.ShouldSave(clock_.Now())) {
     StartSave();
   } else if (!policy_.dirty() && !policy_.save_in_flight()) {
@@ -260,6 +262,9 @@ void RoomPersistence::StartSave() {
   policy_.OnSaveStarted();
   if (bytes.size() <= 2) {  // an empty document: nothing to send
     policy_.OnSaveFinished(true, started);
+    auto waiting = std::move(save_now_);
+    save_now_.clear();
+    for (auto& f : waiting) f(Status::Ok());
     return;
   }
   const size_t size = bytes.size();
@@ -278,6 +283,13 @@ void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t
   last_save_ok_ = status.ok();
   metrics_.save_micros_total += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - started).count());
+  if (services_.events != nullptr) {
+    if (status.ok()) {
+      services_.events->OnSaved(room_, bytes);
+    } else {
+      services_.events->OnSaveFailed(room_, status.message());
+    }
+  }
   if (status.ok()) {
     ++metrics_.saves_ok;
     metrics_.bytes_saved += bytes;
@@ -300,15 +312,49 @@ void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t
                  Quoted(room_), Quoted(status.message(), 256), policy_.failed_attempts(),
                  retry.count());
   }
-  // Shutting down: what changed while this save was in flight is saved right away.
-  if (status.ok() && !after_save_.empty() && policy_.dirty()) StartSave();
+  // Shutting down, or asked to save now: what changed while this save was in flight is saved
+  // right away.
+  if (status.ok() && (!after_save_.empty() || !save_now_.empty()) && policy_.dirty()) {
+    StartSave();
+  } else if (!save_now_.empty()) {
+    auto waiting = std::move(save_now_);
+    save_now_.clear();
+    for (auto& f : waiting) f(status);
+  }
   ScheduleSaveCheck();
   MaybeFinishShutdownSave();
+  if (erase_after_save_) {
+    auto erase = std::move(erase_after_save_);
+    erase_after_save_ = nullptr;
+    DoErase(std::move(erase));
+  }
+}
+
+void RoomPersistence::SaveNow(std::function<void(Status)> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.snapshots == nullptr) {
+    done(Status(StatusCode::kFailedPrecondition, "no snapshot store"));
+    return;
+  }
+  if (erasing_ || erased_) {
+    done(Status(StatusCode::kFailedPrecondition, "the room is being deleted"));
+    return;
+  }
+  if (!policy_.dirty() && !policy_.save_in_flight()) {
+    done(Status::Ok());
+    return;
+  }
+  save_now_.push_back(std::move(done));
+  if (!policy_.save_in_flight()) StartSave();
 }
 
 void RoomPersistence::SaveForShutdown(std::function<void()> done) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   if (services_.snapshots == nullptr) {
+    done();
+    return;
+  }
+  if (erasing_ || erased_) {
     done();
     return;
   }
@@ -324,6 +370,72 @@ void RoomPersistence::MaybeFinishShutdownSave() {
   auto callbacks = std::move(after_save_);
   after_save_.clear();
   for (auto& f : callbacks) f();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Erasing
+
+void RoomPersistence::Erase(std::function<void(Status)> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (erasing_ || erased_) {
+    done(Status(StatusCode::kFailedPrecondition, "the room is already being deleted"));
+    return;
+  }
+  erasing_ = true;
+  save_timer_->Cancel();
+  save_timer_at_.reset();
+  // A save in flight could land in the store after the delete and bring the room back.
+  if (policy_.save_in_flight()) {
+    erase_after_save_ = std::move(done);
+    return;
+  }
+  DoErase(std::move(done));
+}
+
+void RoomPersistence::DoErase(std::function<void(Status)> done) {
+  auto post = OnStrand();
+  auto fail = [this](std::function<void(Status)>& done, Status s) {
+    erasing_ = false;
+    spdlog::error("room={} cannot be deleted: {}", Quoted(room_), Quoted(s.message(), 256));
+    ScheduleSaveCheck();
+    done(std::move(s));
+  };
+  auto erase_log = [this, post, fail](std::function<void(Status)> done) {
+    if (services_.log == nullptr) {
+      erased_ = true;
+      done(Status::Ok());
+      return;
+    }
+    services_.log->Erase(room_, [this, post, fail, done = std::move(done)](const Status& s) {
+      post([this, s, fail, done = std::move(done)]() mutable {
+        if (!s.ok()) {
+          // The store's copy is gone already: say so, and keep the document (it is saved again).
+          fail(done, s.WithContext("the snapshot store's versions are deleted, the local log "
+                                   "could not be"));
+          policy_.MarkUnsaved(clock_.Now());
+          ScheduleSaveCheck();
+          return;
+        }
+        erased_ = true;
+        erasing_ = false;
+        done(Status::Ok());
+      });
+    });
+  };
+  if (services_.snapshots == nullptr) {
+    erase_log(std::move(done));
+    return;
+  }
+  services_.snapshots->Delete(
+      room_, [post, fail, erase_log, done = std::move(done)](const Status& s) mutable {
+        post([s, fail, erase_log, done = std::move(done)]() mutable {
+          if (!s.ok()) {
+            fail(done, s);
+            return;
+          }
+          erase_log(std::move(done));
+        });
+      });
 }
 
 }  // namespace tandem::room

@@ -17,6 +17,7 @@
 
 #include "room/clock.h"
 #include "room/metrics.h"
+#include "room/room_events.h"
 #include "roomlog/room_log.h"
 #include "snapshot/save_policy.h"
 #include "snapshot/snapshot_client.h"
@@ -31,12 +32,15 @@ struct PersistenceOptions {
 };
 
 // What rooms share: the room log, the snapshot store client (either may be null: a room without
-// them lives in memory), the clock. They outlive every room.
+// them lives in memory), the clock, and where rooms report events (null: nowhere). They outlive
+// every room.
 struct PersistenceServices {
   roomlog::RoomLog* log = nullptr;
   snapshot::SnapshotClient* snapshots = nullptr;
   Clock* clock = nullptr;  // null: SystemClock
   PersistenceOptions options;
+  RoomEvents* events = nullptr;
+  ChangeNotifyOptions change_notify;
 };
 
 class RoomPersistence {
@@ -77,8 +81,18 @@ class RoomPersistence {
   // `done` once everything appended is durable and saved. Without an answer the caller's
   // shutdown timeout ends the wait.
   void SaveForShutdown(std::function<void()> done);
+  // Saves now if anything is unsaved; `done` gets the store's answer (Ok at once when nothing is
+  // unsaved). A save in flight is waited for; changes made meanwhile are saved too.
+  void SaveNow(std::function<void(Status)> done);
+  // Changes not yet in the snapshot store (0: saved).
+  uint64_t unsaved_changes() const { return policy_.unsaved_changes(); }
   // Folds the log into a snapshot (before the room unloads), then calls `done`.
   void CompactForUnload(std::function<void()> done);
+  // Erases the room (the document API's DELETE): no save starts any more; once a save in
+  // flight has answered, the snapshot store's versions are deleted, then the log. `done` runs on
+  // the strand; on an error saves resume and nothing else is erased. After success this object
+  // never writes again.
+  void Erase(std::function<void(Status)> done);
 
   uint64_t appended() const { return appended_; }
   uint64_t durable() const { return durable_; }
@@ -106,6 +120,7 @@ class RoomPersistence {
   void StartSave();
   void OnSaved(const Status& status, uint64_t through_seq, size_t bytes, Clock::TimePoint started);
   void MaybeFinishShutdownSave();
+  void DoErase(std::function<void(Status)> done);
   void UpdateUnsavedGauge();
   // Runs `fn` on the strand, keeping the owner alive until it has run.
   std::function<void(std::function<void()>)> OnStrand();
@@ -131,12 +146,16 @@ class RoomPersistence {
   snapshot::SavePolicy policy_;
   std::unique_ptr<Timer> save_timer_;
   std::optional<Clock::TimePoint> save_timer_at_;
-  std::vector<std::function<void()>> after_save_;  // shutdown saves waiting
+  std::vector<std::function<void()>> after_save_;      // shutdown saves waiting
+  std::vector<std::function<void(Status)>> save_now_;  // SaveNow callers waiting
   std::atomic<int64_t> unsaved_since_unix_ms_{0};
   int64_t last_save_unix_ms_ = 0;
   bool last_save_ok_ = false;
   std::string last_error_;
   Clock::TimePoint load_started_;
+  bool erasing_ = false;
+  bool erased_ = false;
+  std::function<void(Status)> erase_after_save_;
 };
 
 }  // namespace tandem::room

@@ -65,6 +65,31 @@ void RoomRegistry::Resume(const std::string& id) {
   boost::asio::post(room->strand(), [this, room] { OnRoomEmpty(room); });
 }
 
+void RoomRegistry::Visit(const std::string& id, std::function<void(Room&)> fn) {
+  auto room = Acquire(id);  // reserved like a join: it cannot unload before the visit
+  room->Visit([this, room, fn = std::move(fn)](Room& r) {
+    JoinDone(r);
+    fn(r);
+    if (r.state() == Room::State::kReady && r.connection_count() == 0) OnRoomEmpty(room);
+  });
+}
+
+void RoomRegistry::Erase(const std::string& id, std::function<void(Status, size_t)> done) {
+  Visit(id, [this, done = std::move(done)](Room& r) mutable {
+    if (r.state() != Room::State::kReady) {
+      done(UnavailableError(r.state() == Room::State::kDeleted
+                                ? "the room was being deleted; try again"
+                                : "the room could not be loaded (snapshot store down?)"),
+           0);
+      return;
+    }
+    r.Erase([this, room = r.shared_from_this(), done = std::move(done)](Status s, size_t closed) {
+      if (s.ok()) Remove(room);
+      done(std::move(s), closed);
+    });
+  });
+}
+
 void RoomRegistry::JoinDone(Room& room) {
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room.id());

@@ -35,6 +35,14 @@ class RoomRegistry {
   Room::Strand StrandFor(const std::string& id) const;
   // Loads a room so it can save changes left unsaved by a previous run.
   void Resume(const std::string& id);
+  // Runs `fn` on room `id`'s strand once it is loaded (loading it if needed, as a join would);
+  // a room nobody is connected to unloads again after the idle delay.
+  void Visit(const std::string& id, std::function<void(Room&)> fn);
+
+  // Erases room `id` (loading it first, as a visit would: its store copy must be deleted too)
+  // and forgets it, so the next join starts an empty room (Room::Erase). `done` runs on the
+  // room's strand with the number of connections closed.
+  void Erase(const std::string& id, std::function<void(Status, size_t closed)> done);
 
   void CloseAll(uint16_t code, const std::string& reason);
   // Every room saves what is unsaved; `done` runs when all have answered.

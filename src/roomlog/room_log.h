@@ -51,6 +51,9 @@ class RoomLog {
   // The snapshot store acknowledged the document as of `through_seq`: unless later updates were
   // appended since, the room holds no unsaved change any more.
   virtual void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) = 0;
+  // Removes everything the log holds of a room (the document API's DELETE), after the appends
+  // made so far; a later append starts a new log at sequence 1.
+  virtual void Erase(const std::string& room, DoneCallback done) = 0;
   // Rooms holding unsaved changes (blocking; a server calls it once at start).
   virtual Result<std::vector<std::string>> RoomsNeedingSave() = 0;
   // Bytes of updates not yet compacted (blocking; metrics).

@@ -182,6 +182,14 @@ void SqliteRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Don
   });
 }
 
+void SqliteRoomLog::Erase(const std::string& room, DoneCallback done) {
+  boost::asio::post(pool_, [this, room, done = std::move(done)] {
+    Flush();  // appends queued before the erase must not land after it
+    Status s = EraseNow(room);
+    if (done) done(s);
+  });
+}
+
 Result<std::optional<LogContents>> SqliteRoomLog::ReadNow(const std::string& room) {
   std::lock_guard lock(db_mu_);
   LogContents out;
@@ -262,6 +270,29 @@ Status SqliteRoomLog::MarkSavedNow(const std::string& room, uint64_t through_seq
   s.BindText(1, room);
   s.BindInt(2, static_cast<int64_t>(through_seq));
   return s.Run("mark saved");
+}
+
+Status SqliteRoomLog::EraseNow(const std::string& room) {
+  std::lock_guard lock(db_mu_);
+  TANDEM_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  for (const char* sql :
+       {"DELETE FROM room_snapshot WHERE room = ?", "DELETE FROM room_update WHERE room = ?",
+        "DELETE FROM room_meta WHERE room = ?"}) {
+    sqlite::Statement s = db_->Cached(sql);
+    if (!s.ok()) {
+      Status e = db_->Error("erase");
+      (void)db_->Exec("ROLLBACK");
+      return e;
+    }
+    s.BindText(1, room);
+    if (s.Step() != SQLITE_DONE) {
+      Status e = db_->Error("erase");
+      (void)db_->Exec("ROLLBACK");
+      return e;
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  return db_->Exec("PRAGMA incremental_vacuum");
 }
 
 Result<std::vector<std::string>> SqliteRoomLog::RoomsNeedingSave() {

@@ -45,6 +45,7 @@ class SqliteRoomLog : public RoomLog {
   void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
                DoneCallback done) override;
   void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) override;
+  void Erase(const std::string& room, DoneCallback done) override;
   Result<std::vector<std::string>> RoomsNeedingSave() override;
   Result<uint64_t> LogBytes() override;
   void Flush() override;
@@ -54,6 +55,7 @@ class SqliteRoomLog : public RoomLog {
   Result<std::optional<LogContents>> ReadNow(const std::string& room);
   Status CompactNow(const std::string& room, const Bytes& snapshot, uint64_t through_seq);
   Status MarkSavedNow(const std::string& room, uint64_t through_seq);
+  Status EraseNow(const std::string& room);
   struct PendingAppend {
     std::string room;
     Bytes update;

@@ -87,6 +87,25 @@ TEST_F(SqliteRoomLogTest, AppendsSurviveReopenAndCompactionDropsLog) {
   EXPECT_EQ(*log->LogBytes(), 3u);  // {4}, {5} in a, {3} in b
 }
 
+TEST_F(SqliteRoomLogTest, EraseForgetsARoomAfterItsQueuedAppendsAndLeavesOthers) {
+  auto log = Open(std::chrono::milliseconds(20));
+  Append(*log, "a", {1});
+  Append(*log, "b", {2});
+  ASSERT_TRUE(Compact(*log, "a", {7}, 1).ok());
+  // Queued, not yet committed when the erase is asked for: it must not outlive the erase.
+  std::promise<void> appended;
+  log->Append("a", {3}, [&](const Status&, uint64_t) { appended.set_value(); });
+  std::promise<Status> erased;
+  log->Erase("a", [&](const Status& s) { erased.set_value(s); });
+  ASSERT_TRUE(erased.get_future().get().ok());
+  appended.get_future().get();
+  EXPECT_FALSE(Read(*log, "a").has_value());
+  EXPECT_EQ(*log->RoomsNeedingSave(), std::vector<std::string>{"b"});
+  ASSERT_TRUE(Read(*log, "b").has_value());
+  // A new life of the room starts at sequence 1.
+  EXPECT_EQ(Append(*log, "a", {4}), 1u);
+}
+
 TEST_F(SqliteRoomLogTest, AnOlderCompactionNeverReplacesANewerSnapshot) {
   // Compactions run on a pool, so an older one (a room's unload, say) can commit after a newer
   // one; it must not bring back a snapshot that lacks updates the newer one dropped.

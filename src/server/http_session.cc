@@ -150,7 +150,8 @@ void HttpSession::StartWebSocket(const HttpRequest& req, UpgradeDecision decisio
   std::string early_bytes = beast::buffers_to_string(buffer_.data());
   auto session = std::make_shared<WsSession>(
       front_door_.NextConnectionId(), std::move(socket), std::move(early_bytes),
-      front_door_.options().session, front_door_.metrics(), decision.read_only, decision.user_id);
+      front_door_.options().session, front_door_.metrics(), decision.read_only,
+      std::move(decision.user_id));  // the session keeps the user id once (as a Connection)
   session->Start(req, front_door_.registry(), std::move(decision));
 }
 

@@ -1,5 +1,6 @@
 #include "snapshot/http_snapshot_client.h"
 
+#include "lib0/json.h"
 #include "net/url.h"
 
 namespace tandem::snapshot {
@@ -58,6 +59,98 @@ void HttpSnapshotClient::Load(const std::string& room,
       done(std::optional<Bytes>(Bytes(r->body.begin(), r->body.end())));
     } else if (r->status == 404) {
       done(std::optional<Bytes>());
+    } else {
+      done(UnavailableError("snapshot store answered " + Describe(*r)));
+    }
+  });
+}
+
+void HttpSnapshotClient::ListVersions(const std::string& room,
+                                      std::function<void(Result<std::vector<VersionInfo>>)> done) {
+  net::HttpRequest req;
+  req.method = "GET";
+  req.url = options_.base_url +
+            "/collaboration/snapshot/versions?roomId=" + net::UrlEncodeComponent(room);
+  req.headers = {{"Authorization", "Bearer " + options_.secret}};
+  req.connect_timeout = options_.connect_timeout;
+  req.total_timeout = options_.total_timeout;
+  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+      return;
+    }
+    if (r->status == 404) {
+      done(Status(StatusCode::kFailedPrecondition, "the snapshot store keeps no versions"));
+      return;
+    }
+    if (r->status != 200) {
+      done(UnavailableError("snapshot store answered " + Describe(*r)));
+      return;
+    }
+    auto json = lib0::ParseJson(r->body);
+    if (!json.ok() || json->kind() != lib0::Any::Kind::kArray) {
+      done(UnavailableError("snapshot store: versions are not a JSON array"));
+      return;
+    }
+    std::vector<VersionInfo> out;
+    for (const lib0::Any& v : json->as_array()) {
+      if (v.kind() != lib0::Any::Kind::kObject) continue;
+      VersionInfo info;
+      auto number = [&v](std::string_view key) {
+        const lib0::Any* f = v.Find(key);
+        return f != nullptr && f->kind() == lib0::Any::Kind::kNumber ? f->as_number() : 0.0;
+      };
+      info.version = static_cast<int64_t>(number("version"));
+      info.size = static_cast<uint64_t>(number("size"));
+      info.time_ms = static_cast<int64_t>(number("time"));
+      if (const lib0::Any* c = v.Find("checksum");
+          c != nullptr && c->kind() == lib0::Any::Kind::kString)
+        info.checksum = c->as_string();
+      if (const lib0::Any* m = v.Find("merged");
+          m != nullptr && m->kind() == lib0::Any::Kind::kBool)
+        info.merged = m->as_bool();
+      out.push_back(std::move(info));
+    }
+    done(std::move(out));
+  });
+}
+
+void HttpSnapshotClient::LoadVersion(const std::string& room, int64_t version,
+                                     std::function<void(Result<std::optional<Bytes>>)> done) {
+  net::HttpRequest req;
+  req.method = "GET";
+  req.url = UrlFor(room) + "&version=" + std::to_string(version);
+  req.headers = {{"Authorization", "Bearer " + options_.secret}};
+  req.connect_timeout = options_.connect_timeout;
+  req.total_timeout = options_.total_timeout;
+  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+    } else if (r->status == 200) {
+      done(std::optional<Bytes>(Bytes(r->body.begin(), r->body.end())));
+    } else if (r->status == 404) {
+      done(std::optional<Bytes>());
+    } else {
+      done(UnavailableError("snapshot store answered " + Describe(*r)));
+    }
+  });
+}
+
+void HttpSnapshotClient::Delete(const std::string& room, std::function<void(Status)> done) {
+  net::HttpRequest req;
+  req.method = "DELETE";
+  req.url = UrlFor(room);
+  req.headers = {{"Authorization", "Bearer " + options_.secret}};
+  req.connect_timeout = options_.connect_timeout;
+  req.total_timeout = options_.total_timeout;
+  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+    } else if ((r->status >= 200 && r->status < 300) || r->status == 404) {
+      done(Status::Ok());
+    } else if (r->status == 405 || r->status == 501) {
+      done(Status(StatusCode::kFailedPrecondition,
+                  "the snapshot store cannot delete (" + Describe(*r) + ")"));
     } else {
       done(UnavailableError("snapshot store answered " + Describe(*r)));
     }

@@ -27,6 +27,14 @@ class HttpSnapshotClient : public SnapshotClient {
   void Save(const std::string& room, Bytes snapshot, std::function<void(Status)> done) override;
   void Load(const std::string& room,
             std::function<void(Result<std::optional<Bytes>>)> done) override;
+  // GET {base}/collaboration/snapshot/versions?roomId=R and ...snapshot?roomId=R&version=V
+  // (`tandem store`'s contract; an app's own store may not have them: 404 -> kFailedPrecondition).
+  void ListVersions(const std::string& room,
+                    std::function<void(Result<std::vector<VersionInfo>>)> done) override;
+  void LoadVersion(const std::string& room, int64_t version,
+                   std::function<void(Result<std::optional<Bytes>>)> done) override;
+  // DELETE {base}/collaboration/snapshot?roomId=R
+  void Delete(const std::string& room, std::function<void(Status)> done) override;
   std::string describe() const override { return options_.base_url; }
 
   std::string UrlFor(const std::string& room) const;

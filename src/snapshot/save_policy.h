@@ -45,6 +45,8 @@ class SavePolicy {
   std::optional<TimePoint> NextWakeup() const;
 
   bool dirty() const { return change_seq_ > saved_seq_; }
+  // Changes since the last successful save.
+  uint64_t unsaved_changes() const { return change_seq_ - saved_seq_; }
   bool save_in_flight() const { return in_flight_; }
   bool CanUnload() const { return connections_ == 0 && !dirty() && !in_flight_; }
   // Age of the oldest change not yet saved (metrics).

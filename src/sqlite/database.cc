@@ -129,6 +129,10 @@ Statement Database::Cached(const char* sql) {
   return Statement(db_, stmt, true);
 }
 
+int64_t Database::Changes() const {
+  return sqlite3_changes64(db_);
+}
+
 Status Database::Error(std::string_view what) const {
   return UnavailableError(std::string(what) + ": " + sqlite3_errmsg(db_));
 }

@@ -70,6 +70,8 @@ class Database {
   Statement Cached(const char* sql);
   // kUnavailable "<what>: <SQLite's last message>".
   Status Error(std::string_view what) const;
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

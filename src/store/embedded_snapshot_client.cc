@@ -45,4 +45,42 @@ void EmbeddedSnapshotClient::Load(const std::string& room,
   });
 }
 
+void EmbeddedSnapshotClient::ListVersions(
+    const std::string& room, std::function<void(Result<std::vector<snapshot::VersionInfo>>)> done) {
+  boost::asio::post(io_, [this, room, done = std::move(done)] {
+    auto list = store_->ListVersions(room);
+    if (!list.ok()) {
+      done(list.status());
+      return;
+    }
+    std::vector<snapshot::VersionInfo> out;
+    out.reserve(list->size());
+    for (const VersionInfo& v : *list) {
+      out.push_back({v.version, v.size, v.time_ms, v.checksum, v.merged});
+    }
+    done(std::move(out));
+  });
+}
+
+void EmbeddedSnapshotClient::LoadVersion(const std::string& room, int64_t version,
+                                         std::function<void(Result<std::optional<Bytes>>)> done) {
+  boost::asio::post(io_, [this, room, version, done = std::move(done)] {
+    auto got = store_->Get(room, version);
+    if (!got.ok()) {
+      done(got.status());
+    } else if (!got->has_value()) {
+      done(std::optional<Bytes>());
+    } else {
+      done(std::optional<Bytes>(std::move((*got)->data)));
+    }
+  });
+}
+
+void EmbeddedSnapshotClient::Delete(const std::string& room, std::function<void(Status)> done) {
+  boost::asio::post(io_, [this, room, done = std::move(done)] {
+    auto deleted = store_->Delete(room);
+    done(deleted.ok() ? Status::Ok() : deleted.status().WithContext("embedded snapshot store"));
+  });
+}
+
 }  // namespace tandem::store

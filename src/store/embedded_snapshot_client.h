@@ -22,8 +22,13 @@ class EmbeddedSnapshotClient : public snapshot::SnapshotClient {
                          std::string description);
 
   void Save(const std::string& room, Bytes snapshot, std::function<void(Status)> done) override;
+  void Delete(const std::string& room, std::function<void(Status)> done) override;
   void Load(const std::string& room,
             std::function<void(Result<std::optional<Bytes>>)> done) override;
+  void ListVersions(const std::string& room,
+                    std::function<void(Result<std::vector<snapshot::VersionInfo>>)> done) override;
+  void LoadVersion(const std::string& room, int64_t version,
+                   std::function<void(Result<std::optional<Bytes>>)> done) override;
   std::string describe() const override { return description_; }
 
   SnapshotStore& store() { return *store_; }

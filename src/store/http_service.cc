@@ -254,7 +254,8 @@ std::optional<HttpResponse> StoreHandler::Refuse(const HttpRequest& req) {
     return Error(v, http::status::not_found, "not_found",
                  "unknown path; use /collaboration/snapshot?roomId=...");
   }
-  if (snapshot && !get && req.method() != http::verb::post) return not_allowed("GET, HEAD, POST");
+  if (snapshot && !get && req.method() != http::verb::post && req.method() != http::verb::delete_)
+    return not_allowed("GET, HEAD, POST, DELETE");
   if (versions && !get) return not_allowed("GET, HEAD");
   if (rollback && req.method() != http::verb::post) return not_allowed("POST");
   if (!Authorized(req)) {
@@ -297,6 +298,7 @@ HttpResponse StoreHandler::Route(const HttpRequest& req) {
   if (versions) return Versions(query->room);
   if (rollback) return Rollback(query->room, query->version);
   if (req.method() == http::verb::post) return Save(req, query->room);
+  if (req.method() == http::verb::delete_) return Delete(query->room);
   return Load(query->room, query->version);
 }
 
@@ -376,6 +378,21 @@ HttpResponse StoreHandler::Versions(const std::string& room) {
   return Json(11, http::status::ok, std::move(json));
 }
 
+HttpResponse StoreHandler::Delete(const std::string& room) {
+  auto deleted = store_.Delete(room);
+  if (!deleted.ok()) {
+    spdlog::error("event=delete_failed room={} error={}", Quoted(room),
+                  Quoted(deleted.status().ToString(), 512));
+    return Error(11, HttpStatusOf(deleted.status()), ErrorCodeOf(deleted.status()),
+                 deleted.status().message());
+  }
+  spdlog::warn("event=deleted room={} versions={}", Quoted(room), *deleted);
+  HttpResponse res{http::status::no_content, 11};
+  res.set(http::field::server, "tandem-store");
+  res.set("X-Tandem-Deleted-Versions", std::to_string(*deleted));
+  return res;
+}
+
 HttpResponse StoreHandler::Rollback(const std::string& room, std::optional<int64_t> version) {
   if (!version.has_value()) {
     return Error(11, http::status::bad_request, "bad_request", "missing version");
@@ -410,6 +427,8 @@ std::string StoreHandler::RenderMetrics() const {
           "Saves identical to the latest version (nothing written).", m.saves_unchanged.load());
   counter("tandem_store_merges_total",
           "Saves whose snapshot lacked stored content; the union was stored.", m.merges.load());
+  counter("tandem_store_deletes_total", "Rooms erased (every version) by DELETE.",
+          m.deletes.load());
   counter("tandem_store_rollbacks_total", "Rollbacks to an earlier version by an operator.",
           m.rollbacks.load());
   o += "# HELP tandem_store_loads_total Snapshot loads by result.\n"

@@ -78,6 +78,7 @@ class StoreHandler {
   HttpResponse Load(const std::string& room, std::optional<int64_t> version);
   HttpResponse Versions(const std::string& room);
   HttpResponse Rollback(const std::string& room, std::optional<int64_t> version);
+  HttpResponse Delete(const std::string& room);
   bool Authorized(const HttpRequest& req) const;
 
   SnapshotStore& store_;

@@ -318,6 +318,27 @@ TEST_P(StoreHttpTest, VersionsListedAndFetched) {
   EXPECT_EQ(none.body, "[]");
 }
 
+TEST_P(StoreHttpTest, DeleteErasesEveryVersionAndVersionNumbersGoOn) {
+  REQUIRE_SERVICE();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(Post("r", Snapshot({MapSet(30 + i, 0, "k", "v")})).status, 200);
+  ASSERT_EQ(Post("other", Snapshot({MapSet(40, 0, "k", "v")})).status, 200);
+  EXPECT_EQ(Call(port_, http::verb::delete_, Target("r"), "", "").status, 401);
+  EXPECT_EQ(Get("r").status, 200) << "refused without the secret: nothing deleted";
+  Reply deleted = Call(port_, http::verb::delete_, Target("r"), "");
+  ASSERT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_EQ(deleted.headers["X-Tandem-Deleted-Versions"], "3");
+  EXPECT_EQ(Get("r").status, 404);
+  EXPECT_EQ(Get("r", "&version=2").status, 404);
+  EXPECT_EQ(Get("other").status, 200);
+  // Idempotent.
+  EXPECT_EQ(Call(port_, http::verb::delete_, Target("r"), "").status, 204);
+  // A new life of the room: versions are never reused.
+  Reply again = Post("r", Snapshot({MapSet(50, 0, "k", "v")}));
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers["X-Tandem-Version"], "4");
+}
+
 TEST_P(StoreHttpTest, BadRoomIdsMethodsAndQueriesAre4xxAndStoreNothing) {
   REQUIRE_SERVICE();
   const std::string body = Str(Snapshot({MapSet(1, 0, "a", "x")}));
@@ -341,7 +362,8 @@ TEST_P(StoreHttpTest, BadRoomIdsMethodsAndQueriesAre4xxAndStoreNothing) {
       {http::verb::post, "/collaboration/snapshot?roomId=a%0Ab", 400},   // control character
       {http::verb::post, "/collaboration/snapshot?roomId=a%00b", 400},
       {http::verb::put, "/collaboration/snapshot?roomId=x", 405},
-      {http::verb::delete_, "/collaboration/snapshot?roomId=x", 405},
+      {http::verb::patch, "/collaboration/snapshot?roomId=x", 405},
+      {http::verb::delete_, "/collaboration/snapshot?roomId=", 400},
       {http::verb::post, "/collaboration/snapshot/versions?roomId=x", 405},
       {http::verb::post, "/healthz", 405},
       {http::verb::post, "/collaboration/other?roomId=x", 404},

@@ -122,6 +122,26 @@ class PostgresBackend : public Backend {
     return out;
   }
 
+  Result<int64_t> Delete(const std::string& room) override {
+    Lease lease(*this);
+    TANDEM_ASSIGN_OR_RETURN(PGconn * conn, lease.get());
+    // Waits for a save of the room in progress (it holds the room's row until COMMIT).
+    if (!Ok(PgResult(PQexec(conn, "BEGIN")))) return Error(conn, "begin");
+    PgResult locked =
+        Exec(conn, "SELECT latest_version FROM store_rooms WHERE room = $1 FOR UPDATE",
+             {TextParam(room)});
+    PgResult deleted =
+        Ok(locked) ? Exec(conn, "DELETE FROM store_versions WHERE room = $1", {TextParam(room)})
+                   : PgResult(nullptr);
+    if (!Ok(locked) || !Ok(deleted)) {
+      Status s = Error(conn, "delete");
+      PgResult rolled_back(PQexec(conn, "ROLLBACK"));
+      return s;
+    }
+    if (!Ok(PgResult(PQexec(conn, "COMMIT")))) return Error(conn, "commit");
+    return static_cast<int64_t>(std::strtoll(PQcmdTuples(deleted.get()), nullptr, 10));
+  }
+
   Status Ping() override {
     Lease lease(*this);
     auto conn = lease.get();

@@ -275,4 +275,15 @@ Result<std::vector<VersionInfo>> SnapshotStore::ListVersions(const std::string& 
   return list;
 }
 
+Result<int64_t> SnapshotStore::Delete(const std::string& room) {
+  TANDEM_RETURN_IF_ERROR(ValidateRoomId(room));
+  auto deleted = backend_->Delete(room);
+  if (!deleted.ok()) {
+    ++metrics_.errors;
+    return deleted.status();
+  }
+  ++metrics_.deletes;
+  return deleted;
+}
+
 }  // namespace tandem::store

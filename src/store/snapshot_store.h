@@ -65,6 +65,9 @@ class Backend {
                                              std::optional<int64_t> version) = 0;
   // Kept versions, newest first.
   virtual Result<std::vector<VersionInfo>> List(const std::string& room) = 0;
+  // Removes every kept version of a room (atomic with saves); how many there were. Version
+  // numbers are not reused: a later save continues after the last one.
+  virtual Result<int64_t> Delete(const std::string& room) = 0;
   virtual Status Ping() = 0;
 };
 
@@ -91,6 +94,7 @@ struct StoreMetrics {
   std::atomic<uint64_t> saves_unchanged{0};
   std::atomic<uint64_t> merges{0};
   std::atomic<uint64_t> rollbacks{0};
+  std::atomic<uint64_t> deletes{0};
   std::atomic<uint64_t> loads_hit{0};
   std::atomic<uint64_t> loads_miss{0};
   std::atomic<uint64_t> rejected_invalid{0};  // not a Yjs update, bad room id
@@ -113,6 +117,8 @@ class SnapshotStore {
   // An operator's rollback: a new version holding the bytes of `version`, stored as they are
   // (the merge rule does not apply). kNotFound when that version is not kept.
   Result<SaveOutcome> Rollback(const std::string& room, int64_t version);
+  // Erases a room (the document API's DELETE): every version; how many there were.
+  Result<int64_t> Delete(const std::string& room);
 
   const StoreOptions& options() const { return options_; }
   Backend& backend() { return *backend_; }

@@ -75,6 +75,14 @@ class SqliteBackend : public Backend {
     return out;
   }
 
+  Result<int64_t> Delete(const std::string& room) override {
+    std::lock_guard lock(write_mu_);
+    Statement s = writer_->Cached("DELETE FROM store_versions WHERE room = ?");
+    s.BindText(1, room);
+    TANDEM_RETURN_IF_ERROR(s.Run("sqlite delete"));
+    return writer_->Changes();
+  }
+
   Status Ping() override {
     std::lock_guard lock(read_mu_);
     Statement s = reader_->Cached("SELECT 1");

@@ -182,6 +182,25 @@ TEST(ArrayTest, RemoteUpdateInsideLocalTransaction) {
   EXPECT_EQ(Json(a.ToJson()), "[0,1,2,99,3]");
 }
 
+TEST(TransactionTest, ChangedRootNamesNamesEachRootOnceWhateverTheDepth) {
+  Doc doc(DocOptions{.gc = true, .client_id = 3});
+  MapRef map = doc.GetMap("m");
+  ASSERT_TRUE(map.Set("list", Value::Array({Value::Map({{"k", Value(true)}})})).ok());
+  ArrayRef list(map.Nested(*map.Get("list")));
+  MapRef inner(list.Nested(*list.Get(0)));
+  std::vector<std::vector<std::string>> seen;
+  doc.OnUpdate([&](const std::vector<uint8_t>&, const Transaction& t) {
+    seen.push_back(ChangedRootNames(t));
+  });
+  doc.Transact([&](Transaction&) {
+    ASSERT_TRUE(doc.GetText("t").Insert(0, "x").ok());
+    ASSERT_TRUE(inner.Set("k", Value(false)).ok());
+    ASSERT_TRUE(list.Push({Value(1)}).ok());
+  });
+  ASSERT_TRUE(inner.Set("j", Value(1)).ok());
+  EXPECT_EQ(seen, (std::vector<std::vector<std::string>>{{"t", "m"}, {"m"}}));
+}
+
 TEST(MapTest, SetGetDeleteNestedAndClear) {
   Doc doc(DocOptions{.gc = true, .client_id = 3});
   MapRef map = doc.GetMap("m");
