@@ -5,6 +5,7 @@
 #include "auth/http_verifier.h"
 #include "auth/jwt_verifier.h"
 #include "auth/verifiers.h"
+#include "base/base64.h"
 #include "net/test_http_server.h"
 
 namespace tandem::auth {

@@ -6,14 +6,13 @@
 
 #include <chrono>
 
+#include "base/base64.h"
 #include "lib0/json.h"
 #include "protocol/close_codes.h"
 
 namespace tandem::auth {
 
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -37,49 +36,10 @@ bool RoomMatches(std::string_view pattern, std::string_view room) {
 
 }  // namespace
 
-std::string Base64UrlEncode(std::string_view bytes) {
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buf = (buf << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buf >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buf << (6 - bits)) & 63]);
-  return out;
-}
-
 Result<std::string> Base64UrlDecode(std::string_view text) {
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return MalformedError("bad base64url");
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xff));
-    }
-  }
-  if (bits >= 6) return MalformedError("bad base64url length");
-  return out;
+  // JWTs use the URL-safe alphabet without padding (RFC 7515 §2); nothing else is accepted.
+  if (text.find_first_of("+/=") != std::string_view::npos) return MalformedError("bad base64url");
+  return Base64Decode(text);
 }
 
 std::string SignHs256Jwt(std::string_view secret, std::string_view payload_json) {

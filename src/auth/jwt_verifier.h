@@ -28,8 +28,7 @@ class JwtVerifier : public TokenVerifier {
 
 // Signs `payload_json` as an HS256 JWT (for tests, tools and the docs' examples).
 std::string SignHs256Jwt(std::string_view secret, std::string_view payload_json);
-// base64url without padding.
-std::string Base64UrlEncode(std::string_view bytes);
+// base64url without padding, strictly (Base64UrlEncode is in base/base64.h).
 Result<std::string> Base64UrlDecode(std::string_view text);
 
 }  // namespace tandem::auth

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <random>
 
+#include "api/document_api.h"
 #include "auth/verifiers.h"
 #include "cli/flags.h"
 #include "cli/serve_config.h"
@@ -18,6 +19,7 @@
 #include "server/server.h"
 #include "snapshot/http_snapshot_client.h"
 #include "store/embedded_snapshot_client.h"
+#include "webhook/webhooks.h"
 
 namespace tandem::cli {
 
@@ -57,6 +59,11 @@ struct ServeFlags {
   std::string disconnect_debounce = "7s";
   std::string snapshot_timeout = "30s";
   std::string save_retry = "1s";
+  std::string webhook_change_quiet = "2s";
+  std::string webhook_change_max = "30s";
+  std::string webhook_retry_for = "24h";
+  std::string webhook_max_backoff = "10m";
+  std::string webhook_timeout = "10s";
   size_t max_clients_per_update = 10'000;
   size_t max_nesting_depth = 256;
   size_t compact_after = 2'000;
@@ -151,6 +158,25 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_ADMIN_TOKEN");
   opt("--node-id", c.node_id, "This server's name in the console and the cluster (default: random)",
       "TANDEM_NODE_ID");
+  opt("--api-secret", c.api.secret,
+      "Bearer secret of the document API (/api/v1/, docs/API.md); unset: the API is off",
+      "TANDEM_API_SECRET");
+  app_->add_option("--webhook-url", c.webhooks.urls,
+                   "URL that receives signed room events (repeatable; docs/API.md)")
+      ->envname("TANDEM_WEBHOOK_URLS")
+      ->delimiter(',');
+  opt("--webhook-secret", c.webhooks.secret,
+      "Standard Webhooks secret (whsec_<base64>) signing the events", "TANDEM_WEBHOOK_SECRET");
+  opt("--webhook-change-quiet", f.webhook_change_quiet,
+      "room.changed is sent after this long without a change", "TANDEM_WEBHOOK_CHANGE_QUIET");
+  opt("--webhook-change-max", f.webhook_change_max,
+      "... and at the latest this long after the first change of a burst",
+      "TANDEM_WEBHOOK_CHANGE_MAX");
+  opt("--webhook-retry-for", f.webhook_retry_for,
+      "Retry a failing delivery for this long, then drop it", "TANDEM_WEBHOOK_RETRY_FOR");
+  opt("--webhook-max-backoff", f.webhook_max_backoff, "Longest wait between two attempts",
+      "TANDEM_WEBHOOK_MAX_BACKOFF");
+  opt("--webhook-timeout", f.webhook_timeout, "Timeout of one delivery", "TANDEM_WEBHOOK_TIMEOUT");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -184,7 +210,12 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
         DurationFlag{"--save-interval", f.save_interval, save.interval},
         DurationFlag{"--disconnect-debounce", f.disconnect_debounce, save.debounce},
         DurationFlag{"--snapshot-timeout", f.snapshot_timeout, c.snapshots.timeout},
-        DurationFlag{"--save-retry", f.save_retry, save.retry_min}}) {
+        DurationFlag{"--save-retry", f.save_retry, save.retry_min},
+        DurationFlag{"--webhook-change-quiet", f.webhook_change_quiet, c.change_notify.quiet},
+        DurationFlag{"--webhook-change-max", f.webhook_change_max, c.change_notify.max},
+        DurationFlag{"--webhook-retry-for", f.webhook_retry_for, c.webhooks.retry_for},
+        DurationFlag{"--webhook-max-backoff", f.webhook_max_backoff, c.webhooks.max_backoff},
+        DurationFlag{"--webhook-timeout", f.webhook_timeout, c.webhooks.timeout}}) {
     auto parsed = ParseDuration(d.text);
     if (!parsed.ok()) return parsed.status().WithContext(d.name);
     d.out = *parsed;
@@ -229,6 +260,22 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
       return url.status().WithContext("--snapshot-url");
     }
   }
+  c.webhooks.min_backoff = std::min(c.webhooks.min_backoff, c.webhooks.max_backoff);
+  c.change_notify.max = std::max(c.change_notify.max, c.change_notify.quiet);
+  for (const std::string& url : c.webhooks.urls) {
+    if (auto parsed = net::ParseUrl(url); !parsed.ok()) {
+      return parsed.status().WithContext("--webhook-url");
+    }
+  }
+  if (!c.webhooks.urls.empty()) {
+    if (c.webhooks.secret.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "--webhook-url needs --webhook-secret (whsec_<base64>) to sign the events");
+    }
+    if (auto key = webhook::DecodeSecret(c.webhooks.secret); !key.ok()) return key.status();
+  }
+  // The document API takes updates as large as a client may send.
+  c.api.max_body_bytes = std::max<size_t>(s.front_door.session.max_message_bytes, 64 << 10);
   if (c.node_id.empty()) {
     std::random_device random;
     char id[16];
@@ -277,10 +324,18 @@ int ServeCommand::Run() {
                                       .secret = c.snapshots.secret,
                                       .total_timeout = c.snapshots.timeout});
   }
+  std::unique_ptr<webhook::WebhookDispatcher> webhooks;
+  if (!c.webhooks.urls.empty()) {
+    auto started = webhook::WebhookDispatcher::Start(c.data_dir, c.webhooks);
+    if (!started.ok()) return fail(started.status());
+    webhooks = std::move(started).value();
+  }
   {
     server::Server server(c.server, server::ServerParts{.verifier = verifier->get(),
                                                         .log = log->get(),
-                                                        .snapshots = snapshots.get()});
+                                                        .snapshots = snapshots.get(),
+                                                        .events = webhooks.get(),
+                                                        .change_notify = c.change_notify});
     const std::string& host = c.server.host;
     console::InstallWebPages(server.front_door());
     console::InstallConsoleApi(
@@ -290,6 +345,10 @@ int ServeCommand::Run() {
             .loopback_only_bind = host == "127.0.0.1" || host == "::1" || host == "localhost",
             .node_id = c.node_id,
             .version = TANDEM_VERSION});
+    api::InstallDocumentApi(server.front_door(), server.registry(), c.api);
+    if (webhooks) {
+      server.front_door().AddMetricsRenderer([w = webhooks.get()] { return w->RenderMetrics(); });
+    }
     Status s = server.Start();
     if (!s.ok()) return fail(s);
     server.Wait();

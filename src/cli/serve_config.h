@@ -6,10 +6,12 @@
 #include <optional>
 #include <string>
 
+#include "api/document_api.h"
 #include "auth/token_verifier.h"
 #include "net/url.h"
 #include "roomlog/sqlite_room_log.h"
 #include "server/server.h"
+#include "webhook/webhooks.h"
 
 namespace tandem::cli {
 
@@ -26,8 +28,11 @@ struct ServeConfig {
   roomlog::SqliteRoomLogOptions log;
   SnapshotStoreConfig snapshots;
   std::string log_level = "info";
-  std::string admin_token;  // the console API's Bearer token; empty: loopback binds only
-  std::string node_id;      // shown by the console; empty: a random one
+  std::string admin_token;           // the console API's Bearer token; empty: loopback binds only
+  std::string node_id;               // shown by the console; empty: a random one
+  api::DocumentApiOptions api;       // the document API (off without a secret)
+  webhook::WebhookOptions webhooks;  // off without a URL
+  room::ChangeNotifyOptions change_notify;
 };
 
 }  // namespace tandem::cli

@@ -2,6 +2,7 @@
 
 #include "crdt/events.h"
 #include "crdt/read_api.h"
+#include "crdt/types/text.h"
 
 namespace tandem::crdt {
 
@@ -23,6 +24,16 @@ Value Value::Array(std::vector<Value> items) {
   auto p = std::make_shared<Prelim>();
   p->ref = TypeRef::kArray;
   p->children = std::move(items);
+  Value v;
+  v.kind_ = Kind::kType;
+  v.prelim_ = std::move(p);
+  return v;
+}
+
+Value Value::TextFromDelta(std::vector<DeltaInput> delta) {
+  auto p = std::make_shared<Prelim>();
+  p->ref = TypeRef::kText;
+  p->delta = std::make_shared<const std::vector<DeltaInput>>(std::move(delta));
   Value v;
   v.kind_ = Kind::kType;
   v.prelim_ = std::move(p);

@@ -14,6 +14,8 @@
 
 namespace tandem::crdt {
 
+struct DeltaInput;  // crdt/types/text.h
+
 // A value to insert. A lib0::Any holding a byte array at top level is stored as ContentBinary, as
 // yjs does for a Uint8Array; any other Any (objects, arrays, primitives, nested bytes) as
 // ContentAny.
@@ -38,6 +40,9 @@ class Value {
   static Value Array(std::vector<Value> items = {});
   // new Y.Text(text)
   static Value Text(std::string text = {});
+  // A new Y.Text given a delta before integration (yjs `text.applyDelta(delta)` on a prelim
+  // text, as YText.clone() does): formatted text and embeds.
+  static Value TextFromDelta(std::vector<DeltaInput> delta);
   // new Y.XmlText(text)
   static Value XmlText(std::string text = {});
   // new Y.XmlElement(name) with attributes set and children inserted before integration
@@ -66,10 +71,11 @@ class Value {
 // map entries / attributes, then text.
 struct Prelim {
   TypeRef ref = TypeRef::kMap;
-  std::string name;                                    // XmlElement node name, XmlHook hook name
-  std::vector<Value> children;                         // Array, XmlFragment, XmlElement
-  std::vector<std::pair<std::string, Value>> entries;  // Map, XmlHook entries; XmlElement attrs
-  std::string text;                                    // Text, XmlText
+  std::string name;                                      // XmlElement node name, XmlHook hook name
+  std::vector<Value> children;                           // Array, XmlFragment, XmlElement
+  std::vector<std::pair<std::string, Value>> entries;    // Map, XmlHook entries; XmlElement attrs
+  std::string text;                                      // Text, XmlText
+  std::shared_ptr<const std::vector<DeltaInput>> delta;  // Text: applied instead of `text`
 };
 
 // A value read from a shared type (ContentX.getContent()[i]).

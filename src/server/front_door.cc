@@ -1,5 +1,7 @@
 #include "server/front_door.h"
 
+#include <algorithm>
+
 #include "lib0/json.h"
 #include "net/http_auth.h"
 #include "net/url.h"
@@ -99,6 +101,28 @@ void FrontDoor::Admit(const HttpRequest& request, std::function<void(UpgradeDeci
   });
 }
 
+std::optional<HttpResponse> FrontDoor::Screen(const HttpRequestHeader& header) const {
+  const std::string_view target = header.target();
+  for (const Route& r : routes_) {
+    if (target.substr(0, r.prefix.size()) == r.prefix)
+      return r.screen ? r.screen(header) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+size_t FrontDoor::LargestBodyLimit() const {
+  size_t largest = options_.max_request_body_bytes;
+  for (const Route& r : routes_) largest = std::max(largest, r.max_body_bytes);
+  return largest;
+}
+
+size_t FrontDoor::BodyLimitFor(std::string_view target) const {
+  for (const Route& r : routes_) {
+    if (target.substr(0, r.prefix.size()) == r.prefix) return r.max_body_bytes;
+  }
+  return options_.max_request_body_bytes;
+}
+
 void FrontDoor::HandleHttp(const HttpRequest& request, Respond respond) {
   for (const auto& handler : handlers_) {
     if (handler(request, respond)) return;
@@ -125,7 +149,7 @@ void FrontDoor::HandleHttp(const HttpRequest& request, Respond respond) {
                    ready ? "ready\n" : "shutting down\n"));
     } else {
       std::string body = metrics_.RenderPrometheus();
-      if (render_extra_metrics_) body += render_extra_metrics_();
+      for (const auto& render : metrics_renderers_) body += render();
       respond(text(http::status::ok, std::move(body), "text/plain; version=0.0.4"));
     }
     return;

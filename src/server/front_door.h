@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/beast/http.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ using Respond = std::function<void(HttpResponse)>;
 // Takes the requests it serves (returns true) and calls `respond` exactly once, from any thread;
 // returns false to let the next handler look.
 using HttpHandler = std::function<bool(const HttpRequest& request, Respond& respond)>;
+using HttpRequestHeader = boost::beast::http::request_header<>;
+// Looks at a request's header before its body is read: a response refuses it at once (wrong
+// secret, method or content type: an unauthenticated client must not make the server read a
+// large body); nullopt lets it through.
+using HeaderScreen = std::function<std::optional<HttpResponse>(const HttpRequestHeader& header)>;
 
 struct FrontDoorOptions {
   size_t max_connections = 20'000;
@@ -43,8 +49,18 @@ class FrontDoor {
   void HandleHttp(const HttpRequest& request, Respond respond);
   // REQUIRES: before the server starts.
   void AddHandler(HttpHandler handler) { handlers_.push_back(std::move(handler)); }
-  void set_render_extra_metrics(std::function<std::string()> f) {
-    render_extra_metrics_ = std::move(f);
+  // REQUIRES: before the server starts. Requests whose target starts with `prefix` are screened
+  // by `screen` and may carry bodies of up to `max_body_bytes`.
+  void AddRoute(std::string prefix, size_t max_body_bytes, HeaderScreen screen) {
+    routes_.push_back({std::move(prefix), max_body_bytes, std::move(screen)});
+  }
+  // What an HTTP session asks once it has read a header: a refusal, or the body limit.
+  std::optional<HttpResponse> Screen(const HttpRequestHeader& header) const;
+  size_t BodyLimitFor(std::string_view target) const;
+  size_t LargestBodyLimit() const;
+  // REQUIRES: before the server starts. Adds Prometheus text to /metrics.
+  void AddMetricsRenderer(std::function<std::string()> f) {
+    metrics_renderers_.push_back(std::move(f));
   }
 
   // REQUIRES: before the server starts (it fits the limit under the descriptor limit).
@@ -62,7 +78,13 @@ class FrontDoor {
   room::Metrics& metrics_;
   FrontDoorOptions options_;
   std::vector<HttpHandler> handlers_;
-  std::function<std::string()> render_extra_metrics_;
+  struct Route {
+    std::string prefix;
+    size_t max_body_bytes;
+    HeaderScreen screen;
+  };
+  std::vector<Route> routes_;
+  std::vector<std::function<std::string()>> metrics_renderers_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> next_connection_id_{0};
 };

@@ -54,31 +54,72 @@ void HttpSession::Run() {
 void HttpSession::DoRead() {
   parser_.emplace();
   parser_->header_limit(16 * 1024);
-  parser_->body_limit(front_door_.options().max_request_body_bytes);
+  parser_->body_limit(front_door_.LargestBodyLimit());
   stream_.expires_after(front_door_.options().session.handshake_timeout);
-  http::async_read(
+  http::async_read_header(
       stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnHeader(ec, n); });
 }
 
-void HttpSession::OnRead(beast::error_code ec, size_t) {
+bool HttpSession::HandledReadError(const beast::error_code& ec) {
   if (IsParseError(ec)) {
     // Duplicate Content-Length, Content-Length with Transfer-Encoding, bare LF line ends, a
     // header or body over its limit: say so, then close.
     if (ec == http::error::header_limit) {
       RespondAndClose(http::status::request_header_fields_too_large, "headers over 16 KiB");
     } else if (ec == http::error::body_limit) {
-      RespondAndClose(http::status::payload_too_large, "request body too large");
+      RespondAndClose(http::status::payload_too_large,
+                      "request body larger than the " +
+                          std::to_string(front_door_.BodyLimitFor(parser_->get().target())) +
+                          " bytes allowed here",
+                      "too_large");
     } else {
       RespondAndClose(http::status::bad_request, "malformed HTTP request: " + ec.message());
     }
-    return;
+    return true;
   }
   if (ec) {
     beast::error_code ignored;
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    return;
+    return true;
   }
+  return false;
+}
+
+void HttpSession::OnHeader(beast::error_code ec, size_t) {
+  if (HandledReadError(ec)) return;
+  const auto& header = parser_->get();
+  if (!beast::websocket::is_upgrade(header)) {
+    if (auto refused = front_door_.Screen(header)) {
+      // The body is not read: answer, then close the connection.
+      refused->version(header.version());
+      refused->set(http::field::server, "tandem");
+      refused->prepare_payload();
+      if (header.method() == http::verb::head) refused->body().clear();
+      Write(std::move(*refused), /*keep_alive=*/false);
+      return;
+    }
+    // Beast checks a Content-Length against the limit in force when the header was read (the
+    // largest of any route): check this route's own limit here.
+    const size_t limit = front_door_.BodyLimitFor(header.target());
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      RespondAndClose(
+          http::status::payload_too_large,
+          "request body larger than the " + std::to_string(limit) + " bytes allowed here",
+          "too_large");
+      return;
+    }
+    parser_->body_limit(limit);
+  } else {
+    parser_->body_limit(front_door_.options().max_request_body_bytes);
+  }
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void HttpSession::OnRead(beast::error_code ec, size_t) {
+  if (HandledReadError(ec)) return;
   if (const auto te = parser_->get()[http::field::transfer_encoding];
       !te.empty() && !beast::iequals(te, "chunked")) {
     RespondAndClose(http::status::not_implemented, "unsupported Transfer-Encoding");
@@ -129,8 +170,10 @@ void HttpSession::Write(HttpResponse response, bool keep_alive) {
   });
 }
 
-void HttpSession::RespondAndClose(http::status status, const std::string& message) {
-  HttpResponse res = JsonError(status, http::obsolete_reason(status), message);
+void HttpSession::RespondAndClose(http::status status, const std::string& message,
+                                  std::string_view code) {
+  HttpResponse res = JsonError(
+      status, code.empty() ? std::string_view(http::obsolete_reason(status)) : code, message);
   res.set(http::field::server, "tandem");
   res.prepare_payload();
   Write(std::move(res), /*keep_alive=*/false);

@@ -19,10 +19,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void DoRead();
+  void OnHeader(boost::beast::error_code ec, size_t bytes);
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void Write(HttpResponse response, bool keep_alive);
   // An error answer, then the connection is closed.
-  void RespondAndClose(boost::beast::http::status status, const std::string& message);
+  void RespondAndClose(boost::beast::http::status status, const std::string& message,
+                       std::string_view code = {});
+  // Reports a read error (a malformed request, a limit passed) and closes; false: no error.
+  bool HandledReadError(const boost::beast::error_code& ec);
   void StartWebSocket(const HttpRequest& request, UpgradeDecision decision);
 
   boost::beast::tcp_stream stream_;

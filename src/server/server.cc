@@ -37,13 +37,15 @@ Server::Server(ServerOptions options, ServerParts parts)
   persistence.log = parts_.log;
   persistence.snapshots = parts_.snapshots;
   persistence.clock = parts_.clock;
+  persistence.events = parts_.events;
+  persistence.change_notify = parts_.change_notify;
   persistence.options = options_.persistence;
   registry_ =
       std::make_unique<room::RoomRegistry>(ioc_.get_executor(), shard_executors, options_.room,
                                            persistence, options_.room_idle_unload, metrics_);
   front_door_ =
       std::make_unique<FrontDoor>(*registry_, *parts_.verifier, metrics_, options_.front_door);
-  front_door_->set_render_extra_metrics([this] { return RenderPersistenceMetrics(); });
+  front_door_->AddMetricsRenderer([this] { return RenderPersistenceMetrics(); });
 }
 
 Server::~Server() {

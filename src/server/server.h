@@ -48,6 +48,8 @@ struct ServerParts {
   roomlog::RoomLog* log = nullptr;                // null: rooms live in memory
   snapshot::SnapshotClient* snapshots = nullptr;  // null: no snapshot store
   room::Clock* clock = nullptr;                   // null: the system clock
+  room::RoomEvents* events = nullptr;             // null: nobody listens (no webhooks)
+  room::ChangeNotifyOptions change_notify;        // room.changed debounce
 };
 
 class Server {

@@ -133,6 +133,10 @@ int64_t Database::Changes() const {
   return sqlite3_changes64(db_);
 }
 
+int64_t Database::LastInsertRowId() const {
+  return sqlite3_last_insert_rowid(db_);
+}
+
 Status Database::Error(std::string_view what) const {
   return UnavailableError(std::string(what) + ": " + sqlite3_errmsg(db_));
 }

@@ -72,6 +72,8 @@ class Database {
   Status Error(std::string_view what) const;
   // Rows changed by the last INSERT, UPDATE or DELETE.
   int64_t Changes() const;
+  // The rowid of the last INSERT.
+  int64_t LastInsertRowId() const;
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

@@ -6,7 +6,7 @@
 // state vector> must converge (the checks of crdt_check.mjs). Also: the state-vector endpoint,
 // a document made by a y-websocket client, an unknown room, and the room list.
 //
-// Env: TANDEM_API_SESSIONS (default 24), TANDEM_API_SEED.
+// Env: TANDEM_API_SESSIONS (default 60), TANDEM_API_SEED.
 import { test, before, after } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
 import { Prng } from '../interop/helpers.mjs'
@@ -17,7 +17,7 @@ import {
   unb64, hex, sameBytes, svMap, wsClient, synced, destroyAll, waitFor, figure, randomRoom, assertError
 } from './lib.mjs'
 
-const SESSIONS = Number(process.env.TANDEM_API_SESSIONS || 24)
+const SESSIONS = Number(process.env.TANDEM_API_SESSIONS || 60)
 const SEED = Number(process.env.TANDEM_API_SEED || 20261206)
 
 let server

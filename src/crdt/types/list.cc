@@ -92,8 +92,18 @@ MarkerHit FindMarker(Type* type, uint64_t index) {
     p = p->left;
     if (!p->deleted() && p->countable()) pindex -= p->length();
   }
-  // (yjs also walks left here so that a marker never sits on an item that could merge into its
-  // left neighbour; MergeWith moves markers off merged items instead.)
+  // yjs walks left here so that a marker never sits on an item that could merge into its left
+  // neighbour (MergeWith moves markers off merged items for that). In text the walk matters for
+  // results too: a lookup starting at the marker knows no attributes before it, so where the
+  // marker sits decides which format items are read on the way (an insert at the end of a bold
+  // run continues it or not). Text walks as yjs does; lists need not.
+  if (type->ref == TypeRef::kText || type->ref == TypeRef::kXmlText) {
+    while (p->left != nullptr && p->left->client() == p->client() &&
+           p->left->clock() + p->left->length() == p->clock()) {
+      p = p->left;
+      if (!p->deleted() && p->countable()) pindex -= p->length();
+    }
+  }
   if (marker != kNone &&
       static_cast<double>(AbsDiff(markers.indices[marker], pindex)) <
           static_cast<double>(p->parent()->length) / static_cast<double>(kMaxSearchMarkers)) {
@@ -404,7 +414,11 @@ void IntegratePrelim(Transaction& t, Type* type) {
     case TypeRef::kXmlHook: set_entries(prelim->entries); break;
     case TypeRef::kText:
     case TypeRef::kXmlText:
-      if (!prelim->text.empty()) TextInsert(t, type, 0, Value(prelim->text), nullptr);
+      if (prelim->delta) {
+        TextApplyDelta(t, type, *prelim->delta);
+      } else if (!prelim->text.empty()) {
+        TextInsert(t, type, 0, Value(prelim->text), nullptr);
+      }
       break;
     default: break;
   }

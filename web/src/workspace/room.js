@@ -49,6 +49,9 @@ export class Room {
     this.provider.on('closed', (ev) => { this.closedBy = ev; this.emit() })
     this.provider.on('connection-close', (ev) => {
       if (ev && ev.code >= 4000) this.closedBy = { code: ev.code, reason: ev.reason }
+      // 4410: the room was deleted (document API). Reconnecting would upload this copy into the
+      // new, empty room: stay disconnected.
+      if (ev && ev.code === 4410) this.provider.disconnect()
       this.emit()
     })
     window.addEventListener('online', () => this.emit())
