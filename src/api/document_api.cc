@@ -224,14 +224,14 @@ class DocumentApi {
       case RouteKind::kRooms: ListRooms(req, std::move(once)); break;
       case RouteKind::kRoom:
         if (req.method() == http::verb::delete_) {
-          Erase(route.room, std::move(once));
+          Erase(route.room, once);
         } else {
-          Read(req, route.room, std::move(once));
+          Read(req, route.room, once);
         }
         break;
-      case RouteKind::kStateVector: StateVector(req, route.room, std::move(once)); break;
-      case RouteKind::kUpdate: Update(req, route.room, std::move(once)); break;
-      case RouteKind::kEdit: Edit(req, route.room, std::move(once)); break;
+      case RouteKind::kStateVector: StateVector(req, route.room, once); break;
+      case RouteKind::kUpdate: Update(req, route.room, once); break;
+      case RouteKind::kEdit: Edit(req, route.room, once); break;
     }
     return true;
   }
@@ -324,7 +324,7 @@ class DocumentApi {
     }
   }
 
-  void Read(const HttpRequest& req, const std::string& id, Respond respond) {
+  void Read(const HttpRequest& req, const std::string& id, const Respond& respond) {
     auto format = FormatOf(req);
     if (!format.ok()) {
       respond(JsonError(http::status::bad_request, "bad_request", format.status().message()));
@@ -361,7 +361,7 @@ class DocumentApi {
         });
   }
 
-  void StateVector(const HttpRequest& req, const std::string& id, Respond respond) {
+  void StateVector(const HttpRequest& req, const std::string& id, const Respond& respond) {
     const bool bytes = WantsBytes(req);
     VisitReady(id, respond, [respond, bytes](room::Room& r) {
       const std::vector<uint8_t> sv = r.doc().EncodeStateVector();
@@ -386,7 +386,7 @@ class DocumentApi {
     });
   }
 
-  void Update(const HttpRequest& req, const std::string& id, Respond respond) {
+  void Update(const HttpRequest& req, const std::string& id, const Respond& respond) {
     auto format = FormatOf(req);
     if (!format.ok()) {
       respond(JsonError(http::status::bad_request, "bad_request", format.status().message()));
@@ -411,7 +411,7 @@ class DocumentApi {
     });
   }
 
-  void Edit(const HttpRequest& req, const std::string& id, Respond respond) {
+  void Edit(const HttpRequest& req, const std::string& id, const Respond& respond) {
     auto parsed = ParseEditList(req.body());
     if (!parsed.ok()) {
       const bool json = parsed.status().code() != StatusCode::kMalformed;
@@ -461,8 +461,8 @@ class DocumentApi {
     });
   }
 
-  void Erase(const std::string& id, Respond respond) {
-    registry_.Erase(id, [respond, id](Status s, size_t closed) {
+  void Erase(const std::string& id, const Respond& respond) {
+    registry_.Erase(id, [respond, id](const Status& s, size_t closed) {
       if (!s.ok()) {
         const bool cannot = s.code() == StatusCode::kFailedPrecondition;
         HttpResponse res =

@@ -111,7 +111,10 @@ TEST(EditsTest, BodiesThatAreNotEditListsAreRefused) {
 TEST(EditsTest, ValuesNestAtMost64TypesDeep) {
   crdt::Doc doc(crdt::DocOptions{.gc = true, .client_id = 7});
   std::string value = "1";
-  for (int i = 0; i < 70; ++i) value = R"({"$type":"array","value":[)" + value + "]}";
+  for (int i = 0; i < 70; ++i) {
+    value.insert(0, R"({"$type":"array","value":[)");
+    value += "]}";
+  }
   EditResult r =
       EditAndApply(doc, R"([{"op":"map.set","type":"m","key":"k","value":)" + value + "}]");
   EXPECT_NE(r.status.message().find("nest"), std::string::npos) << r.status.message();

@@ -397,7 +397,7 @@ TEST_F(DurableRoomTest, EraseDeletesTheStoreCopyAndTheLogThenClosesEveryoneWith4
   std::optional<Status> result;
   size_t closed = 0;
   boost::asio::post(room->strand(), [&] {
-    room->Erase([&](Status s, size_t n) {
+    room->Erase([&](const Status& s, size_t n) {
       result = s;
       closed = n;
     });
@@ -435,7 +435,8 @@ TEST_F(DurableRoomTest, AFailedEraseChangesNothingAndWhatWaitedGoesOn) {
   ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 1; }));
   snapshots_.fail_deletes = true;
   std::optional<Status> result;
-  boost::asio::post(room->strand(), [&] { room->Erase([&](Status s, size_t) { result = s; }); });
+  boost::asio::post(room->strand(),
+                    [&] { room->Erase([&](const Status& s, size_t) { result = s; }); });
   // An update sent while the erase runs waits, then goes through.
   Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
   ASSERT_TRUE(RunUntil([&] { return result.has_value(); }));

@@ -406,21 +406,23 @@ void RoomPersistence::DoErase(std::function<void(Status)> done) {
       done(Status::Ok());
       return;
     }
-    services_.log->Erase(room_, [this, post, fail, done = std::move(done)](const Status& s) {
-      post([this, s, fail, done = std::move(done)]() mutable {
-        if (!s.ok()) {
-          // The store's copy is gone already: say so, and keep the document (it is saved again).
-          fail(done, s.WithContext("the snapshot store's versions are deleted, the local log "
-                                   "could not be"));
-          policy_.MarkUnsaved(clock_.Now());
-          ScheduleSaveCheck();
-          return;
-        }
-        erased_ = true;
-        erasing_ = false;
-        done(Status::Ok());
-      });
-    });
+    services_.log->Erase(
+        room_, [this, post, fail, done = std::move(done)](const Status& s) mutable {
+          post([this, s, fail, done = std::move(done)]() mutable {
+            if (!s.ok()) {
+              // The store's copy is gone already: say so, and keep the document (it is saved
+              // again).
+              fail(done, s.WithContext("the snapshot store's versions are deleted, the local log "
+                                       "could not be"));
+              policy_.MarkUnsaved(clock_.Now());
+              ScheduleSaveCheck();
+              return;
+            }
+            erased_ = true;
+            erasing_ = false;
+            done(Status::Ok());
+          });
+        });
   };
   if (services_.snapshots == nullptr) {
     erase_log(std::move(done));

@@ -110,10 +110,14 @@ WebhookDispatcher::WebhookDispatcher(std::unique_ptr<sqlite::Database> db, std::
       run_id_(RandomHex()) {}
 
 WebhookDispatcher::~WebhookDispatcher() {
-  boost::asio::post(io_, [this] { timer_.cancel(); });
+  // Undelivered events stay in the outbox: stopping drops only what is in flight.
   work_.reset();
   io_.stop();
-  if (thread_.joinable()) thread_.join();
+  try {
+    if (thread_.joinable()) thread_.join();
+  } catch (const std::system_error& e) {
+    spdlog::error("webhooks: cannot join the dispatcher thread: {}", e.what());
+  }
 }
 
 int64_t WebhookDispatcher::NowMs() {
@@ -149,7 +153,7 @@ Status WebhookDispatcher::LoadOutbox() {
   return Status::Ok();
 }
 
-void WebhookDispatcher::Emit(std::string type, std::string data_json) {
+void WebhookDispatcher::Emit(const std::string& type, const std::string& data_json) {
   ++events_;
   const int64_t now = NowMs();
   std::string body = "{\"type\":" + JsonStr(type) + ",\"timestamp\":" + JsonStr(IsoTime(now)) +

@@ -81,7 +81,7 @@ class WebhookDispatcher : public room::RoomEvents {
 
   WebhookDispatcher(std::unique_ptr<sqlite::Database> db, std::string key, WebhookOptions options);
   // Builds {"type", "timestamp", "data"} and hands it to the dispatcher's thread.
-  void Emit(std::string type, std::string data_json);
+  void Emit(const std::string& type, const std::string& data_json);
   void Enqueue(const std::string& body, int64_t now_ms);  // dispatcher thread
   void Pump();                                            // sends what is due
   void Send(Delivery d);
