@@ -34,7 +34,7 @@ HttpResponse JsonOk(const lib0::Any& body, http::status status = http::status::o
 }
 
 lib0::Any Field(lib0::Any::Object& o, std::string key, lib0::Any value) {
-  lib0::JsObjectSet(o, key, std::move(value));
+  lib0::JsObjectSet(o, std::move(key), std::move(value));
   return {};
 }
 
@@ -133,8 +133,12 @@ lib0::Any RoomDetail(room::Room& r) {
   Field(o, "awareness", lib0::Any(std::move(states)));
   const crdt::Doc& doc = r.doc();
   auto json = crdt::DocToJsonChecked(doc);
-  Field(o, "document", json.ok() ? std::move(json).value() : lib0::Any::Null());
-  if (!json.ok()) Field(o, "documentError", lib0::Any(json.status().message()));
+  if (json.ok()) {
+    Field(o, "document", std::move(json).value());
+  } else {
+    Field(o, "document", lib0::Any::Null());
+    Field(o, "documentError", lib0::Any(json.status().message()));
+  }
   lib0::Any::Object sv;
   std::vector<std::pair<crdt::ClientId, crdt::Clock>> clocks(doc.GetStateVector().begin(),
                                                              doc.GetStateVector().end());
@@ -358,7 +362,7 @@ class ConsoleApi {
                           "the room could not be loaded (snapshot store down?)"));
         return;
       }
-      r.SaveNow([respond](Status s) {
+      r.SaveNow([respond](const Status& s) {
         if (!s.ok()) {
           respond(JsonError(http::status::bad_gateway, "store_unavailable", s.message()));
           return;
@@ -416,7 +420,7 @@ class ConsoleApi {
               respond(JsonError(http::status::internal_server_error, "internal", edited.message()));
               return;
             }
-            r.SaveNow([respond, version](Status s) {
+            r.SaveNow([respond, version](const Status& s) {
               lib0::Any::Object o;
               Field(o, "restoredVersion", lib0::Any(static_cast<double>(version)));
               Field(o, "saved", lib0::Any(s.ok()));

@@ -97,7 +97,18 @@ class FlakyLog : public roomlog::RoomLog {
  public:
   explicit FlakyLog(roomlog::RoomLog& inner) : inner_(inner) {}
   void Read(const std::string& room, ReadCallback done) override {
-    inner_.Read(room, std::move(done));
+    if (!tail_only) {
+      inner_.Read(room, std::move(done));
+      return;
+    }
+    // As a log shared by nodes reads (cluster mode): only what follows the store's copy.
+    inner_.Read(room, [done = std::move(done)](Result<std::optional<roomlog::LogContents>> r) {
+      if (r.ok() && r->has_value()) {
+        (*r)->base_in_store = true;
+        (*r)->snapshot.clear();
+      }
+      done(std::move(r));
+    });
   }
   void Append(const std::string& room, Bytes update, AppendCallback done) override {
     ++append_calls;
@@ -123,6 +134,7 @@ class FlakyLog : public roomlog::RoomLog {
   void Flush() override { inner_.Flush(); }
   std::string describe() const override { return "flaky"; }
 
+  std::atomic<bool> tail_only{false};
   std::atomic<int> fail_appends{0};
   std::atomic<int> append_calls{0};
 
@@ -289,6 +301,39 @@ TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
   ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 3; }));
   EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
   EXPECT_EQ(ReadLog("r")->updates.size(), 2u);
+}
+
+TEST_F(DurableRoomTest, ALogHoldingOnlyATailIsLoadedAfterTheStoresCopy) {
+  FlakyLog& log = UseFlakyLog();
+  log.tail_only = true;
+  Bytes other = kUpdate;
+  other[2] = 0x02;  // the same content by client 2: what the log holds after the store's copy
+  {
+    std::lock_guard lock(snapshots_.mu);
+    snapshots_.stored["r"] = kUpdate;
+  }
+  std::promise<void> appended;
+  log.Append("r", other, [&](const Status&, uint64_t) { appended.set_value(); });
+  appended.get_future().get();
+  auto room = MakeRoom("r");
+  auto c = std::make_shared<FakeConnection>(1);
+  room->Join(c);
+  Send(room, c, protocol::EncodeSyncStep1(Bytes{0}));
+  ASSERT_TRUE(RunUntil([&] { return c->frames.size() == 2; }));
+  crdt::Doc both(crdt::DocOptions{.gc = true, .client_id = 9, .clean_up_formatting = false});
+  ASSERT_TRUE(both.ApplyUpdate(kUpdate).ok());
+  ASSERT_TRUE(both.ApplyUpdate(other).ok());
+  EXPECT_EQ(c->frames[1], protocol::EncodeSyncStep2(both.EncodeStateAsUpdate()));
+  EXPECT_EQ(snapshots_.loads, 1);
+
+  // With the store down, the tail alone never makes the room: it fails (1013).
+  snapshots_.fail_loads = true;
+  log.Append("again", other, [](const Status&, uint64_t) {});
+  log.Flush();
+  auto failed = MakeRoom("again");
+  auto d = std::make_shared<FakeConnection>(2);
+  failed->Join(d);
+  ASSERT_TRUE(RunUntil([&] { return d->close_code == protocol::kCloseTryAgain; }));
 }
 
 TEST_F(DurableRoomTest, AJoinArrivingAfterCloseAllIsClosedToo) {

@@ -88,15 +88,16 @@ void Room::Start() {
   });
 }
 
-Status Room::OnLoaded(const std::vector<Bytes>& parts, bool from_store) {
+Status Room::OnLoaded(const std::vector<Bytes>& parts, size_t from_store) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   doc_.OnUpdate(nullptr);  // loading is not news for anyone
   Status result;
-  for (const Bytes& part : parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const Bytes& part = parts[i];
     if (Status s = doc_.ApplyUpdate(part); !s.ok()) {
       // A log entry that does not decode (written by a bug, or damaged on disk) is skipped; the
       // snapshot store's copy must decode or the room does not start.
-      if (from_store) {
+      if (i < from_store) {
         result = s;
         break;
       }

@@ -142,7 +142,7 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   };
 
   // RoomPersistence::Listener
-  Status OnLoaded(const std::vector<Bytes>& parts, bool from_store) override;
+  Status OnLoaded(const std::vector<Bytes>& parts, size_t from_store) override;
   void OnLoadFailed(const std::string& why) override;
   void OnDurable(uint64_t seq) override;
   Bytes EncodeState() override;

@@ -53,7 +53,7 @@ void RoomPersistence::OnRead(Result<std::optional<roomlog::LogContents>> read) {
   }
   if (!read->has_value()) {
     if (services_.snapshots == nullptr) {
-      (void)listener_.OnLoaded({}, false);
+      (void)listener_.OnLoaded({}, 0);
       return;
     }
     // Cold start: no local state, so the snapshot store's copy is the room.
@@ -62,8 +62,19 @@ void RoomPersistence::OnRead(Result<std::optional<roomlog::LogContents>> read) {
     });
     return;
   }
-  // Local state wins: it is at least as new as anything saved to the store.
   roomlog::LogContents& contents = **read;
+  if (contents.base_in_store && services_.snapshots != nullptr) {
+    // A shared log keeps only what follows the store's copy: the room is that copy plus it.
+    services_.snapshots->Load(
+        room_, [this, post = OnStrand(),
+                tail = std::make_shared<roomlog::LogContents>(std::move(contents))](auto loaded) {
+          post([this, loaded = std::move(loaded), tail]() mutable {
+            OnStoreLoaded(std::move(loaded), std::move(*tail));
+          });
+        });
+    return;
+  }
+  // Local state wins: it is at least as new as anything saved to the store.
   std::vector<Bytes> parts;
   parts.reserve(contents.updates.size() + 1);
   if (!contents.snapshot.empty()) parts.push_back(std::move(contents.snapshot));
@@ -71,25 +82,34 @@ void RoomPersistence::OnRead(Result<std::optional<roomlog::LogContents>> read) {
   durable_log_seq_ = contents.last_seq;
   updates_since_compaction_ = contents.updates.size();
   if (contents.unsaved) policy_.MarkUnsaved(clock_.Now());
-  (void)listener_.OnLoaded(parts, false);
+  (void)listener_.OnLoaded(parts, 0);
   metrics_.room_load_micros_total += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - load_started_).count());
   ScheduleSaveCheck();
 }
 
-void RoomPersistence::OnStoreLoaded(Result<std::optional<Bytes>> loaded) {
+void RoomPersistence::OnStoreLoaded(Result<std::optional<Bytes>> loaded,
+                                    std::optional<roomlog::LogContents> tail) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   if (!loaded.ok()) {
     // Never start empty in place of a snapshot that may exist: it would later overwrite it.
     listener_.OnLoadFailed("snapshot store unavailable: " + loaded.status().message());
     return;
   }
-  if (!loaded->has_value()) {
-    (void)listener_.OnLoaded({}, true);
+  std::vector<Bytes> parts;
+  const size_t size = loaded->has_value() ? (*loaded)->size() : 0;
+  if (loaded->has_value()) parts.push_back(std::move(**loaded));
+  const size_t from_store = parts.size();
+  if (tail) {
+    for (auto& u : tail->updates) parts.push_back(std::move(u));
+    durable_log_seq_ = tail->last_seq;
+    if (tail->unsaved) policy_.MarkUnsaved(clock_.Now());
+  }
+  if (parts.empty()) {
+    (void)listener_.OnLoaded({}, 0);
     return;
   }
-  const size_t size = (*loaded)->size();
-  if (Status s = listener_.OnLoaded({std::move(**loaded)}, true); !s.ok()) {
+  if (Status s = listener_.OnLoaded(parts, from_store); !s.ok()) {
     listener_.OnLoadFailed("snapshot from the store does not decode: " + s.message());
     return;
   }
@@ -97,6 +117,10 @@ void RoomPersistence::OnStoreLoaded(Result<std::optional<Bytes>> loaded) {
   spdlog::info("room={} hydrated from the snapshot store ({} bytes)", Quoted(room_), size);
   metrics_.room_load_micros_total += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - load_started_).count());
+  if (tail) {
+    ScheduleSaveCheck();
+    return;  // a shared log: nothing to keep locally
+  }
   // Keep it locally, so that the next load is local.
   Compact(nullptr);
 }

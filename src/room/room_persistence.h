@@ -51,8 +51,9 @@ class RoomPersistence {
    public:
     virtual ~Listener() = default;
     // The room's state to start from (v1 updates to apply in order: a snapshot, then what was
-    // logged after it); `from_store` when it came from the snapshot store (a cold start).
-    virtual Status OnLoaded(const std::vector<Bytes>& parts, bool from_store) = 0;
+    // logged after it). The first `from_store` parts came from the snapshot store and must
+    // decode; a log entry that does not is skipped.
+    virtual Status OnLoaded(const std::vector<Bytes>& parts, size_t from_store) = 0;
     virtual void OnLoadFailed(const std::string& why) = 0;
     // Every append up to local sequence number `seq` is durable.
     virtual void OnDurable(uint64_t seq) = 0;
@@ -110,7 +111,9 @@ class RoomPersistence {
 
  private:
   void OnRead(Result<std::optional<roomlog::LogContents>> read);
-  void OnStoreLoaded(Result<std::optional<Bytes>> loaded);
+  // `tail`: what the log holds after the store's copy (a shared log, cluster mode).
+  void OnStoreLoaded(Result<std::optional<Bytes>> loaded,
+                     std::optional<roomlog::LogContents> tail = std::nullopt);
   void DoAppend(Bytes update, uint64_t local_seq);
   void OnAppended(const Status& status, uint64_t local_seq, uint64_t log_seq, Bytes update);
   void Compact(std::function<void()> done);

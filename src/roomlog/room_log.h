@@ -29,6 +29,9 @@ struct LogContents {
   std::vector<Bytes> updates;  // v1 updates after it, in order
   uint64_t last_seq = 0;       // sequence number of the last update (or of the snapshot)
   bool unsaved = false;        // holds changes the snapshot store has not acknowledged
+  // The log holds only what follows the snapshot store's copy (a log shared by nodes, cluster
+  // mode): the room is the store's copy, then `updates`. `snapshot` is empty then.
+  bool base_in_store = false;
 };
 
 class RoomLog {

@@ -1,0 +1,260 @@
+#include "cluster/redis_room_log.h"
+
+#include <openssl/sha.h>
+
+#include <charconv>
+#include <future>
+
+namespace tandem::cluster {
+
+namespace {
+
+using redis::Reply;
+
+// KEYS: log, meta, due. ARGV: update, node, room, due in ms. Returns the update's sequence.
+constexpr const char* kAppendScript = R"lua(
+local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
+redis.call('XADD', KEYS[1], '*', 's', seq, 'u', ARGV[1], 'n', ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[4]), ARGV[3])
+return seq
+)lua";
+
+// KEYS: log, meta, due. ARGV: through (the sequence the store's copy covers), min age in ms,
+// room. Records the save and trims what it covers, keeping entries younger than the min age.
+constexpr const char* kCommitScript = R"lua(
+local through = tonumber(ARGV[1])
+local snap = tonumber(redis.call('HGET', KEYS[2], 'snap') or '0')
+if through > snap then redis.call('HSET', KEYS[2], 'snap', through) end
+local seq = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
+if seq <= through then redis.call('ZREM', KEYS[3], ARGV[3]) end
+local t = redis.call('TIME')
+local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+local keep = nil
+local start = '-'
+local seen = 0
+while keep == nil do
+  local page = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 256)
+  if #page == 0 then break end
+  for _, e in ipairs(page) do
+    local ms = tonumber(string.match(e[1], '^(%d+)-'))
+    local s = 0
+    for i = 1, #e[2], 2 do
+      if e[2][i] == 's' then s = tonumber(e[2][i + 1]) end
+    end
+    if s > through or ms >= cutoff then
+      keep = e[1]
+      break
+    end
+    seen = seen + 1
+  end
+  start = '(' .. page[#page][1]
+end
+if keep ~= nil then
+  return redis.call('XTRIM', KEYS[1], 'MINID', keep)
+end
+if seen > 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
+return 0
+)lua";
+
+std::string Sha1Hex(const std::string& text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+uint64_t ToU64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+}  // namespace
+
+RedisRoomLog::RedisRoomLog(std::shared_ptr<redis::RedisClient> client, RedisRoomLogOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+RedisRoomLog::~RedisRoomLog() {
+  Flush();
+}
+
+std::string RedisRoomLog::describe() const {
+  return "redis room log (node " + options_.node_id + ")";
+}
+
+void RedisRoomLog::Started() {
+  std::lock_guard lock(mu_);
+  ++in_flight_;
+}
+
+void RedisRoomLog::Finished() {
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) idle_.notify_all();
+}
+
+void RedisRoomLog::Flush() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+void RedisRoomLog::Script(const std::string& body, const std::vector<std::string>& keys,
+                          const std::vector<std::string>& args, redis::RedisClient::Callback done) {
+  static const std::string kAppendSha = Sha1Hex(kAppendScript);
+  static const std::string kCommitSha = Sha1Hex(kCommitScript);
+  const std::string& sha = body == kAppendScript ? kAppendSha : kCommitSha;
+  std::vector<std::string> command = {"EVALSHA", sha, std::to_string(keys.size())};
+  for (const auto& k : keys) command.push_back(k);
+  for (const auto& a : args) command.push_back(a);
+  auto fallback = std::make_shared<std::vector<std::string>>(command);
+  (*fallback)[0] = "EVAL";
+  (*fallback)[1] = body;
+  client_->Command(command,
+                   [client = client_, fallback, done = std::move(done)](Result<Reply> r) mutable {
+                     // A Redis that restarted (or never saw the script) loads it with EVAL.
+                     if (!r.ok() && r.status().message().rfind("NOSCRIPT", 0) == 0) {
+                       client->Command(*fallback, std::move(done));
+                       return;
+                     }
+                     done(std::move(r));
+                   });
+}
+
+void RedisRoomLog::Append(const std::string& room, Bytes update, AppendCallback done) {
+  Started();
+  Script(kAppendScript, {LogKey(room), MetaKey(room), kDueKey},
+         {std::string(update.begin(), update.end()), options_.node_id, room,
+          std::to_string(options_.save_due.count())},
+         [this, done = std::move(done)](Result<Reply> r) {
+           if (!r.ok()) {
+             done(r.status().WithContext("redis append"), 0);
+           } else if (r->type != Reply::Type::kInteger) {
+             done(MalformedError("redis append: unexpected reply"), 0);
+           } else {
+             done(Status::Ok(), static_cast<uint64_t>(r->integer));
+           }
+           Finished();
+         });
+}
+
+void RedisRoomLog::Read(const std::string& room, ReadCallback done) {
+  Started();
+  client_->Command({"HMGET", MetaKey(room), "seq", "snap"}, [this, room, done = std::move(done)](
+                                                                Result<Reply> meta) mutable {
+    if (!meta.ok() || meta->elements.size() != 2) {
+      done(meta.ok() ? Status(MalformedError("redis read: unexpected reply"))
+                     : meta.status().WithContext("redis read"));
+      Finished();
+      return;
+    }
+    if (meta->elements[0].is_nil()) {
+      done(std::optional<roomlog::LogContents>());  // never logged
+      Finished();
+      return;
+    }
+    auto out = std::make_shared<roomlog::LogContents>();
+    out->base_in_store = true;
+    out->last_seq = ToU64(meta->elements[0].str);
+    const uint64_t snap = meta->elements[1].is_nil() ? 0 : ToU64(meta->elements[1].str);
+    client_->Command({"ZSCORE", kDueKey, room},
+                     [this, room, out, snap, done = std::move(done)](Result<Reply> due) mutable {
+                       if (!due.ok()) {
+                         done(due.status().WithContext("redis read"));
+                         Finished();
+                         return;
+                       }
+                       out->unsaved = !due->is_nil();
+                       ReadPage(room, out, "-", snap, std::move(done));
+                     });
+  });
+}
+
+void RedisRoomLog::ReadPage(const std::string& room,
+                            const std::shared_ptr<roomlog::LogContents>& out,
+                            const std::string& after, uint64_t snap, ReadCallback done) {
+  client_->Command({"XRANGE", LogKey(room), after, "+", "COUNT", "1000"},
+                   [this, room, out, snap, done = std::move(done)](Result<Reply> page) mutable {
+                     if (!page.ok()) {
+                       done(page.status().WithContext("redis read"));
+                       Finished();
+                       return;
+                     }
+                     for (const Reply& entry : page->elements) {
+                       if (entry.elements.size() != 2) continue;
+                       uint64_t seq = 0;
+                       const std::string* update = nullptr;
+                       const auto& fields = entry.elements[1].elements;
+                       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                         if (fields[i].str == "s") seq = ToU64(fields[i + 1].str);
+                         if (fields[i].str == "u") update = &fields[i + 1].str;
+                       }
+                       // Entries the store's copy covers (kept for their minimum age) are not
+                       // needed.
+                       if (update != nullptr && seq > snap)
+                         out->updates.emplace_back(update->begin(), update->end());
+                     }
+                     if (page->elements.size() < 1000) {
+                       done(std::optional<roomlog::LogContents>(std::move(*out)));
+                       Finished();
+                       return;
+                     }
+                     ReadPage(room, out, "(" + page->elements.back().elements[0].str, snap,
+                              std::move(done));
+                   });
+}
+
+void RedisRoomLog::Compact(const std::string&, Bytes, uint64_t, DoneCallback done) {
+  if (done) done(Status::Ok());
+}
+
+void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) {
+  Started();
+  Script(kCommitScript, {LogKey(room), MetaKey(room), kDueKey},
+         {std::to_string(through_seq), std::to_string(options_.min_age.count()), room},
+         [this, done = std::move(done)](const Result<Reply>& r) {
+           if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis commit"));
+           Finished();
+         });
+}
+
+void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
+  Started();
+  client_->Command({"DEL", LogKey(room), MetaKey(room)},
+                   [this, room, done = std::move(done)](const Result<Reply>& r) mutable {
+                     if (!r.ok()) {
+                       if (done) done(r.status().WithContext("redis erase"));
+                       Finished();
+                       return;
+                     }
+                     client_->Command({"ZREM", kDueKey, room}, [this, done = std::move(done)](
+                                                                   const Result<Reply>& z) {
+                       if (done) {
+                         done(z.ok() ? Status::Ok() : z.status().WithContext("redis erase"));
+                       }
+                       Finished();
+                     });
+                   });
+}
+
+Result<std::vector<std::string>> RedisRoomLog::RoomsNeedingSave() {
+  std::promise<Result<Reply>> p;
+  client_->Command({"ZRANGE", kDueKey, "0", "-1"},
+                   [&p](Result<Reply> r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  if (!r.ok()) return r.status().WithContext("redis rooms needing save");
+  std::vector<std::string> rooms;
+  for (const Reply& e : r->elements) rooms.push_back(e.str);
+  return rooms;
+}
+
+Result<uint64_t> RedisRoomLog::LogBytes() {
+  return uint64_t{0};  // Redis reports its own memory (INFO memory); not counted per node
+}
+
+}  // namespace tandem::cluster

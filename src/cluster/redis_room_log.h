@@ -1,0 +1,72 @@
+#pragma once
+// The room log on Redis (cluster mode, docs/CLUSTER.md): one stream per room, shared by every
+// node, holding what follows the snapshot store's copy. An append is one script call (XADD plus
+// the room's sequence number and its due save), acknowledged once Redis has it (with
+// `appendfsync always`, once it is in the AOF on disk). A save's acknowledgement trims the
+// stream up to what the snapshot covers, never entries younger than `min_age`.
+//
+//   tandem:{room}:log   STREAM  s=<sequence> u=<Yjs v1 update> n=<node>
+//   tandem:{room}:meta  HASH    seq (last sequence given), snap (sequence the store's copy covers)
+//   tandem:due          ZSET    room -> Redis time (ms) its save is due
+//
+// Callbacks run on the Redis client's strand (RoomLog's contract: the log's own threads).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "redis/redis_client.h"
+#include "roomlog/room_log.h"
+
+namespace tandem::cluster {
+
+using roomlog::Bytes;
+
+struct RedisRoomLogOptions {
+  std::string node_id;
+  std::chrono::milliseconds save_due{30'000};  // a change makes a save due this much later
+  std::chrono::milliseconds min_age{60'000};   // entries younger than this are never trimmed
+};
+
+class RedisRoomLog : public roomlog::RoomLog {
+ public:
+  RedisRoomLog(std::shared_ptr<redis::RedisClient> client, RedisRoomLogOptions options);
+  ~RedisRoomLog() override;
+
+  void Read(const std::string& room, ReadCallback done) override;
+  void Append(const std::string& room, Bytes update, AppendCallback done) override;
+  // The snapshot lives in the snapshot store: nothing to fold here.
+  void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
+               DoneCallback done) override;
+  void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) override;
+  void Erase(const std::string& room, DoneCallback done) override;
+  Result<std::vector<std::string>> RoomsNeedingSave() override;
+  Result<uint64_t> LogBytes() override;
+  void Flush() override;
+  std::string describe() const override;
+
+  // Redis keys of a room (the room id between braces: one hash slot per room).
+  static std::string LogKey(const std::string& room) { return "tandem:{" + room + "}:log"; }
+  static std::string MetaKey(const std::string& room) { return "tandem:{" + room + "}:meta"; }
+  static constexpr const char* kDueKey = "tandem:due";
+
+ private:
+  void ReadPage(const std::string& room, const std::shared_ptr<roomlog::LogContents>& out,
+                const std::string& after, uint64_t snap, ReadCallback done);
+  void Started();
+  void Finished();
+  // Runs a script by its SHA, loading it on NOSCRIPT.
+  void Script(const std::string& body, const std::vector<std::string>& keys,
+              const std::vector<std::string>& args, redis::RedisClient::Callback done);
+
+  std::shared_ptr<redis::RedisClient> client_;
+  const RedisRoomLogOptions options_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  size_t in_flight_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace tandem::cluster

@@ -1,0 +1,150 @@
+// The room log on a real redis-server (AOF on, fsync always), shared by two "nodes".
+
+#include "cluster/redis_room_log.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <future>
+#include <thread>
+
+#include "redis/test_redis_server.h"
+
+namespace tandem::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using roomlog::LogContents;
+
+class RedisRoomLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!server_.Start()) GTEST_SKIP() << server_.error();
+    thread_ = std::thread([this] { ioc_.run(); });
+    client_ = redis::RedisClient::Create(
+        ioc_.get_executor(), redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())});
+  }
+  void TearDown() override {
+    a_.reset();
+    b_.reset();
+    work_.reset();
+    ioc_.stop();  // the nodes' connections keep a read pending
+    if (thread_.joinable()) thread_.join();
+    client_.reset();
+  }
+  std::unique_ptr<RedisRoomLog> Log(const std::string& node, std::chrono::milliseconds min_age) {
+    // Each node has a connection of its own.
+    auto client = redis::RedisClient::Create(
+        ioc_.get_executor(), redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())});
+    return std::make_unique<RedisRoomLog>(
+        client, RedisRoomLogOptions{.node_id = node, .save_due = 30s, .min_age = min_age});
+  }
+  static Result<uint64_t> Append(RedisRoomLog& log, const std::string& room, Bytes update) {
+    std::promise<Result<uint64_t>> p;
+    log.Append(room, std::move(update), [&](const Status& s, uint64_t seq) {
+      p.set_value(s.ok() ? Result<uint64_t>(seq) : Result<uint64_t>(s));
+    });
+    return p.get_future().get();
+  }
+  static std::optional<LogContents> Read(RedisRoomLog& log, const std::string& room) {
+    std::promise<Result<std::optional<LogContents>>> p;
+    log.Read(room, [&](Result<std::optional<LogContents>> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : std::nullopt;
+  }
+  static Status Done(const std::function<void(roomlog::RoomLog::DoneCallback)>& call) {
+    std::promise<Status> p;
+    call([&](const Status& s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  int64_t Xlen(const std::string& room) {
+    std::promise<Result<redis::Reply>> p;
+    client_->Command({"XLEN", RedisRoomLog::LogKey(room)},
+                     [&](Result<redis::Reply> r) { p.set_value(std::move(r)); });
+    return p.get_future().get()->integer;
+  }
+
+  redis::TestRedisServer server_;
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      ioc_.get_executor()};
+  std::thread thread_;
+  std::shared_ptr<redis::RedisClient> client_;
+  std::unique_ptr<RedisRoomLog> a_, b_;
+};
+
+TEST_F(RedisRoomLogTest, TwoNodesAppendToOneGapFreeSequence) {
+  a_ = Log("a", 0ms);
+  b_ = Log("b", 0ms);
+  EXPECT_FALSE(Read(*a_, "r").has_value()) << "never logged";
+  std::vector<uint64_t> seqs;
+  for (uint8_t i = 1; i <= 20; ++i) seqs.push_back(*Append(i % 2 ? *a_ : *b_, "r", {i, i}));
+  for (uint64_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  auto read = Read(*b_, "r");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(read->base_in_store);
+  EXPECT_TRUE(read->unsaved);
+  EXPECT_TRUE(read->snapshot.empty());
+  EXPECT_EQ(read->last_seq, 20u);
+  ASSERT_EQ(read->updates.size(), 20u);
+  EXPECT_EQ(read->updates[4], (Bytes{5, 5}));
+  EXPECT_EQ(*a_->RoomsNeedingSave(), std::vector<std::string>{"r"});
+}
+
+TEST_F(RedisRoomLogTest, ASaveTrimsWhatItCoversAndNothingYoungerThanTheMinimumAge) {
+  a_ = Log("a", 0ms);
+  b_ = Log("b", 60s);
+  for (uint8_t i = 1; i <= 10; ++i) ASSERT_TRUE(Append(*a_, "old", {i}).ok());
+  for (uint8_t i = 1; i <= 10; ++i) ASSERT_TRUE(Append(*b_, "young", {i}).ok());
+  // Covered through 6: the log keeps 7..10 (and, on a 60 s minimum age, everything).
+  ASSERT_TRUE(Done([&](auto cb) { a_->MarkSaved("old", 6, cb); }).ok());
+  ASSERT_TRUE(Done([&](auto cb) { b_->MarkSaved("young", 6, cb); }).ok());
+  EXPECT_EQ(Xlen("old"), 4);
+  EXPECT_EQ(Xlen("young"), 10);
+  for (RedisRoomLog* log : {a_.get(), b_.get()}) {
+    for (const char* room : {"old", "young"}) {
+      auto read = Read(*log, room);
+      ASSERT_TRUE(read.has_value());
+      ASSERT_EQ(read->updates.size(), 4u) << room << ": what the store's copy covers is skipped";
+      EXPECT_EQ(read->updates.front(), Bytes{7});
+      EXPECT_TRUE(read->unsaved);
+    }
+  }
+  // Covered through the end: nothing due, and the next change is due again.
+  ASSERT_TRUE(Done([&](auto cb) { a_->MarkSaved("old", 10, cb); }).ok());
+  EXPECT_EQ(Xlen("old"), 0);
+  EXPECT_FALSE(Read(*a_, "old")->unsaved);
+  EXPECT_EQ(*a_->RoomsNeedingSave(), std::vector<std::string>{"young"});
+  EXPECT_EQ(*Append(*a_, "old", {11}), 11u);
+  EXPECT_EQ(Read(*a_, "old")->updates, (std::vector<Bytes>{{11}}));
+  // An older save acknowledged late never moves the mark back.
+  ASSERT_TRUE(Done([&](auto cb) { a_->MarkSaved("old", 3, cb); }).ok());
+  EXPECT_EQ(Read(*a_, "old")->updates.size(), 1u);
+}
+
+TEST_F(RedisRoomLogTest, EraseForgetsTheRoom) {
+  a_ = Log("a", 0ms);
+  ASSERT_TRUE(Append(*a_, "r", {1}).ok());
+  ASSERT_TRUE(Done([&](auto cb) { a_->Erase("r", cb); }).ok());
+  EXPECT_FALSE(Read(*a_, "r").has_value());
+  EXPECT_TRUE(a_->RoomsNeedingSave()->empty());
+  EXPECT_EQ(*Append(*a_, "r", {2}), 1u);
+}
+
+TEST_F(RedisRoomLogTest, RedisDownRefusesAppendsAndAcknowledgedOnesSurviveItsRestart) {
+  a_ = Log("a", 0ms);
+  for (uint8_t i = 1; i <= 5; ++i) ASSERT_TRUE(Append(*a_, "r", {i}).ok());
+  server_.Kill();
+  auto refused = Append(*a_, "r", {6});
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+  ASSERT_TRUE(server_.Start()) << server_.error();
+  // Restarted from its AOF (and with no scripts loaded: EVALSHA falls back to EVAL).
+  EXPECT_EQ(*Append(*a_, "r", {7}), 6u);
+  auto read = Read(*a_, "r");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->updates, (std::vector<Bytes>{{1}, {2}, {3}, {4}, {5}, {7}}));
+}
+
+}  // namespace
+}  // namespace tandem::cluster

@@ -1,0 +1,292 @@
+#include "redis/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+
+namespace tandem::redis {
+
+namespace {
+
+Reply Convert(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      break;
+    default: out.type = Reply::Type::kNil; break;
+  }
+  return out;
+}
+
+// An error reply: a passing state of the server (loading its AOF, out of memory under
+// noeviction, a busy script) is kUnavailable, to try again; anything else is the command's fault.
+Status ErrorStatus(std::string message) {
+  for (std::string_view transient : {"LOADING", "BUSY", "TRYAGAIN", "OOM", "MASTERDOWN"}) {
+    if (message.rfind(transient, 0) == 0) return UnavailableError("redis: " + message);
+  }
+  return Status(StatusCode::kFailedPrecondition, std::move(message));
+}
+
+}  // namespace
+
+Result<RedisUrl> ParseRedisUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "redis://";
+  auto bad = [&](const std::string& why) {
+    return Status(StatusCode::kInvalidArgument, "bad Redis URL \"" +
+                                                    std::string(url.substr(0, 200)) + "\": " + why +
+                                                    " (expected redis://host[:port][/db])");
+  };
+  if (url.substr(0, kScheme.size()) != kScheme) return bad("it must start with redis://");
+  std::string_view rest = url.substr(kScheme.size());
+  RedisUrl out;
+  const size_t slash = rest.find('/');
+  std::string_view hostport = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), out.db);
+      if (ec != std::errc() || p != db.data() + db.size() || out.db < 0 || out.db > 15)
+        return bad("the database is a number 0..15");
+    }
+  }
+  if (hostport.find('@') != std::string_view::npos) return bad("credentials are not supported");
+  const size_t colon = hostport.rfind(':');
+  if (colon != std::string_view::npos) {
+    std::string_view port = hostport.substr(colon + 1);
+    unsigned value = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535)
+      return bad("the port is a number 1..65535");
+    out.port = static_cast<uint16_t>(value);
+    hostport = hostport.substr(0, colon);
+  }
+  if (hostport.empty()) return bad("no host");
+  out.host = std::string(hostport);
+  return out;
+}
+
+std::string EncodeCommand(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* cmd = nullptr;
+  const int n =
+      redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
+  std::string out = n > 0 ? std::string(cmd, static_cast<size_t>(n)) : std::string();
+  redisFreeCommand(cmd);
+  return out;
+}
+
+std::shared_ptr<RedisClient> RedisClient::Create(const boost::asio::any_io_executor& executor,
+                                                 RedisOptions options) {
+  return std::shared_ptr<RedisClient>(new RedisClient(executor, std::move(options)));
+}
+
+RedisClient::RedisClient(const boost::asio::any_io_executor& executor, RedisOptions options)
+    : strand_(boost::asio::make_strand(executor)),
+      options_(std::move(options)),
+      socket_(strand_),
+      watchdog_(strand_),
+      read_buf_(64 * 1024) {}
+
+RedisClient::~RedisClient() {
+  if (reader_ != nullptr) redisReaderFree(reader_);
+}
+
+void RedisClient::Command(const std::vector<std::string>& args, Callback done,
+                          std::chrono::milliseconds extra_wait) {
+  std::string encoded = EncodeCommand(args);
+  boost::asio::post(
+      strand_, [self = shared_from_this(), encoded = std::move(encoded), done = std::move(done),
+                extra_wait]() mutable { self->DoCommand(encoded, std::move(done), extra_wait); });
+}
+
+void RedisClient::Close() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->Fail(UnavailableError("redis: client closed"));
+  });
+}
+
+void RedisClient::DoCommand(const std::string& encoded, Callback done,
+                            std::chrono::milliseconds extra_wait) {
+  if (encoded.empty()) {
+    done(Status(StatusCode::kInvalidArgument, "redis: empty command"));
+    return;
+  }
+  pending_.push_back(
+      {std::move(done), std::chrono::steady_clock::now() + options_.command_timeout + extra_wait});
+  out_ += encoded;
+  ArmWatchdog();
+  if (state_ == State::kIdle) {
+    Connect();
+  } else if (state_ == State::kOpen) {
+    Write();
+  }
+}
+
+void RedisClient::Connect() {
+  state_ = State::kConnecting;
+  ++generation_;
+  if (reader_ != nullptr) redisReaderFree(reader_);
+  reader_ = redisReaderCreate();
+  if (options_.url.db != 0) {
+    // SELECT goes first on the new connection; its answer is for nobody.
+    out_.insert(0, EncodeCommand({"SELECT", std::to_string(options_.url.db)}));
+    pending_.push_front({[](const Result<Reply>&) {},
+                         pending_.empty()
+                             ? std::chrono::steady_clock::now() + options_.connect_timeout
+                             : pending_.front().deadline});
+  }
+  ArmWatchdog();  // the connection's generation: a watchdog of the last one no longer counts
+  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(strand_);
+  resolver->async_resolve(
+      options_.url.host, std::to_string(options_.url.port),
+      [self = shared_from_this(), resolver, gen = generation_](
+          const boost::system::error_code& ec,
+          const boost::asio::ip::tcp::resolver::results_type& results) {
+        if (gen != self->generation_) return;
+        if (ec) {
+          self->Fail(UnavailableError("redis: cannot resolve " + self->options_.url.host + ": " +
+                                      ec.message()));
+          return;
+        }
+        boost::asio::async_connect(self->socket_, results,
+                                   [self, gen](const boost::system::error_code& ec2,
+                                               const boost::asio::ip::tcp::endpoint&) {
+                                     if (gen != self->generation_) return;
+                                     self->OnConnected(ec2);
+                                   });
+      });
+}
+
+void RedisClient::OnConnected(const boost::system::error_code& ec) {
+  if (ec) {
+    Fail(UnavailableError("redis: cannot connect to " + options_.url.host + ":" +
+                          std::to_string(options_.url.port) + ": " + ec.message()));
+    return;
+  }
+  boost::system::error_code ignored;
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  state_ = State::kOpen;
+  ++connects_;
+  Write();
+  Read();
+}
+
+void RedisClient::Write() {
+  if (write_in_progress_ || out_.empty() || state_ != State::kOpen) return;
+  write_in_progress_ = true;
+  writing_.clear();
+  writing_.swap(out_);
+  boost::asio::async_write(
+      socket_, boost::asio::buffer(writing_),
+      [self = shared_from_this(), gen = generation_](const boost::system::error_code& ec, size_t) {
+        if (gen != self->generation_) return;
+        self->write_in_progress_ = false;
+        if (ec) {
+          self->Fail(UnavailableError("redis: write failed: " + ec.message()));
+          return;
+        }
+        self->Write();
+      });
+}
+
+void RedisClient::Read() {
+  socket_.async_read_some(
+      boost::asio::buffer(read_buf_), [self = shared_from_this(), gen = generation_](
+                                          const boost::system::error_code& ec, size_t n) {
+        if (gen != self->generation_) return;
+        if (ec) {
+          self->Fail(UnavailableError("redis: connection lost: " + ec.message()));
+          return;
+        }
+        if (redisReaderFeed(self->reader_, self->read_buf_.data(), n) != REDIS_OK) {
+          self->Fail(MalformedError("redis: unreadable reply"));
+          return;
+        }
+        while (true) {
+          void* raw = nullptr;
+          if (redisReaderGetReply(self->reader_, &raw) != REDIS_OK) {
+            self->Fail(MalformedError("redis: unreadable reply"));
+            return;
+          }
+          if (raw == nullptr) break;
+          auto* reply = static_cast<redisReply*>(raw);
+          Result<Reply> result =
+              reply->type == REDIS_REPLY_ERROR
+                  ? Result<Reply>(ErrorStatus(std::string(reply->str, reply->len)))
+                  : Result<Reply>(Convert(reply));
+          freeReplyObject(reply);
+          if (self->pending_.empty()) {
+            self->Fail(MalformedError("redis: a reply nobody asked for"));
+            return;
+          }
+          Callback done = std::move(self->pending_.front().done);
+          self->pending_.pop_front();
+          done(std::move(result));
+          if (gen != self->generation_) return;  // the callback closed the connection
+        }
+        self->ArmWatchdog();
+        self->Read();
+      });
+}
+
+void RedisClient::Fail(const Status& why) {
+  ++generation_;
+  state_ = State::kIdle;
+  write_in_progress_ = false;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  watchdog_.cancel();
+  out_.clear();
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  for (Pending& p : failed) p.done(why);
+}
+
+void RedisClient::ArmWatchdog() {
+  if (pending_.empty()) {
+    watchdog_.cancel();
+    return;
+  }
+  watchdog_.expires_at(pending_.front().deadline);
+  watchdog_.async_wait(
+      [self = shared_from_this(), gen = generation_](const boost::system::error_code& ec) {
+        if (ec || gen != self->generation_ || self->pending_.empty()) return;
+        if (std::chrono::steady_clock::now() < self->pending_.front().deadline) {
+          self->ArmWatchdog();
+          return;
+        }
+        self->Fail(Status(StatusCode::kDeadlineExceeded, "redis: no reply in time"));
+      });
+}
+
+}  // namespace tandem::redis
