@@ -19,7 +19,9 @@ EditResult EditAndApply(crdt::Doc& doc, std::string_view body) {
   auto edits = ParseEditList(body);
   EXPECT_TRUE(edits.ok()) << edits.status().ToString();
   EditResult r = EditCopy(doc, *edits);
-  if (r.status.ok() && !r.update.empty()) EXPECT_TRUE(doc.ApplyUpdate(r.update).ok());
+  if (r.status.ok() && !r.update.empty()) {
+    EXPECT_TRUE(doc.ApplyUpdate(r.update).ok());
+  }
   return r;
 }
 

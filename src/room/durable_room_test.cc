@@ -148,7 +148,7 @@ struct RecordedEvents : RoomEvents {
     std::chrono::steady_clock::time_point at;
     std::vector<std::string> types;
   };
-  explicit RecordedEvents(FakeClock& clock) : clock(clock) {}
+  explicit RecordedEvents(FakeClock& fake_clock) : clock(fake_clock) {}
   void OnChanged(const std::string&, const std::vector<uint8_t>&,
                  std::vector<std::string> types) override {
     changed.push_back({clock.Now(), std::move(types)});

@@ -418,20 +418,20 @@ void RoomPersistence::Erase(std::function<void(Status)> done) {
 
 void RoomPersistence::DoErase(std::function<void(Status)> done) {
   auto post = OnStrand();
-  auto fail = [this](std::function<void(Status)>& done, Status s) {
+  auto fail = [this](std::function<void(Status)>& answer, Status s) {
     erasing_ = false;
     spdlog::error("room={} cannot be deleted: {}", Quoted(room_), Quoted(s.message(), 256));
     ScheduleSaveCheck();
-    done(std::move(s));
+    answer(std::move(s));
   };
-  auto erase_log = [this, post, fail](std::function<void(Status)> done) {
+  auto erase_log = [this, post, fail](std::function<void(Status)> answer) {
     if (services_.log == nullptr) {
       erased_ = true;
-      done(Status::Ok());
+      answer(Status::Ok());
       return;
     }
     services_.log->Erase(
-        room_, [this, post, fail, done = std::move(done)](const Status& s) mutable {
+        room_, [this, post, fail, done = std::move(answer)](const Status& s) mutable {
           post([this, s, fail, done = std::move(done)]() mutable {
             if (!s.ok()) {
               // The store's copy is gone already: say so, and keep the document (it is saved

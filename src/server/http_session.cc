@@ -113,9 +113,10 @@ void HttpSession::OnHeader(beast::error_code ec, size_t) {
   } else {
     parser_->body_limit(front_door_.options().max_request_body_bytes);
   }
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code read_ec, size_t n) {
+                     self->OnRead(read_ec, n);
+                   });
 }
 
 void HttpSession::OnRead(beast::error_code ec, size_t) {
