@@ -149,18 +149,6 @@ Result<crdt::UpdateFormat> FormatOf(const HttpRequest& req) {
   return v2 ? crdt::UpdateFormat::kV2 : crdt::UpdateFormat::kV1;
 }
 
-// A respond callable from several places: the first call wins.
-Respond Once(Respond respond) {
-  auto shared = std::make_shared<Respond>(std::move(respond));
-  return [shared](HttpResponse res) {
-    if (*shared) {
-      auto f = std::move(*shared);
-      *shared = nullptr;
-      f(std::move(res));
-    }
-  };
-}
-
 class DocumentApi {
  public:
   DocumentApi(room::RoomRegistry& registry, DocumentApiOptions options)
@@ -219,7 +207,7 @@ class DocumentApi {
       return true;
     }
     Route route = std::move(ParseRoute(req.target())).value();
-    Respond once = Once(std::move(respond));
+    Respond once = server::RespondOnce(std::move(respond));
     switch (route.kind) {
       case RouteKind::kRooms: ListRooms(req, std::move(once)); break;
       case RouteKind::kRoom:

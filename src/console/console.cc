@@ -61,18 +61,6 @@ std::string_view PathOf(const HttpRequest& req) {
   return target.substr(0, target.find('?'));
 }
 
-// A respond callable from several places: the first call wins.
-Respond Once(Respond respond) {
-  auto shared = std::make_shared<Respond>(std::move(respond));
-  return [shared](HttpResponse res) {
-    if (*shared) {
-      auto f = std::move(*shared);
-      *shared = nullptr;
-      f(std::move(res));
-    }
-  };
-}
-
 // The state of one loaded room, as the console shows it (on the room's strand).
 lib0::Any RoomSummary(room::Room& r) {
   lib0::Any::Object o;
@@ -189,7 +177,7 @@ class ConsoleApi {
     }
     if (p.size() == 1 && p[0] == "rooms") {
       if (!get) return not_allowed("GET");
-      ListRooms(Once(std::move(respond)));
+      ListRooms(server::RespondOnce(std::move(respond)));
       return true;
     }
     if (p.size() >= 2 && p[0] == "rooms") {
@@ -200,22 +188,22 @@ class ConsoleApi {
       }
       if (p.size() == 2) {
         if (!get) return not_allowed("GET");
-        DescribeRoom(room, Once(std::move(respond)));
+        DescribeRoom(room, server::RespondOnce(std::move(respond)));
         return true;
       }
       if (p.size() == 3 && p[2] == "versions") {
         if (!get) return not_allowed("GET");
-        Versions(room, Once(std::move(respond)));
+        Versions(room, server::RespondOnce(std::move(respond)));
         return true;
       }
       if (p.size() == 3 && p[2] == "save") {
         if (!post) return not_allowed("POST");
-        SaveRoom(room, Once(std::move(respond)));
+        SaveRoom(room, server::RespondOnce(std::move(respond)));
         return true;
       }
       if (p.size() == 3 && p[2] == "restore") {
         if (!post) return not_allowed("POST");
-        Restore(room, req.body(), Once(std::move(respond)));
+        Restore(room, req.body(), server::RespondOnce(std::move(respond)));
         return true;
       }
     }

@@ -1,6 +1,7 @@
 #include "server/front_door.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "lib0/json.h"
 #include "net/http_auth.h"
@@ -156,6 +157,17 @@ void FrontDoor::HandleHttp(const HttpRequest& request, Respond respond) {
   }
   respond(JsonError(http::status::not_found, "not_found",
                     "not found: WebSocket clients connect to /{room} or /parties/{party}/{room}"));
+}
+
+Respond RespondOnce(Respond respond) {
+  auto shared = std::make_shared<Respond>(std::move(respond));
+  return [shared](HttpResponse res) {
+    if (*shared) {
+      auto f = std::move(*shared);
+      *shared = nullptr;
+      f(std::move(res));
+    }
+  };
 }
 
 }  // namespace tandem::server

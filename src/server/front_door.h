@@ -97,6 +97,9 @@ struct ParsedTarget {
 ParsedTarget ParseTarget(std::string_view target);
 // The encoded room id in "/{room}" or "/parties/{party}/{room}"; empty if the path fits neither.
 std::string_view RoomFromPath(std::string_view path);
+// A respond that may be handed to several places (a room visit, a store answer): the first call
+// wins, later ones do nothing.
+Respond RespondOnce(Respond respond);
 // A JSON error body `{"error": code, "message": message}` with its status.
 HttpResponse JsonError(boost::beast::http::status status, std::string_view code,
                        std::string_view message);

@@ -23,35 +23,20 @@ std::string Describe(const net::HttpResponse& r) {
 }
 }  // namespace
 
-void HttpSnapshotClient::Save(const std::string& room, Bytes snapshot,
-                              std::function<void(Status)> done) {
+net::HttpRequest HttpSnapshotClient::Request(std::string method, std::string url) const {
   net::HttpRequest req;
-  req.method = "POST";
-  req.url = UrlFor(room);
-  req.headers = {{"Authorization", "Bearer " + options_.secret},
-                 {"Content-Type", "application/octet-stream"}};
-  req.body.assign(snapshot.begin(), snapshot.end());
-  req.connect_timeout = options_.connect_timeout;
-  req.total_timeout = options_.total_timeout;
-  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
-    if (!r.ok()) {
-      done(r.status());
-    } else if (r->status >= 200 && r->status < 300) {
-      done(Status::Ok());
-    } else {
-      done(UnavailableError("snapshot store answered " + Describe(*r)));
-    }
-  });
-}
-
-void HttpSnapshotClient::Load(const std::string& room,
-                              std::function<void(Result<std::optional<Bytes>>)> done) {
-  net::HttpRequest req;
-  req.method = "GET";
-  req.url = UrlFor(room);
+  req.method = std::move(method);
+  req.url = std::move(url);
   req.headers = {{"Authorization", "Bearer " + options_.secret}};
   req.connect_timeout = options_.connect_timeout;
   req.total_timeout = options_.total_timeout;
+  return req;
+}
+
+// GET of a snapshot's bytes: 200 the bytes, 404 none, anything else an error.
+void HttpSnapshotClient::GetBytes(std::string url,
+                                  std::function<void(Result<std::optional<Bytes>>)> done) {
+  net::HttpRequest req = Request("GET", std::move(url));
   http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
     if (!r.ok()) {
       done(r.status());
@@ -65,15 +50,32 @@ void HttpSnapshotClient::Load(const std::string& room,
   });
 }
 
+void HttpSnapshotClient::Save(const std::string& room, Bytes snapshot,
+                              std::function<void(Status)> done) {
+  net::HttpRequest req = Request("POST", UrlFor(room));
+  req.headers.emplace_back("Content-Type", "application/octet-stream");
+  req.body.assign(snapshot.begin(), snapshot.end());
+  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
+    if (!r.ok()) {
+      done(r.status());
+    } else if (r->status >= 200 && r->status < 300) {
+      done(Status::Ok());
+    } else {
+      done(UnavailableError("snapshot store answered " + Describe(*r)));
+    }
+  });
+}
+
+void HttpSnapshotClient::Load(const std::string& room,
+                              std::function<void(Result<std::optional<Bytes>>)> done) {
+  GetBytes(UrlFor(room), std::move(done));
+}
+
 void HttpSnapshotClient::ListVersions(const std::string& room,
                                       std::function<void(Result<std::vector<VersionInfo>>)> done) {
-  net::HttpRequest req;
-  req.method = "GET";
-  req.url = options_.base_url +
-            "/collaboration/snapshot/versions?roomId=" + net::UrlEncodeComponent(room);
-  req.headers = {{"Authorization", "Bearer " + options_.secret}};
-  req.connect_timeout = options_.connect_timeout;
-  req.total_timeout = options_.total_timeout;
+  net::HttpRequest req = Request(
+      "GET", options_.base_url +
+                 "/collaboration/snapshot/versions?roomId=" + net::UrlEncodeComponent(room));
   http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
     if (!r.ok()) {
       done(r.status());
@@ -117,32 +119,11 @@ void HttpSnapshotClient::ListVersions(const std::string& room,
 
 void HttpSnapshotClient::LoadVersion(const std::string& room, int64_t version,
                                      std::function<void(Result<std::optional<Bytes>>)> done) {
-  net::HttpRequest req;
-  req.method = "GET";
-  req.url = UrlFor(room) + "&version=" + std::to_string(version);
-  req.headers = {{"Authorization", "Bearer " + options_.secret}};
-  req.connect_timeout = options_.connect_timeout;
-  req.total_timeout = options_.total_timeout;
-  http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
-    if (!r.ok()) {
-      done(r.status());
-    } else if (r->status == 200) {
-      done(std::optional<Bytes>(Bytes(r->body.begin(), r->body.end())));
-    } else if (r->status == 404) {
-      done(std::optional<Bytes>());
-    } else {
-      done(UnavailableError("snapshot store answered " + Describe(*r)));
-    }
-  });
+  GetBytes(UrlFor(room) + "&version=" + std::to_string(version), std::move(done));
 }
 
 void HttpSnapshotClient::Delete(const std::string& room, std::function<void(Status)> done) {
-  net::HttpRequest req;
-  req.method = "DELETE";
-  req.url = UrlFor(room);
-  req.headers = {{"Authorization", "Bearer " + options_.secret}};
-  req.connect_timeout = options_.connect_timeout;
-  req.total_timeout = options_.total_timeout;
+  net::HttpRequest req = Request("DELETE", UrlFor(room));
   http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
     if (!r.ok()) {
       done(r.status());

@@ -40,6 +40,10 @@ class HttpSnapshotClient : public SnapshotClient {
   std::string UrlFor(const std::string& room) const;
 
  private:
+  // A request to the store with its secret and timeouts.
+  net::HttpRequest Request(std::string method, std::string url) const;
+  void GetBytes(std::string url, std::function<void(Result<std::optional<Bytes>>)> done);
+
   std::shared_ptr<net::HttpClient> http_;
   HttpSnapshotOptions options_;
 };
