@@ -16,6 +16,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kPermissionDenied: return "permission denied";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kDeadlineExceeded: return "deadline exceeded";
+    case StatusCode::kAborted: return "aborted";
     case StatusCode::kInternal: return "internal";
   }
   return "unknown";

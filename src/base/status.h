@@ -22,6 +22,7 @@ enum class StatusCode {
   kPermissionDenied,
   kUnavailable,  // a dependency is down; trying again later may work
   kDeadlineExceeded,
+  kAborted,  // a conflict with a newer writer (a stale fencing epoch)
   kInternal,
 };
 

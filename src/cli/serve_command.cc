@@ -13,8 +13,11 @@
 #include "auth/verifiers.h"
 #include "cli/flags.h"
 #include "cli/serve_config.h"
+#include "cluster/cluster_node.h"
+#include "cluster/redis_room_log.h"
 #include "console/console.h"
 #include "net/http_client.h"
+#include "redis/redis_client.h"
 #include "roomlog/sqlite_room_log.h"
 #include "server/server.h"
 #include "snapshot/http_snapshot_client.h"
@@ -64,6 +67,10 @@ struct ServeFlags {
   std::string webhook_retry_for = "24h";
   std::string webhook_max_backoff = "10m";
   std::string webhook_timeout = "10s";
+  std::string lease_ttl = "10s";
+  std::string node_ttl = "3s";
+  std::string trim_min_age = "60s";
+  std::string save_sweep_interval = "500ms";
   size_t max_clients_per_update = 10'000;
   size_t max_nesting_depth = 256;
   size_t compact_after = 2'000;
@@ -177,6 +184,22 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
   opt("--webhook-max-backoff", f.webhook_max_backoff, "Longest wait between two attempts",
       "TANDEM_WEBHOOK_MAX_BACKOFF");
   opt("--webhook-timeout", f.webhook_timeout, "Timeout of one delivery", "TANDEM_WEBHOOK_TIMEOUT");
+  opt("--redis", c.cluster.redis_url,
+      "Cluster mode: redis://host:port[/db] holding the rooms' logs (docs/CLUSTER.md); needs "
+      "--snapshot-url (a shared store)",
+      "TANDEM_REDIS_URL");
+  opt("--lease-ttl", f.lease_ttl, "Cluster mode: a room owner's lease, renewed every third",
+      "TANDEM_LEASE_TTL");
+  opt("--node-ttl", f.node_ttl,
+      "Cluster mode: a node silent this long is gone (its clients' awareness dropped)",
+      "TANDEM_NODE_TTL");
+  opt("--trim-min-age", f.trim_min_age,
+      "Cluster mode: log entries younger than this are never trimmed, even once saved",
+      "TANDEM_TRIM_MIN_AGE");
+  opt("--save-sweep-interval", f.save_sweep_interval,
+      "Cluster mode: how often a node looks for due saves", "TANDEM_SAVE_SWEEP_INTERVAL");
+  opt("--relay-shards", c.cluster.relay_shards,
+      "Cluster mode: Redis connections reading the rooms' logs", "TANDEM_RELAY_SHARDS");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -215,7 +238,11 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
         DurationFlag{"--webhook-change-max", f.webhook_change_max, c.change_notify.max},
         DurationFlag{"--webhook-retry-for", f.webhook_retry_for, c.webhooks.retry_for},
         DurationFlag{"--webhook-max-backoff", f.webhook_max_backoff, c.webhooks.max_backoff},
-        DurationFlag{"--webhook-timeout", f.webhook_timeout, c.webhooks.timeout}}) {
+        DurationFlag{"--webhook-timeout", f.webhook_timeout, c.webhooks.timeout},
+        DurationFlag{"--lease-ttl", f.lease_ttl, c.cluster.lease_ttl},
+        DurationFlag{"--node-ttl", f.node_ttl, c.cluster.node_ttl},
+        DurationFlag{"--trim-min-age", f.trim_min_age, c.cluster.trim_min_age},
+        DurationFlag{"--save-sweep-interval", f.save_sweep_interval, c.cluster.sweep_interval}}) {
     auto parsed = ParseDuration(d.text);
     if (!parsed.ok()) return parsed.status().WithContext(d.name);
     d.out = *parsed;
@@ -274,6 +301,24 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
     }
     if (auto key = webhook::DecodeSecret(c.webhooks.secret); !key.ok()) return key.status();
   }
+  if (!c.cluster.redis_url.empty()) {
+    if (auto url = redis::ParseRedisUrl(c.cluster.redis_url); !url.ok()) {
+      return url.status().WithContext("--redis");
+    }
+    if (c.snapshots.url.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    "--redis needs --snapshot-url: the nodes of a cluster share one snapshot "
+                    "store (run `tandem store`, on PostgreSQL for several machines); the "
+                    "embedded store is per node");
+    }
+    if (c.cluster.lease_ttl.count() < 30 || c.cluster.node_ttl.count() < 30 ||
+        c.cluster.sweep_interval.count() < 10) {
+      return Status(StatusCode::kInvalidArgument,
+                    "--lease-ttl and --node-ttl must be at least 30ms, --save-sweep-interval at "
+                    "least 10ms");
+    }
+    c.cluster.relay_shards = std::clamp<size_t>(c.cluster.relay_shards, 1, 64);
+  }
   // The document API takes updates as large as a client may send.
   c.api.max_body_bytes = std::max<size_t>(s.front_door.session.max_message_bytes, 64 << 10);
   if (c.node_id.empty()) {
@@ -305,8 +350,47 @@ int ServeCommand::Run() {
   boost::asio::thread_pool io(2);
   auto verifier = auth::MakeVerifier(c.auth, io.get_executor());
   if (!verifier.ok()) return fail(verifier.status());
-  auto log = roomlog::SqliteRoomLog::Open(c.data_dir, c.log);
-  if (!log.ok()) return fail(log.status());
+  // Cluster mode: the node's Redis side, and the room log on Redis streams. The node outlives
+  // the log (whose last callbacks run on the node's thread), and both outlive the server.
+  std::unique_ptr<cluster::ClusterNode> cluster_node;
+  std::unique_ptr<roomlog::RoomLog> log;
+  const cluster::RedisRoomLog* redis_log = nullptr;
+  if (!c.cluster.redis_url.empty()) {
+    const auto& cc = c.cluster;
+    const auto& save = c.server.persistence.save_policy;
+    cluster_node = std::make_unique<cluster::ClusterNode>(cluster::ClusterOptions{
+        .node_id = c.node_id,
+        .redis = redis::RedisOptions{.url = *redis::ParseRedisUrl(cc.redis_url)},
+        .relay_shards = cc.relay_shards,
+        .lease_ttl = cc.lease_ttl,
+        .node_ttl = cc.node_ttl,
+        .sweep_interval = cc.sweep_interval,
+        .save_interval = save.interval,
+        .save_debounce = save.debounce,
+        .save_retry_min = save.retry_min,
+        .save_retry_max = save.retry_max});
+    if (Status s = cluster_node->Connect(); !s.ok()) {
+      // The node starts anyway (not ready) and recovers when Redis answers.
+      spdlog::error("--redis {}: {}; not ready until it answers", cc.redis_url, s.message());
+    }
+    auto* node = cluster_node.get();
+    auto redis_room_log = std::make_unique<cluster::RedisRoomLog>(
+        node->NewClient(),
+        cluster::RedisRoomLogOptions{
+            .node_id = c.node_id,
+            .save_interval = save.interval,
+            .save_debounce = save.debounce,
+            .min_age = cc.trim_min_age,
+            .epoch_for = [node](const std::string& room) { return node->EpochFor(room); }});
+    redis_log = redis_room_log.get();
+    node->set_log(redis_log);
+    log = std::move(redis_room_log);
+    spdlog::info("cluster mode: node {} on Redis {}", c.node_id, cc.redis_url);
+  } else {
+    auto sqlite_log = roomlog::SqliteRoomLog::Open(c.data_dir, c.log);
+    if (!sqlite_log.ok()) return fail(sqlite_log.status());
+    log = std::move(sqlite_log).value();
+  }
   std::unique_ptr<snapshot::SnapshotClient> snapshots;
   if (c.snapshots.url.empty()) {
     auto embedded = store::EmbeddedSnapshotClient::Open(c.data_dir, io.get_executor());
@@ -318,11 +402,25 @@ int ServeCommand::Run() {
           "--snapshot-url is set but --snapshot-secret is empty: the store will likely "
           "refuse saves");
     }
+    snapshot::HttpSnapshotOptions options{.base_url = c.snapshots.url,
+                                          .secret = c.snapshots.secret,
+                                          .total_timeout = c.snapshots.timeout};
+    if (cluster_node) {
+      // Fencing: a save carries the owner's lease epoch; a node that lost the lease saves
+      // nothing.
+      options.before_save = [node = cluster_node.get()](const std::string& room,
+                                                        net::HttpRequest& request) {
+        const uint64_t epoch = node->EpochFor(room);
+        if (epoch == 0) {
+          return Status(StatusCode::kFailedPrecondition,
+                        "this node does not hold the room's owner lease");
+        }
+        request.headers.emplace_back("X-Tandem-Epoch", std::to_string(epoch));
+        return Status::Ok();
+      };
+    }
     snapshots = std::make_unique<snapshot::HttpSnapshotClient>(
-        std::make_shared<net::HttpClient>(io.get_executor()),
-        snapshot::HttpSnapshotOptions{.base_url = c.snapshots.url,
-                                      .secret = c.snapshots.secret,
-                                      .total_timeout = c.snapshots.timeout});
+        std::make_shared<net::HttpClient>(io.get_executor()), std::move(options));
   }
   std::unique_ptr<webhook::WebhookDispatcher> webhooks;
   if (!c.webhooks.urls.empty()) {
@@ -331,11 +429,20 @@ int ServeCommand::Run() {
     webhooks = std::move(started).value();
   }
   {
-    server::Server server(c.server, server::ServerParts{.verifier = verifier->get(),
-                                                        .log = log->get(),
-                                                        .snapshots = snapshots.get(),
-                                                        .events = webhooks.get(),
-                                                        .change_notify = c.change_notify});
+    server::ServerParts parts{.verifier = verifier->get(),
+                              .log = log.get(),
+                              .snapshots = snapshots.get(),
+                              .events = webhooks.get(),
+                              .change_notify = c.change_notify};
+    if (cluster_node) {
+      auto* node = cluster_node.get();
+      parts.cluster = node;
+      parts.not_ready_reason = [node] {
+        return node->redis_reachable() ? std::string() : std::string("redis unreachable");
+      };
+      parts.drain = [node] { node->Drain(); };
+    }
+    server::Server server(c.server, parts);
     const std::string& host = c.server.host;
     console::InstallWebPages(server.front_door());
     console::InstallConsoleApi(
@@ -349,10 +456,17 @@ int ServeCommand::Run() {
     if (webhooks) {
       server.front_door().AddMetricsRenderer([w = webhooks.get()] { return w->RenderMetrics(); });
     }
+    if (cluster_node) {
+      server.front_door().AddMetricsRenderer(
+          [node = cluster_node.get()] { return node->RenderMetrics(); });
+      cluster_node->Start(&server.registry());
+    }
     Status s = server.Start();
     if (!s.ok()) return fail(s);
     server.Wait();
   }
+  log.reset();  // its last Redis callbacks run on the cluster node's thread
+  if (cluster_node) cluster_node->Stop();
   // Requests still running on `io` use the snapshot client and the verifier: finish them first.
   io.join();
   return 0;

@@ -21,6 +21,16 @@ struct SnapshotStoreConfig {
   std::chrono::milliseconds timeout{30'000};
 };
 
+// Cluster mode (docs/CLUSTER.md): on with a Redis URL.
+struct ClusterConfig {
+  std::string redis_url;  // empty: a single node
+  std::chrono::milliseconds lease_ttl{10'000};
+  std::chrono::milliseconds node_ttl{3'000};
+  std::chrono::milliseconds trim_min_age{60'000};
+  std::chrono::milliseconds sweep_interval{500};
+  size_t relay_shards = 4;
+};
+
 struct ServeConfig {
   server::ServerOptions server;
   auth::AuthOptions auth;
@@ -33,6 +43,7 @@ struct ServeConfig {
   api::DocumentApiOptions api;       // the document API (off without a secret)
   webhook::WebhookOptions webhooks;  // off without a URL
   room::ChangeNotifyOptions change_notify;
+  ClusterConfig cluster;
 };
 
 }  // namespace tandem::cli

@@ -11,26 +11,49 @@ namespace {
 
 using redis::Reply;
 
-// KEYS: log, meta, due. ARGV: update, node, room, due in ms. Returns the update's sequence.
+// KEYS: log, meta, due, conns. ARGV: update, node, room, save interval ms, save debounce ms.
+// Returns the update's sequence. The first unsaved change makes a save due: an interval later
+// while anyone is connected on any node, a debounce later when nobody is.
 constexpr const char* kAppendScript = R"lua(
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
 redis.call('XADD', KEYS[1], '*', 's', seq, 'u', ARGV[1], 'n', ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[3], 'NX', now + tonumber(ARGV[4]), ARGV[3])
+if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local delay = tonumber(ARGV[5])
+  for _, v in ipairs(redis.call('HVALS', KEYS[4])) do
+    if tonumber(v) > 0 then delay = tonumber(ARGV[4]) break end
+  end
+  redis.call('ZADD', KEYS[3], now + delay, ARGV[3])
+end
 return seq
 )lua";
 
-// KEYS: log, meta, due. ARGV: through (the sequence the store's copy covers), min age in ms,
-// room. Records the save and trims what it covers, keeping entries younger than the min age.
+// KEYS: log, meta, due, conns. ARGV: through (the sequence the store's copy covers), min age
+// in ms, room, epoch (0: not fenced), save interval ms, save debounce ms. Records the save and
+// trims what it covers, keeping entries younger than the min age; changes after `through` make
+// the next save due. A save made under an older lease epoch records nothing and returns -1.
 constexpr const char* kCommitScript = R"lua(
+local epoch = tonumber(ARGV[4])
+if epoch > 0 and tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0') ~= epoch then
+  return -1
+end
 local through = tonumber(ARGV[1])
 local snap = tonumber(redis.call('HGET', KEYS[2], 'snap') or '0')
 if through > snap then redis.call('HSET', KEYS[2], 'snap', through) end
 local seq = tonumber(redis.call('HGET', KEYS[2], 'seq') or '0')
-if seq <= through then redis.call('ZREM', KEYS[3], ARGV[3]) end
 local t = redis.call('TIME')
-local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if seq <= through then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+else
+  local delay = tonumber(ARGV[6])
+  for _, v in ipairs(redis.call('HVALS', KEYS[4])) do
+    if tonumber(v) > 0 then delay = tonumber(ARGV[5]) break end
+  end
+  redis.call('ZADD', KEYS[3], now + delay, ARGV[3])
+end
+local cutoff = now - tonumber(ARGV[2])
 local keep = nil
 local start = '-'
 local seen = 0
@@ -56,6 +79,14 @@ if keep ~= nil then
 end
 if seen > 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
 return 0
+)lua";
+
+// KEYS: log, meta, due, conns. ARGV: room.
+constexpr const char* kEraseScript = R"lua(
+redis.call('DEL', KEYS[1], KEYS[4])
+redis.call('HDEL', KEYS[2], 'seq', 'snap')
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
 )lua";
 
 std::string Sha1Hex(const std::string& text) {
@@ -108,7 +139,10 @@ void RedisRoomLog::Script(const std::string& body, const std::vector<std::string
                           const std::vector<std::string>& args, redis::RedisClient::Callback done) {
   static const std::string kAppendSha = Sha1Hex(kAppendScript);
   static const std::string kCommitSha = Sha1Hex(kCommitScript);
-  const std::string& sha = body == kAppendScript ? kAppendSha : kCommitSha;
+  static const std::string kEraseSha = Sha1Hex(kEraseScript);
+  const std::string& sha = body == kAppendScript   ? kAppendSha
+                           : body == kCommitScript ? kCommitSha
+                                                   : kEraseSha;
   std::vector<std::string> command = {"EVALSHA", sha, std::to_string(keys.size())};
   for (const auto& k : keys) command.push_back(k);
   for (const auto& a : args) command.push_back(a);
@@ -128,9 +162,10 @@ void RedisRoomLog::Script(const std::string& body, const std::vector<std::string
 
 void RedisRoomLog::Append(const std::string& room, Bytes update, AppendCallback done) {
   Started();
-  Script(kAppendScript, {LogKey(room), MetaKey(room), kDueKey},
+  Script(kAppendScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
          {std::string(update.begin(), update.end()), options_.node_id, room,
-          std::to_string(options_.save_due.count())},
+          std::to_string(options_.save_interval.count()),
+          std::to_string(options_.save_debounce.count())},
          [this, done = std::move(done)](Result<Reply> r) {
            if (!r.ok()) {
              done(r.status().WithContext("redis append"), 0);
@@ -160,6 +195,7 @@ void RedisRoomLog::Read(const std::string& room, ReadCallback done) {
     }
     auto out = std::make_shared<roomlog::LogContents>();
     out->base_in_store = true;
+    out->position = "0-0";  // an empty stream: a reader takes every entry added later
     out->last_seq = ToU64(meta->elements[0].str);
     const uint64_t snap = meta->elements[1].is_nil() ? 0 : ToU64(meta->elements[1].str);
     client_->Command({"ZSCORE", kDueKey, room},
@@ -187,6 +223,7 @@ void RedisRoomLog::ReadPage(const std::string& room,
                      }
                      for (const Reply& entry : page->elements) {
                        if (entry.elements.size() != 2) continue;
+                       out->position = entry.elements[0].str;
                        uint64_t seq = 0;
                        const std::string* update = nullptr;
                        const auto& fields = entry.elements[1].elements;
@@ -196,6 +233,7 @@ void RedisRoomLog::ReadPage(const std::string& room,
                        }
                        // Entries the store's copy covers (kept for their minimum age) are not
                        // needed.
+                       out->last_seq = std::max(out->last_seq, seq);
                        if (update != nullptr && seq > snap)
                          out->updates.emplace_back(update->begin(), update->end());
                      }
@@ -215,42 +253,39 @@ void RedisRoomLog::Compact(const std::string&, Bytes, uint64_t, DoneCallback don
 
 void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) {
   Started();
-  Script(kCommitScript, {LogKey(room), MetaKey(room), kDueKey},
-         {std::to_string(through_seq), std::to_string(options_.min_age.count()), room},
+  const uint64_t epoch = options_.epoch_for ? options_.epoch_for(room) : 0;
+  Script(kCommitScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
+         {std::to_string(through_seq), std::to_string(options_.min_age.count()), room,
+          std::to_string(epoch), std::to_string(options_.save_interval.count()),
+          std::to_string(options_.save_debounce.count())},
          [this, done = std::move(done)](const Result<Reply>& r) {
-           if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis commit"));
+           Status status = r.ok() ? Status::Ok() : r.status().WithContext("redis commit");
+           if (r.ok() && r->type == Reply::Type::kInteger && r->integer < 0) {
+             status = Status(StatusCode::kFailedPrecondition,
+                             "redis commit: this node's lease epoch is no longer current");
+           } else if (r.ok() && r->type == Reply::Type::kInteger) {
+             trimmed_.fetch_add(static_cast<uint64_t>(r->integer), std::memory_order_relaxed);
+           }
+           if (done) done(status);
            Finished();
          });
 }
 
 void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
   Started();
-  client_->Command({"DEL", LogKey(room), MetaKey(room)},
-                   [this, room, done = std::move(done)](const Result<Reply>& r) mutable {
-                     if (!r.ok()) {
-                       if (done) done(r.status().WithContext("redis erase"));
-                       Finished();
-                       return;
-                     }
-                     client_->Command({"ZREM", kDueKey, room}, [this, done = std::move(done)](
-                                                                   const Result<Reply>& z) {
-                       if (done) {
-                         done(z.ok() ? Status::Ok() : z.status().WithContext("redis erase"));
-                       }
-                       Finished();
-                     });
-                   });
+  // The lease epoch stays (HDEL, not DEL, of the meta hash): epochs only grow, so the snapshot
+  // store's fence keeps working for the room's next life.
+  Script(kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)}, {room},
+         [this, done = std::move(done)](const Result<Reply>& r) {
+           if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
+           Finished();
+         });
 }
 
 Result<std::vector<std::string>> RedisRoomLog::RoomsNeedingSave() {
-  std::promise<Result<Reply>> p;
-  client_->Command({"ZRANGE", kDueKey, "0", "-1"},
-                   [&p](Result<Reply> r) { p.set_value(std::move(r)); });
-  auto r = p.get_future().get();
-  if (!r.ok()) return r.status().WithContext("redis rooms needing save");
-  std::vector<std::string> rooms;
-  for (const Reply& e : r->elements) rooms.push_back(e.str);
-  return rooms;
+  // Due saves are the cluster's (cluster/cluster_node.h sweeps `tandem:due`): a starting node
+  // loads none of them by itself.
+  return std::vector<std::string>{};
 }
 
 Result<uint64_t> RedisRoomLog::LogBytes() {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,8 +28,14 @@ using roomlog::Bytes;
 
 struct RedisRoomLogOptions {
   std::string node_id;
-  std::chrono::milliseconds save_due{30'000};  // a change makes a save due this much later
-  std::chrono::milliseconds min_age{60'000};   // entries younger than this are never trimmed
+  // A first unsaved change makes a save due this much later: `save_interval` while anyone is
+  // connected on any node, `save_debounce` when nobody is.
+  std::chrono::milliseconds save_interval{30'000};
+  std::chrono::milliseconds save_debounce{7'000};
+  std::chrono::milliseconds min_age{60'000};  // entries younger than this are never trimmed
+  // The lease epoch under which this node saves a room (0: none); a save's record is refused
+  // when Redis knows a newer one. Unset: saves are not fenced.
+  std::function<uint64_t(const std::string& room)> epoch_for;
 };
 
 class RedisRoomLog : public roomlog::RoomLog {
@@ -47,10 +54,14 @@ class RedisRoomLog : public roomlog::RoomLog {
   Result<uint64_t> LogBytes() override;
   void Flush() override;
   std::string describe() const override;
+  // Stream entries trimmed after saves by this node.
+  uint64_t trimmed() const { return trimmed_.load(std::memory_order_relaxed); }
 
   // Redis keys of a room (the room id between braces: one hash slot per room).
   static std::string LogKey(const std::string& room) { return "tandem:{" + room + "}:log"; }
   static std::string MetaKey(const std::string& room) { return "tandem:{" + room + "}:meta"; }
+  static std::string ConnsKey(const std::string& room) { return "tandem:{" + room + "}:conns"; }
+  static std::string LeaseKey(const std::string& room) { return "tandem:{" + room + "}:lease"; }
   static constexpr const char* kDueKey = "tandem:due";
 
  private:
@@ -67,6 +78,7 @@ class RedisRoomLog : public roomlog::RoomLog {
   std::mutex mu_;
   std::condition_variable idle_;
   size_t in_flight_ = 0;  // GUARDED_BY(mu_)
+  std::atomic<uint64_t> trimmed_{0};
 };
 
 }  // namespace tandem::cluster

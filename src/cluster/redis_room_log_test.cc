@@ -37,7 +37,7 @@ class RedisRoomLogTest : public ::testing::Test {
     auto client = redis::RedisClient::Create(
         ioc_.get_executor(), redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())});
     return std::make_unique<RedisRoomLog>(
-        client, RedisRoomLogOptions{.node_id = node, .save_due = 30s, .min_age = min_age});
+        client, RedisRoomLogOptions{.node_id = node, .save_interval = 30s, .min_age = min_age});
   }
   static Result<uint64_t> Append(RedisRoomLog& log, const std::string& room, Bytes update) {
     std::promise<Result<uint64_t>> p;
@@ -56,6 +56,21 @@ class RedisRoomLogTest : public ::testing::Test {
   static Status Done(const std::function<void(roomlog::RoomLog::DoneCallback)>& call) {
     std::promise<Status> p;
     call([&](const Status& s) { p.set_value(s); });
+    return p.get_future().get();
+  }
+  // The rooms whose save is due (the cluster's persisted alarms).
+  std::vector<std::string> Due() {
+    std::promise<Result<redis::Reply>> p;
+    client_->Command({"ZRANGE", RedisRoomLog::kDueKey, "0", "-1"},
+                     [&](Result<redis::Reply> r) { p.set_value(std::move(r)); });
+    Result<redis::Reply> reply = p.get_future().get();
+    std::vector<std::string> rooms;
+    for (const auto& e : reply->elements) rooms.push_back(e.str);
+    return rooms;
+  }
+  Result<redis::Reply> Call(const std::vector<std::string>& args) {
+    std::promise<Result<redis::Reply>> p;
+    client_->Command(args, [&](Result<redis::Reply> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   int64_t Xlen(const std::string& room) {
@@ -89,7 +104,12 @@ TEST_F(RedisRoomLogTest, TwoNodesAppendToOneGapFreeSequence) {
   EXPECT_EQ(read->last_seq, 20u);
   ASSERT_EQ(read->updates.size(), 20u);
   EXPECT_EQ(read->updates[4], (Bytes{5, 5}));
-  EXPECT_EQ(*a_->RoomsNeedingSave(), std::vector<std::string>{"r"});
+  // Where a relay continues: the last entry read.
+  auto last = Call({"XREVRANGE", RedisRoomLog::LogKey("r"), "+", "-", "COUNT", "1"});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(read->position, last->elements.at(0).elements.at(0).str);
+  EXPECT_EQ(Due(), std::vector<std::string>{"r"});
+  EXPECT_TRUE(a_->RoomsNeedingSave()->empty()) << "due saves are the cluster sweeper's";
 }
 
 TEST_F(RedisRoomLogTest, ASaveTrimsWhatItCoversAndNothingYoungerThanTheMinimumAge) {
@@ -115,7 +135,7 @@ TEST_F(RedisRoomLogTest, ASaveTrimsWhatItCoversAndNothingYoungerThanTheMinimumAg
   ASSERT_TRUE(Done([&](auto cb) { a_->MarkSaved("old", 10, cb); }).ok());
   EXPECT_EQ(Xlen("old"), 0);
   EXPECT_FALSE(Read(*a_, "old")->unsaved);
-  EXPECT_EQ(*a_->RoomsNeedingSave(), std::vector<std::string>{"young"});
+  EXPECT_EQ(Due(), std::vector<std::string>{"young"});
   EXPECT_EQ(*Append(*a_, "old", {11}), 11u);
   EXPECT_EQ(Read(*a_, "old")->updates, (std::vector<Bytes>{{11}}));
   // An older save acknowledged late never moves the mark back.
@@ -128,8 +148,32 @@ TEST_F(RedisRoomLogTest, EraseForgetsTheRoom) {
   ASSERT_TRUE(Append(*a_, "r", {1}).ok());
   ASSERT_TRUE(Done([&](auto cb) { a_->Erase("r", cb); }).ok());
   EXPECT_FALSE(Read(*a_, "r").has_value());
-  EXPECT_TRUE(a_->RoomsNeedingSave()->empty());
+  EXPECT_TRUE(Due().empty());
   EXPECT_EQ(*Append(*a_, "r", {2}), 1u);
+}
+
+TEST_F(RedisRoomLogTest, ASaveUnderAStaleLeaseEpochRecordsAndTrimsNothing) {
+  uint64_t epoch = 1;
+  auto client = redis::RedisClient::Create(
+      ioc_.get_executor(), redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())});
+  a_ = std::make_unique<RedisRoomLog>(
+      client, RedisRoomLogOptions{.node_id = "a",
+                                  .min_age = 0ms,
+                                  .epoch_for = [&epoch](const std::string&) { return epoch; }});
+  for (uint8_t i = 1; i <= 4; ++i) ASSERT_TRUE(Append(*a_, "r", {i}).ok());
+  // Another node took the lease meanwhile: the epoch in Redis moved on to 2.
+  ASSERT_TRUE(Call({"HSET", RedisRoomLog::MetaKey("r"), "epoch", "2"}).ok());
+  Status stale = Done([&](auto cb) { a_->MarkSaved("r", 4, cb); });
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition) << stale.ToString();
+  EXPECT_EQ(Xlen("r"), 4);
+  EXPECT_EQ(Due(), std::vector<std::string>{"r"});
+  // Under the current epoch the save is recorded and trims; a change after it stays due.
+  epoch = 2;
+  ASSERT_TRUE(Append(*a_, "r", {5}).ok());
+  ASSERT_TRUE(Done([&](auto cb) { a_->MarkSaved("r", 4, cb); }).ok());
+  EXPECT_EQ(Xlen("r"), 1);
+  EXPECT_EQ(Due(), std::vector<std::string>{"r"});
+  EXPECT_EQ(a_->trimmed(), 4u);
 }
 
 TEST_F(RedisRoomLogTest, RedisDownRefusesAppendsAndAcknowledgedOnesSurviveItsRestart) {

@@ -129,6 +129,14 @@ void RedisClient::Command(const std::vector<std::string>& args, Callback done,
                 extra_wait]() mutable { self->DoCommand(encoded, std::move(done), extra_wait); });
 }
 
+void RedisClient::SetPushHandler(PushHandler handler, std::function<void()> on_lost) {
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler),
+                              on_lost = std::move(on_lost)]() mutable {
+    self->push_handler_ = std::move(handler);
+    self->on_lost_ = std::move(on_lost);
+  });
+}
+
 void RedisClient::Close() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     self->Fail(UnavailableError("redis: client closed"));
@@ -141,8 +149,9 @@ void RedisClient::DoCommand(const std::string& encoded, Callback done,
     done(Status(StatusCode::kInvalidArgument, "redis: empty command"));
     return;
   }
-  pending_.push_back(
-      {std::move(done), std::chrono::steady_clock::now() + options_.command_timeout + extra_wait});
+  const auto now = std::chrono::steady_clock::now();
+  pending_.push_back({std::move(done), now + options_.command_timeout + extra_wait,
+                      extra_wait.count() == 0 ? now : std::chrono::steady_clock::time_point{}});
   out_ += encoded;
   ArmWatchdog();
   if (state_ == State::kIdle) {
@@ -245,11 +254,25 @@ void RedisClient::Read() {
                   ? Result<Reply>(ErrorStatus(std::string(reply->str, reply->len)))
                   : Result<Reply>(Convert(reply));
           freeReplyObject(reply);
+          if (self->push_handler_ && result.ok() && result->type == Reply::Type::kArray &&
+              !result->elements.empty() &&
+              (result->elements[0].str == "message" || result->elements[0].str == "pmessage")) {
+            self->push_handler_(*result);
+            continue;
+          }
           if (self->pending_.empty()) {
             self->Fail(MalformedError("redis: a reply nobody asked for"));
             return;
           }
           Callback done = std::move(self->pending_.front().done);
+          if (self->pending_.front().sent != std::chrono::steady_clock::time_point{}) {
+            const auto took = std::chrono::steady_clock::now() - self->pending_.front().sent;
+            self->replies_.fetch_add(1, std::memory_order_relaxed);
+            self->roundtrip_micros_.fetch_add(
+                static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::microseconds>(took).count()),
+                std::memory_order_relaxed);
+          }
           self->pending_.pop_front();
           done(std::move(result));
           if (gen != self->generation_) return;  // the callback closed the connection
@@ -270,6 +293,7 @@ void RedisClient::Fail(const Status& why) {
   std::deque<Pending> failed;
   failed.swap(pending_);
   for (Pending& p : failed) p.done(why);
+  if (on_lost_) on_lost_();
 }
 
 void RedisClient::ArmWatchdog() {

@@ -5,6 +5,7 @@
 // commands in flight with kUnavailable and the next command reconnects. Blocking commands
 // (XREAD BLOCK) hold the connection: give them a client of their own.
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -55,6 +56,8 @@ struct RedisOptions {
 class RedisClient : public std::enable_shared_from_this<RedisClient> {
  public:
   using Callback = std::function<void(Result<Reply>)>;
+  // A message pushed by Redis (pub/sub: ["message", channel, payload]).
+  using PushHandler = std::function<void(const Reply&)>;
 
   static std::shared_ptr<RedisClient> Create(const boost::asio::any_io_executor& executor,
                                              RedisOptions options);
@@ -66,13 +69,21 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
                std::chrono::milliseconds extra_wait = {});
   // Closes the connection; commands in flight fail with kUnavailable.
   void Close();
+  // Subscriber mode: pub/sub messages go to `handler` (set before the first SUBSCRIBE), and
+  // `on_lost` runs (on the strand) whenever the connection is lost, so subscriptions can be
+  // renewed. Subscribe one channel per command: each confirmation answers one command.
+  void SetPushHandler(PushHandler handler, std::function<void()> on_lost);
 
   uint64_t connects() const { return connects_; }
+  // Replies received and their total round-trip time (blocking commands not counted).
+  uint64_t replies() const { return replies_.load(std::memory_order_relaxed); }
+  uint64_t roundtrip_micros() const { return roundtrip_micros_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending {
     Callback done;
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point sent{};  // not set: not timed (blocking, SELECT)
   };
   RedisClient(const boost::asio::any_io_executor& executor, RedisOptions options);
   void DoCommand(const std::string& encoded, Callback done, std::chrono::milliseconds extra_wait);
@@ -96,6 +107,10 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   redisReader* reader_ = nullptr;
   uint64_t connects_ = 0;
   uint64_t generation_ = 0;  // bumped on each (re)connect: stale handlers ignore themselves
+  PushHandler push_handler_;
+  std::function<void()> on_lost_;
+  std::atomic<uint64_t> replies_{0};
+  std::atomic<uint64_t> roundtrip_micros_{0};
 };
 
 // Encodes one command in RESP (hiredis's formatter).

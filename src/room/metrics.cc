@@ -77,6 +77,14 @@ std::string Metrics::RenderPrometheus() const {
   counter("tandem_log_append_failures_total", "Failed log appends (retried).",
           log_append_failures.load());
   counter("tandem_compactions_total", "Room logs compacted into snapshots.", compactions.load());
+  counter("tandem_cluster_relayed_total", "Other nodes' log entries applied to rooms here.",
+          log_entries_relayed.load());
+  counter("tandem_cluster_poisoned_entries_total",
+          "Log entries that did not decode and were skipped (that room only).",
+          log_entries_skipped.load());
+  counter("tandem_cluster_resyncs_total",
+          "Rooms reloaded from the store and the log after missing trimmed entries.",
+          resyncs.load());
   o << "# HELP tandem_refusals_total Connections refused or closed, by close code.\n"
        "# TYPE tandem_refusals_total counter\n";
   const std::pair<int, uint64_t> refusals[] = {

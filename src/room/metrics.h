@@ -35,6 +35,10 @@ struct Metrics {
   std::atomic<uint64_t> log_appends{0};
   std::atomic<uint64_t> log_append_failures{0};
   std::atomic<uint64_t> compactions{0};
+  // Cluster mode: other nodes' log entries applied, entries that did not decode, resyncs.
+  std::atomic<uint64_t> log_entries_relayed{0};
+  std::atomic<uint64_t> log_entries_skipped{0};
+  std::atomic<uint64_t> resyncs{0};
   std::atomic<uint64_t> refusals_4400{0}, refusals_4401{0}, refusals_4403{0}, refusals_4404{0},
       refusals_4429{0}, refusals_1009{0}, refusals_1013{0}, refusals_4413{0}, refusals_1008{0};
   // Sync step 1 and query-awareness messages answered by a reply still waiting to be sent.

@@ -39,7 +39,8 @@ Room::Room(std::string id, Strand strand, RoomOptions options, PersistenceServic
       awareness_timer_(clock_.MakeTimer(strand_)),
       events_(persistence.events),
       change_notify_(persistence.change_notify),
-      change_timer_(events_ != nullptr ? clock_.MakeTimer(strand_) : nullptr) {
+      change_timer_(events_ != nullptr ? clock_.MakeTimer(strand_) : nullptr),
+      cluster_(persistence.cluster) {
   if (state_ == State::kLoading) {
     persistence_ = std::make_unique<RoomPersistence>(
         id_, strand_, persistence, metrics_, static_cast<RoomPersistence::Listener&>(*this));
@@ -54,7 +55,9 @@ void Room::InstallUpdateObserver() {
   });
 }
 
-Room::~Room() = default;
+Room::~Room() {
+  if (cluster_ != nullptr && attached_) cluster_->Detach(id_, this);
+}
 
 Room::State Room::state() const {
   TANDEM_DCHECK_ON_STRAND(strand_);
@@ -90,6 +93,10 @@ void Room::Start() {
 
 Status Room::OnLoaded(const std::vector<Bytes>& parts, size_t from_store) {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ == State::kReady) {  // a resync (cluster mode)
+    FinishResync(parts);
+    return Status::Ok();
+  }
   doc_.OnUpdate(nullptr);  // loading is not news for anyone
   Status result;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -114,6 +121,12 @@ Status Room::OnLoaded(const std::vector<Bytes>& parts, size_t from_store) {
 
 void Room::BecomeReady() {
   state_ = State::kReady;
+  if (cluster_ != nullptr && persistence_) {
+    covered_log_seq_ = persistence_->log_seq();
+    cluster_->Attach(shared_from_this(), persistence_->log_position(), covered_log_seq_);
+    attached_ = true;
+    cluster_->QueryAwareness(id_);
+  }
   RunWaiting();
 }
 
@@ -133,6 +146,17 @@ void Room::RunWaiting() {
 
 void Room::OnLoadFailed(const std::string& why) {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ == State::kReady) {  // a resync failed: the room goes on and tries again
+    spdlog::warn("room={} resync failed: {}; retrying in 1 s", Quoted(id_), Quoted(why, 512));
+    if (!resync_timer_) resync_timer_ = clock_.MakeTimer(strand_);
+    resync_timer_->ExpireAt(clock_.Now() + std::chrono::seconds(1), [weak = weak_from_this()] {
+      if (auto self = weak.lock()) {
+        self->resyncing_ = false;
+        self->Resync();
+      }
+    });
+    return;
+  }
   state_ = State::kFailed;
   ++metrics_.room_load_failures;
   spdlog::error("room={} cannot be loaded: {}; clients get 1013", Quoted(id_), Quoted(why, 512));
@@ -216,9 +240,10 @@ void Room::CloseAll(uint16_t code, std::string reason) {
 void Room::DoJoin(std::shared_ptr<Connection> conn) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   if (on_join_done_) on_join_done_(*this);
-  if (state_ == State::kFailed) {
+  if (state_ == State::kFailed || log_unavailable_) {
     metrics_.CountRefusal(protocol::kCloseTryAgain);
     conn->Close(protocol::kCloseTryAgain, "room unavailable, try again later");
+    if (conns_.empty() && on_empty_) on_empty_();
     return;
   }
   if (conns_.size() >= options_.max_connections) {
@@ -391,6 +416,11 @@ void Room::OnUpdateApplied(const std::vector<uint8_t>& update) {
   cached_full_step2_.reset();
   step2_by_sv_.clear();
   document_bytes_ += update.size();
+  if (applying_remote_) {
+    // Another node's change, durable in the shared log already.
+    SendNow(Outgoing{0, MakeFrame(protocol::EncodeSyncUpdate(update)), nullptr, nullptr, nullptr});
+    return;
+  }
   if (persistence_) persistence_->Append(update);
   SendWhenDurable(MakeFrame(protocol::EncodeSyncUpdate(update)), nullptr, applying_from_);
 }
@@ -443,6 +473,18 @@ void Room::HandleQueryAwareness(const std::shared_ptr<Connection>& conn) {
 }
 
 void Room::BroadcastAwareness(const std::vector<uint64_t>& clients, const Connection* except) {
+  SendAwarenessLocally(clients, except);
+  if (cluster_ == nullptr) return;
+  // Only this node's clients are this node's to publish; states of other nodes' clients that
+  // timed out here are forgotten here.
+  std::vector<uint64_t> local;
+  for (uint64_t c : clients) {
+    if (remote_awareness_.erase(c) == 0) local.push_back(c);
+  }
+  if (!local.empty()) cluster_->PublishAwareness(id_, awareness_.Encode(local));
+}
+
+void Room::SendAwarenessLocally(const std::vector<uint64_t>& clients, const Connection* except) {
   // Awareness is ephemeral: it never waits for the log.
   SendNow(Outgoing{0, MakeFrame(protocol::EncodeAwareness(awareness_.Encode(clients))), nullptr,
                    except, nullptr});
@@ -486,7 +528,24 @@ void Room::SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to,
 
 void Room::OnDurable(uint64_t) {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (log_unavailable_ && durable() >= appended()) {
+    log_unavailable_ = false;
+    spdlog::info("room={} log reachable again; accepting clients", Quoted(id_));
+  }
   FlushOutbox();
+}
+
+void Room::OnLogUnavailable(const std::string& why) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (cluster_ == nullptr || log_unavailable_) return;
+  // Clients re-send what they have on reconnect (the sync handshake), on any node.
+  log_unavailable_ = true;
+  spdlog::warn("room={} log unavailable ({}); closing {} connection(s) with 1013", Quoted(id_),
+               Quoted(why, 256), conns_.size());
+  for (auto& [ptr, state] : conns_) {
+    metrics_.CountRefusal(protocol::kCloseTryAgain);
+    state.conn->Close(protocol::kCloseTryAgain, "storage unavailable, try again later");
+  }
 }
 
 void Room::FlushOutbox() {
@@ -619,9 +678,16 @@ void Room::FinishErase(Status s, const std::function<void(Status, size_t)>& done
     done(std::move(s), 0);
     return;
   }
-  state_ = State::kDeleted;
   const size_t closed = conns_.size();
-  spdlog::warn("room={} deleted; closing {} connection(s) with {}", Quoted(id_), closed,
+  CloseAsDeleted();
+  if (cluster_ != nullptr) cluster_->Erased(id_);
+  if (events_ != nullptr) events_->OnDeleted(id_);
+  done(Status::Ok(), closed);
+}
+
+void Room::CloseAsDeleted() {
+  state_ = State::kDeleted;
+  spdlog::warn("room={} deleted; closing {} connection(s) with {}", Quoted(id_), conns_.size(),
                static_cast<int>(protocol::kCloseRoomDeleted));
   close_joins_code_ = protocol::kCloseRoomDeleted;
   close_joins_reason_ = "room deleted";
@@ -643,8 +709,6 @@ void Room::FinishErase(Status s, const std::function<void(Status, size_t)>& done
       w.conn->Close(close_joins_code_, close_joins_reason_);
     }
   }
-  if (events_ != nullptr) events_->OnDeleted(id_);
-  done(Status::Ok(), closed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +774,112 @@ void Room::OnAwarenessCheck() {
     BroadcastAwareness(change.removed, nullptr);
   }
   if (awareness_.size() > 0 || awareness_.known_clients() > 0) ScheduleAwarenessCheck();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode
+
+void Room::ApplyLogEntry(uint64_t seq, std::shared_ptr<const Bytes> update, bool own) {
+  boost::asio::post(strand_, [self = shared_from_this(), seq, update = std::move(update), own] {
+    if (self->state_ != State::kReady || self->resyncing_ || self->erasing_) return;
+    if (seq <= self->covered_log_seq_) return;  // in the document since the load
+    if (seq > self->covered_log_seq_ + 1) {
+      spdlog::warn("room={} missed log entries {}..{} (trimmed before they were read); resyncing",
+                   Quoted(self->id_), self->covered_log_seq_ + 1, seq - 1);
+      self->Resync();
+      return;
+    }
+    self->covered_log_seq_ = seq;
+    if (own) return;
+    self->applying_remote_ = true;
+    Status s =
+        self->doc_.ApplyUpdate(*update, crdt::UpdateFormat::kV1, self->options_.update_limits);
+    self->applying_remote_ = false;
+    if (!s.ok()) {
+      ++self->metrics_.log_entries_skipped;
+      spdlog::error("room={} log entry {} skipped: {}", Quoted(self->id_), seq,
+                    Quoted(s.message(), 256));
+      return;
+    }
+    ++self->metrics_.log_entries_relayed;
+  });
+}
+
+void Room::Resync() {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (resyncing_ || !persistence_) return;
+  resyncing_ = true;
+  ++metrics_.resyncs;
+  persistence_->Load();  // answers through OnLoaded / OnLoadFailed, with state_ kReady
+}
+
+void Room::FinishResync(const std::vector<Bytes>& parts) {
+  applying_remote_ = true;
+  for (const Bytes& part : parts) {
+    if (Status s = doc_.ApplyUpdate(part); !s.ok()) {
+      spdlog::error("room={} resync: a part does not decode: {}", Quoted(id_),
+                    Quoted(s.message(), 256));
+    }
+  }
+  applying_remote_ = false;
+  resyncing_ = false;
+  covered_log_seq_ = std::max(covered_log_seq_, persistence_->log_seq());
+  cluster_->Attach(shared_from_this(), persistence_->log_position(), persistence_->log_seq());
+  spdlog::info("room={} resynced through log entry {}", Quoted(id_), covered_log_seq_);
+}
+
+void Room::ApplyRemoteAwareness(std::string node, std::shared_ptr<const Bytes> update) {
+  boost::asio::post(
+      strand_, [self = shared_from_this(), node = std::move(node), update = std::move(update)] {
+        if (self->state_ != State::kReady) return;
+        protocol::AwarenessLimits limits;
+        limits.max_total_bytes = self->options_.max_awareness_room_bytes;
+        auto change = self->awareness_.Apply(*update, protocol::Awareness::Clock::now(), limits);
+        if (!change.ok()) {
+          spdlog::warn("room={} awareness from node {} refused: {}", Quoted(self->id_),
+                       Quoted(node), Quoted(change.status().message(), 256));
+          return;
+        }
+        self->ScheduleAwarenessCheck();
+        if (change->empty()) return;
+        self->cached_awareness_all_.reset();
+        for (uint64_t c : change->added) self->remote_awareness_[c] = node;
+        for (uint64_t c : change->removed) self->remote_awareness_.erase(c);
+        self->SendAwarenessLocally(change->All(), nullptr);
+      });
+}
+
+void Room::DropNodeAwareness(std::string node) {
+  boost::asio::post(strand_, [self = shared_from_this(), node = std::move(node)] {
+    std::vector<uint64_t> gone;
+    for (const auto& [client, from] : self->remote_awareness_) {
+      if (from == node) gone.push_back(client);
+    }
+    if (gone.empty()) return;
+    for (uint64_t c : gone) self->remote_awareness_.erase(c);
+    auto change = self->awareness_.Remove(gone);
+    if (change.empty()) return;
+    self->cached_awareness_all_.reset();
+    self->SendAwarenessLocally(change.removed, nullptr);
+  });
+}
+
+void Room::RepublishAwareness() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    if (self->cluster_ == nullptr || self->state_ != State::kReady) return;
+    std::vector<uint64_t> local;
+    for (const auto& [ptr, state] : self->conns_) {
+      local.insert(local.end(), state.awareness_clients.begin(), state.awareness_clients.end());
+    }
+    if (!local.empty()) self->cluster_->PublishAwareness(self->id_, self->awareness_.Encode(local));
+  });
+}
+
+void Room::CloseErased(std::function<void()> done) {
+  boost::asio::post(strand_, [self = shared_from_this(), done = std::move(done)] {
+    if (self->state_ == State::kReady && !self->erasing_) self->CloseAsDeleted();
+    done();
+  });
 }
 
 }  // namespace tandem::room

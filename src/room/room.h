@@ -117,6 +117,22 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
     return persistence_ ? persistence_->unsaved_since_unix_ms() : 0;
   }
 
+  // Cluster mode (docs/CLUSTER.md). Any thread: an entry of the shared log, read by the relay;
+  // `own`: appended by this node, so already in the document. Entries the room covers are
+  // skipped; a gap (entries trimmed before this node read them) resyncs the room from the store
+  // and the log. An entry that does not decode is skipped: it harms this room only.
+  void ApplyLogEntry(uint64_t seq, std::shared_ptr<const Bytes> update, bool own);
+  // Any thread: awareness states of another node's clients.
+  void ApplyRemoteAwareness(std::string node, std::shared_ptr<const Bytes> update);
+  // Any thread: a node left or died; its clients' awareness states go at once.
+  void DropNodeAwareness(std::string node);
+  // Any thread: another node asked for this node's clients' awareness states.
+  void RepublishAwareness();
+  // Any thread: another node erased this room; closes like a local erase, then `done` (strand).
+  void CloseErased(std::function<void()> done);
+  // Strand only: the log sequence number through which every entry is in the document.
+  uint64_t covered_log_seq() const { return covered_log_seq_; }
+
  private:
   struct ConnState {
     std::shared_ptr<Connection> conn;
@@ -146,7 +162,15 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   void OnLoadFailed(const std::string& why) override;
   void OnDurable(uint64_t seq) override;
   Bytes EncodeState() override;
+  void OnLogUnavailable(const std::string& why) override;
+  uint64_t CoveredLogSeq() override { return covered_log_seq_; }
 
+  // Cluster mode: reloads the store's copy and the log's tail and applies what is missing.
+  void Resync();
+  // Applies a resync's parts as other nodes' changes; attaches to the relay where they end.
+  void FinishResync(const std::vector<Bytes>& parts);
+  // The state change and closes of an erased room (4410), here or on another node.
+  void CloseAsDeleted();
   void BecomeReady();
   // Runs what waited while the room was loading or being erased.
   void RunWaiting();
@@ -162,7 +186,10 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   void HandleUpdate(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
   void HandleAwareness(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
   void HandleQueryAwareness(const std::shared_ptr<Connection>& conn);
+  // Sends awareness states to this node's clients (but `except`) and, for this node's own
+  // clients, to the other nodes.
   void BroadcastAwareness(const std::vector<uint64_t>& clients, const Connection* except);
+  void SendAwarenessLocally(const std::vector<uint64_t>& clients, const Connection* except);
   void SendNow(const Outgoing& out);
   // Sends once everything appended so far is durable.
   void SendWhenDurable(SharedFrame frame, std::shared_ptr<Connection> to, const Connection* except);
@@ -211,6 +238,15 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   bool erasing_ = false;           // joins and messages wait in pending_
   uint16_t close_joins_code_ = 0;  // set by CloseAll: later joins are closed too
   std::string close_joins_reason_;
+  // Cluster mode (null: a single node).
+  RoomCluster* cluster_;
+  uint64_t covered_log_seq_ = 0;
+  bool attached_ = false;         // the relay knows this room
+  bool resyncing_ = false;        // log entries are ignored until the resync reattaches
+  bool applying_remote_ = false;  // applying another node's change: not appended again
+  bool log_unavailable_ = false;  // an append failed: joins get 1013 until it is durable
+  std::unique_ptr<Timer> resync_timer_;
+  std::unordered_map<uint64_t, std::string> remote_awareness_;  // awareness client -> node
   std::function<void()> on_empty_;
   std::function<void(Room&)> on_join_done_;
   std::function<void()> on_failed_;

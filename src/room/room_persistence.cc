@@ -80,6 +80,8 @@ void RoomPersistence::OnRead(Result<std::optional<roomlog::LogContents>> read) {
   if (!contents.snapshot.empty()) parts.push_back(std::move(contents.snapshot));
   for (auto& u : contents.updates) parts.push_back(std::move(u));
   durable_log_seq_ = contents.last_seq;
+  log_position_ = contents.position;
+  log_seq_ = contents.last_seq;
   updates_since_compaction_ = contents.updates.size();
   if (contents.unsaved) policy_.MarkUnsaved(clock_.Now());
   (void)listener_.OnLoaded(parts, 0);
@@ -103,7 +105,9 @@ void RoomPersistence::OnStoreLoaded(Result<std::optional<Bytes>> loaded,
   if (tail) {
     for (auto& u : tail->updates) parts.push_back(std::move(u));
     durable_log_seq_ = tail->last_seq;
-    if (tail->unsaved) policy_.MarkUnsaved(clock_.Now());
+    log_position_ = tail->position;
+    log_seq_ = tail->last_seq;
+    if (tail->unsaved && services_.cluster == nullptr) policy_.MarkUnsaved(clock_.Now());
   }
   if (parts.empty()) {
     (void)listener_.OnLoaded({}, 0);
@@ -160,7 +164,7 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
     // Disk full or failing: nothing that depends on this update is sent until it is durable.
     ++metrics_.log_append_failures;
     last_error_ = "log append: " + status.message();
-    spdlog::error("room={} cannot append to the local log ({}); retrying in {} ms", Quoted(room_),
+    spdlog::error("room={} cannot append to the room log ({}); retrying in {} ms", Quoted(room_),
                   Quoted(status.message(), 256), append_retry_.count());
     auto timer = std::shared_ptr<Timer>(clock_.MakeTimer(strand_));
     // The retry holds the room weakly: a room that went meanwhile has nobody to send to.
@@ -168,7 +172,12 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
                     [this, owner = owner_, timer, local_seq, update = std::move(update)]() mutable {
                       if (auto alive = owner.lock()) DoAppend(std::move(update), local_seq);
                     });
-    append_retry_ = std::min(append_retry_ * 2, std::chrono::milliseconds(10'000));
+    // A shared log (Redis) is back within seconds of a restart, and its clients wait with 1013
+    // meanwhile: retry it more often than a failing local disk.
+    append_retry_ =
+        std::min(append_retry_ * 2,
+                 std::chrono::milliseconds(services_.cluster != nullptr ? 1'000 : 10'000));
+    listener_.OnLogUnavailable(status.message());
     return;
   }
   append_retry_ = 100ms;
@@ -199,7 +208,8 @@ void RoomPersistence::MaybeCompact() {
 
 void RoomPersistence::Compact(std::function<void()> done) {
   TANDEM_DCHECK_ON_STRAND(strand_);
-  if (services_.log == nullptr || erasing_ || erased_) {
+  // A shared log (cluster mode) is trimmed after saves, never folded.
+  if (services_.log == nullptr || services_.cluster != nullptr || erasing_ || erased_) {
     if (done) done();
     return;
   }
@@ -229,11 +239,17 @@ void RoomPersistence::CompactForUnload(std::function<void()> done) {
 // Saving to the snapshot store
 
 bool RoomPersistence::CanUnload() const {
+  // In a cluster, what is durable is in the shared log and the owner saves it.
+  if (services_.cluster != nullptr) return all_durable() && !cluster_save_in_flight_;
   return all_durable() && (services_.snapshots == nullptr || policy_.CanUnload());
 }
 
 void RoomPersistence::OnConnectionsChanged(size_t connections) {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.cluster != nullptr) {
+    services_.cluster->ConnectionsChanged(room_, connections);
+    return;
+  }
   policy_.OnConnectionsChanged(connections, clock_.Now());
   ScheduleSaveCheck();
 }
@@ -248,7 +264,7 @@ void RoomPersistence::UpdateUnsavedGauge() {
 
 void RoomPersistence::ScheduleSaveCheck() {
   UpdateUnsavedGauge();
-  if (services_.snapshots == nullptr) return;
+  if (services_.snapshots == nullptr || services_.cluster != nullptr) return;
   auto next = policy_.NextWakeup();
   if (!next) return;
   if (save_timer_at_ && *save_timer_at_ <= *next) return;  // an earlier check is already set
@@ -274,6 +290,7 @@ void RoomPersistence::OnSaveTimer() {
 
 void RoomPersistence::ResumeSaves() {
   TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.cluster != nullptr) return;  // the cluster's due set resumes saves
   policy_.MarkUnsaved(clock_.Now());
   ScheduleSaveCheck();
 }
@@ -298,9 +315,7 @@ void RoomPersistence::StartSave() {
       });
 }
 
-void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t bytes,
-                              Clock::TimePoint started) {
-  TANDEM_DCHECK_ON_STRAND(strand_);
+void RoomPersistence::RecordSave(const Status& status, size_t bytes, Clock::TimePoint started) {
   const auto now = clock_.Now();
   policy_.OnSaveFinished(status.ok(), now);
   last_save_unix_ms_ = clock_.UnixMillis();
@@ -318,13 +333,6 @@ void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t
     ++metrics_.saves_ok;
     metrics_.bytes_saved += bytes;
     spdlog::debug("room={} saved snapshot ({} bytes)", Quoted(room_), bytes);
-    if (services_.log != nullptr && !policy_.dirty()) {
-      services_.log->MarkSaved(room_, through_seq, [room = room_](const Status& s) {
-        if (!s.ok()) {
-          spdlog::warn("room={} cannot record the save: {}", Quoted(room), Quoted(s.message()));
-        }
-      });
-    }
   } else {
     ++metrics_.saves_failed;
     last_error_ = "snapshot save: " + status.message();
@@ -335,6 +343,21 @@ void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t
     spdlog::warn("room={} snapshot save failed: {} (attempt {}, next retry in {} ms)",
                  Quoted(room_), Quoted(status.message(), 256), policy_.failed_attempts(),
                  retry.count());
+  }
+}
+
+void RoomPersistence::OnSaved(const Status& status, uint64_t through_seq, size_t bytes,
+                              Clock::TimePoint started) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  RecordSave(status, bytes, started);
+  if (status.ok()) {
+    if (services_.log != nullptr && !policy_.dirty()) {
+      services_.log->MarkSaved(room_, through_seq, [room = room_](const Status& s) {
+        if (!s.ok()) {
+          spdlog::warn("room={} cannot record the save: {}", Quoted(room), Quoted(s.message()));
+        }
+      });
+    }
   }
   // Shutting down, or asked to save now: what changed while this save was in flight is saved
   // right away.
@@ -364,6 +387,10 @@ void RoomPersistence::SaveNow(std::function<void(Status)> done) {
     done(Status(StatusCode::kFailedPrecondition, "the room is being deleted"));
     return;
   }
+  if (services_.cluster != nullptr) {
+    SaveCovering(listener_.CoveredLogSeq(), std::move(done));
+    return;
+  }
   if (!policy_.dirty() && !policy_.save_in_flight()) {
     done(Status::Ok());
     return;
@@ -383,14 +410,70 @@ void RoomPersistence::SaveForShutdown(std::function<void()> done) {
     return;
   }
   after_save_.push_back(std::move(done));
-  if (policy_.dirty() && !policy_.save_in_flight()) StartSave();
+  // In a cluster the shared log keeps what is unsaved and the owner (another node after this
+  // one leaves) saves it: only the appends in flight are waited for.
+  if (services_.cluster == nullptr && policy_.dirty() && !policy_.save_in_flight()) StartSave();
   MaybeFinishShutdownSave();
+}
+
+void RoomPersistence::SaveCovering(uint64_t through_seq, std::function<void(Status)> done) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (services_.snapshots == nullptr || services_.log == nullptr) {
+    done(Status(StatusCode::kFailedPrecondition, "no snapshot store"));
+    return;
+  }
+  if (erasing_ || erased_) {
+    done(Status(StatusCode::kFailedPrecondition, "the room is being deleted"));
+    return;
+  }
+  if (cluster_save_in_flight_) {
+    done(UnavailableError("a save of this room is in flight"));
+    return;
+  }
+  cluster_save_in_flight_ = true;
+  const auto started = clock_.Now();
+  Bytes bytes = listener_.EncodeState();
+  const size_t size = bytes.size();
+  policy_.OnSaveStarted();
+  services_.snapshots->Save(
+      room_, std::move(bytes),
+      [this, post = OnStrand(), through_seq, size, started,
+       done = std::move(done)](const Status& s) mutable {
+        post([this, post, s, through_seq, size, started, done = std::move(done)]() mutable {
+          RecordSave(s, size, started);
+          if (erase_after_save_) {  // a DELETE waited for this save
+            cluster_save_in_flight_ = false;
+            done(s.ok() ? Status(StatusCode::kFailedPrecondition, "the room is being deleted") : s);
+            auto erase = std::move(erase_after_save_);
+            erase_after_save_ = nullptr;
+            DoErase(std::move(erase));
+            return;
+          }
+          if (!s.ok() || erasing_ || erased_) {
+            cluster_save_in_flight_ = false;
+            done(s);
+            return;
+          }
+          services_.log->MarkSaved(room_, through_seq,
+                                   [this, post, done = std::move(done)](const Status& m) mutable {
+                                     post([this, m, done = std::move(done)] {
+                                       cluster_save_in_flight_ = false;
+                                       if (!m.ok()) {
+                                         spdlog::warn("room={} cannot record the save: {}",
+                                                      Quoted(room_), Quoted(m.message(), 256));
+                                       }
+                                       done(m);
+                                     });
+                                   });
+        });
+      });
 }
 
 void RoomPersistence::MaybeFinishShutdownSave() {
   // A shutdown waits until everything is durable and saved (a failed save is retried until its
   // timeout).
-  if (after_save_.empty() || !all_durable() || policy_.save_in_flight() || policy_.dirty()) return;
+  if (after_save_.empty() || !all_durable()) return;
+  if (services_.cluster == nullptr && (policy_.save_in_flight() || policy_.dirty())) return;
   auto callbacks = std::move(after_save_);
   after_save_.clear();
   for (auto& f : callbacks) f();

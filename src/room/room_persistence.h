@@ -17,6 +17,7 @@
 
 #include "room/clock.h"
 #include "room/metrics.h"
+#include "room/room_cluster.h"
 #include "room/room_events.h"
 #include "roomlog/room_log.h"
 #include "snapshot/save_policy.h"
@@ -41,6 +42,9 @@ struct PersistenceServices {
   PersistenceOptions options;
   RoomEvents* events = nullptr;
   ChangeNotifyOptions change_notify;
+  // Cluster mode (null: a single node): the log is shared by every node and saves are the
+  // room's owner's, when the cluster's due set says (SaveCovering); no local save timers.
+  RoomCluster* cluster = nullptr;
 };
 
 class RoomPersistence {
@@ -59,6 +63,10 @@ class RoomPersistence {
     virtual void OnDurable(uint64_t seq) = 0;
     // The document's full state (v1), for a save or a compaction.
     virtual Bytes EncodeState() = 0;
+    // Cluster mode: an append failed (Redis unreachable); it is being retried.
+    virtual void OnLogUnavailable(const std::string& /*why*/) {}
+    // Cluster mode: the log sequence number through which every entry is in the document.
+    virtual uint64_t CoveredLogSeq() { return 0; }
   };
 
   RoomPersistence(std::string room, Strand strand, PersistenceServices services, Metrics& metrics,
@@ -89,6 +97,13 @@ class RoomPersistence {
   uint64_t unsaved_changes() const { return policy_.unsaved_changes(); }
   // Folds the log into a snapshot (before the room unloads), then calls `done`.
   void CompactForUnload(std::function<void()> done);
+  // Cluster mode, the room's owner: saves the document, which holds every log entry through
+  // `through_seq`, and once the store has acknowledged records the save in the log (which trims
+  // what it covers). `done` gets the store's or the log's error.
+  void SaveCovering(uint64_t through_seq, std::function<void(Status)> done);
+  // Where the last load left the log: an opaque cursor and the sequence number it had reached.
+  const std::string& log_position() const { return log_position_; }
+  uint64_t log_seq() const { return log_seq_; }
   // Erases the room (the document API's DELETE): no save starts any more; once a save in
   // flight has answered, the snapshot store's versions are deleted, then the log. `done` runs on
   // the strand; on an error saves resume and nothing else is erased. After success this object
@@ -122,6 +137,8 @@ class RoomPersistence {
   void OnSaveTimer();
   void StartSave();
   void OnSaved(const Status& status, uint64_t through_seq, size_t bytes, Clock::TimePoint started);
+  // The bookkeeping of a save's outcome (policy, metrics, events, log lines).
+  void RecordSave(const Status& status, size_t bytes, Clock::TimePoint started);
   void MaybeFinishShutdownSave();
   void DoErase(std::function<void(Status)> done);
   void UpdateUnsavedGauge();
@@ -158,6 +175,9 @@ class RoomPersistence {
   Clock::TimePoint load_started_;
   bool erasing_ = false;
   bool erased_ = false;
+  std::string log_position_;
+  uint64_t log_seq_ = 0;
+  bool cluster_save_in_flight_ = false;
   std::function<void(Status)> erase_after_save_;
 };
 

@@ -90,6 +90,12 @@ void RoomRegistry::Erase(const std::string& id, std::function<void(Status, size_
   });
 }
 
+void RoomRegistry::ForgetErased(const std::string& id) {
+  auto room = Find(id);
+  if (!room) return;
+  room->CloseErased([this, room] { Remove(room); });
+}
+
 void RoomRegistry::JoinDone(Room& room) {
   std::lock_guard lock(mu_);
   auto it = rooms_.find(room.id());

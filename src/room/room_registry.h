@@ -44,6 +44,10 @@ class RoomRegistry {
   // room's strand with the number of connections closed.
   void Erase(const std::string& id, std::function<void(Status, size_t closed)> done);
 
+  // Another node erased room `id` (cluster mode): its clients here are closed with 4410 and the
+  // room is forgotten, so the next join starts an empty room.
+  void ForgetErased(const std::string& id);
+
   void CloseAll(uint16_t code, const std::string& reason);
   // Every room saves what is unsaved; `done` runs when all have answered.
   void SaveAll(std::function<void()> done);

@@ -32,6 +32,8 @@ struct LogContents {
   // The log holds only what follows the snapshot store's copy (a log shared by nodes, cluster
   // mode): the room is the store's copy, then `updates`. `snapshot` is empty then.
   bool base_in_store = false;
+  // Where a reader of a shared log continues after this read (opaque; a Redis stream id).
+  std::string position;
 };
 
 class RoomLog {

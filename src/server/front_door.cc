@@ -145,9 +145,11 @@ void FrontDoor::HandleHttp(const HttpRequest& request, Respond respond) {
     } else if (path == "/healthz") {
       respond(text(http::status::ok, "ok\n"));
     } else if (path == "/readyz") {
-      const bool ready = !shutting_down();
-      respond(text(ready ? http::status::ok : http::status::service_unavailable,
-                   ready ? "ready\n" : "shutting down\n"));
+      std::string not_ready = shutting_down()     ? "shutting down"
+                              : not_ready_reason_ ? not_ready_reason_()
+                                                  : std::string();
+      respond(not_ready.empty() ? text(http::status::ok, "ready\n")
+                                : text(http::status::service_unavailable, not_ready + "\n"));
     } else {
       std::string body = metrics_.RenderPrometheus();
       for (const auto& render : metrics_renderers_) body += render();

@@ -67,6 +67,8 @@ class FrontDoor {
   void set_max_connections(size_t n) { options_.max_connections = n; }
   bool shutting_down() const { return shutting_down_; }
   void set_shutting_down() { shutting_down_ = true; }
+  // /readyz answers 503 with this reason while it returns a non-empty one (before Start()).
+  void set_not_ready_reason(std::function<std::string()> f) { not_ready_reason_ = std::move(f); }
   uint64_t NextConnectionId() { return ++next_connection_id_; }
   room::RoomRegistry& registry() { return registry_; }
   room::Metrics& metrics() { return metrics_; }
@@ -85,6 +87,7 @@ class FrontDoor {
   };
   std::vector<Route> routes_;
   std::vector<std::function<std::string()>> metrics_renderers_;
+  std::function<std::string()> not_ready_reason_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> next_connection_id_{0};
 };

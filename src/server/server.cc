@@ -39,6 +39,7 @@ Server::Server(ServerOptions options, ServerParts parts)
   persistence.clock = parts_.clock;
   persistence.events = parts_.events;
   persistence.change_notify = parts_.change_notify;
+  persistence.cluster = parts_.cluster;
   persistence.options = options_.persistence;
   registry_ =
       std::make_unique<room::RoomRegistry>(ioc_.get_executor(), shard_executors, options_.room,
@@ -46,6 +47,7 @@ Server::Server(ServerOptions options, ServerParts parts)
   front_door_ =
       std::make_unique<FrontDoor>(*registry_, *parts_.verifier, metrics_, options_.front_door);
   front_door_->AddMetricsRenderer([this] { return RenderPersistenceMetrics(); });
+  if (parts_.not_ready_reason) front_door_->set_not_ready_reason(parts_.not_ready_reason);
 }
 
 Server::~Server() {
@@ -190,7 +192,14 @@ void Server::Shutdown() {
     acceptor_.close(ec);
     signals_.cancel(ec);
     accept_backoff_.cancel();
-    registry_->CloseAll(protocol::kCloseGoingAway, "server shutting down");
+    if (parts_.drain) {
+      // A cluster node: the others take over this node's rooms (leases released first), and
+      // clients reconnect to them at once.
+      parts_.drain();
+      registry_->CloseAll(protocol::kCloseServiceRestart, "node restarting: reconnect");
+    } else {
+      registry_->CloseAll(protocol::kCloseGoingAway, "server shutting down");
+    }
     // Save every room with unsaved changes; stop once saved and every client has gone, or after
     // the timeout.
     auto saved = std::make_shared<std::atomic<bool>>(false);

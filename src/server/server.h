@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,12 @@ struct ServerParts {
   room::Clock* clock = nullptr;                   // null: the system clock
   room::RoomEvents* events = nullptr;             // null: nobody listens (no webhooks)
   room::ChangeNotifyOptions change_notify;        // room.changed debounce
+  // Cluster mode (docs/CLUSTER.md; all null on a single node): what rooms tell the cluster,
+  // whether this node can serve (Redis reachable: /readyz), and the drain on shutdown (leases
+  // released before clients are told to reconnect elsewhere with 1012).
+  room::RoomCluster* cluster = nullptr;
+  std::function<std::string()> not_ready_reason;  // empty string: ready
+  std::function<void()> drain;
 };
 
 class Server {

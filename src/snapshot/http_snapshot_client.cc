@@ -54,10 +54,19 @@ void HttpSnapshotClient::Save(const std::string& room, Bytes snapshot,
                               std::function<void(Status)> done) {
   net::HttpRequest req = Request("POST", UrlFor(room));
   req.headers.emplace_back("Content-Type", "application/octet-stream");
+  if (options_.before_save) {
+    if (Status s = options_.before_save(room, req); !s.ok()) {
+      done(std::move(s));
+      return;
+    }
+  }
   req.body.assign(snapshot.begin(), snapshot.end());
   http_->Send(std::move(req), [done = std::move(done)](Result<net::HttpResponse> r) {
     if (!r.ok()) {
       done(r.status());
+    } else if (r->status == 409) {
+      // A newer owner saved this room (cluster mode's fencing epochs): not ours to retry.
+      done(Status(StatusCode::kFailedPrecondition, "snapshot store answered " + Describe(*r)));
     } else if (r->status >= 200 && r->status < 300) {
       done(Status::Ok());
     } else {

@@ -5,6 +5,7 @@
 // both with `Authorization: Bearer <secret>`. I/O runs on the HTTP client's executor.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ struct HttpSnapshotOptions {
   std::string secret;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds total_timeout{30'000};
+  // Called before each save: adds headers (cluster mode's fencing epoch), or refuses the save
+  // (not the room's owner any more) with the status the caller gets.
+  std::function<Status(const std::string& room, net::HttpRequest& request)> before_save;
 };
 
 class HttpSnapshotClient : public SnapshotClient {

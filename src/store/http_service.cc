@@ -61,6 +61,7 @@ http::status HttpStatusOf(const Status& s) {
     case StatusCode::kResourceExhausted: return http::status::payload_too_large;
     case StatusCode::kNotFound: return http::status::not_found;
     case StatusCode::kUnavailable: return http::status::service_unavailable;
+    case StatusCode::kAborted: return http::status::conflict;
     default: return http::status::internal_server_error;
   }
 }
@@ -71,6 +72,7 @@ std::string_view ErrorCodeOf(const Status& s) {
     case StatusCode::kMalformed: return "invalid_snapshot";
     case StatusCode::kResourceExhausted: return "too_large";
     case StatusCode::kUnavailable: return "storage_unavailable";
+    case StatusCode::kAborted: return "stale_epoch";
     default: return "internal";
   }
 }
@@ -306,7 +308,19 @@ HttpResponse StoreHandler::Save(const HttpRequest& req, const std::string& room)
   const unsigned v = req.version();
   const std::string& body = req.body();
   const auto start = std::chrono::steady_clock::now();
-  auto saved = store_.Save(room, {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+  // X-Tandem-Epoch: a cluster node's lease epoch for this room (docs/CLUSTER.md); a lower one
+  // than a save already carried is refused with 409.
+  uint64_t epoch = 0;
+  if (auto it = req.find("X-Tandem-Epoch"); it != req.end()) {
+    const std::string_view text(it->value().data(), it->value().size());
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), epoch);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Error(v, http::status::bad_request, "bad_request",
+                   "X-Tandem-Epoch must be a non-negative integer");
+    }
+  }
+  auto saved =
+      store_.Save(room, {reinterpret_cast<const uint8_t*>(body.data()), body.size()}, epoch);
   const auto ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (!saved.ok()) {
@@ -441,6 +455,8 @@ std::string StoreHandler::RenderMetrics() const {
        std::to_string(m.rejected_invalid.load()) + "\n";
   o += "tandem_store_rejected_total{reason=\"too_large\"} " +
        std::to_string(m.rejected_too_large.load()) + "\n";
+  o += "tandem_store_rejected_total{reason=\"stale_epoch\"} " +
+       std::to_string(m.rejected_stale_epoch.load()) + "\n";
   counter("tandem_store_storage_errors_total", "Failed storage operations.", m.errors.load());
   counter("tandem_store_saved_bytes_total", "Bytes of snapshot versions written.",
           m.bytes_saved.load());

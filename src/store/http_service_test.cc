@@ -268,6 +268,26 @@ TEST_P(StoreHttpTest, StaleSnapshotIsMergedAndSaysSo) {
   EXPECT_NE(metrics.body.find("tandem_store_merges_total 1"), std::string::npos) << metrics.body;
 }
 
+TEST_P(StoreHttpTest, ASaveUnderALowerEpochIs409AndStoresNothing) {
+  REQUIRE_SERVICE();
+  auto post = [&](const Bytes& body, const std::string& epoch) {
+    return Call(port_, http::verb::post, Target("r"), Str(body), std::string("Bearer ") + kSecret,
+                {{"X-Tandem-Epoch", epoch}});
+  };
+  ASSERT_EQ(post(Snapshot({MapSet(1, 0, "a", "1")}), "2").status, 200);
+  Reply stale = post(Snapshot({MapSet(2, 0, "b", "2")}), "1");
+  EXPECT_EQ(stale.status, 409) << stale.body;
+  EXPECT_NE(stale.body.find("stale_epoch"), std::string::npos) << stale.body;
+  EXPECT_FALSE(MapHasKey(Get("r").bytes(), "b")) << "a refused save stores nothing";
+  EXPECT_EQ(post(Snapshot({MapSet(3, 0, "c", "3")}), "2").status, 200) << "the same epoch saves";
+  EXPECT_EQ(post(Snapshot({MapSet(4, 0, "d", "4")}), "3").status, 200);
+  EXPECT_EQ(post(Snapshot({MapSet(5, 0, "e", "5")}), "x").status, 400);
+  EXPECT_EQ(Post("r", Snapshot({MapSet(6, 0, "f", "6")})).status, 200) << "no epoch: not fenced";
+  Reply metrics = Call(port_, http::verb::get, "/metrics", "", "");
+  EXPECT_NE(metrics.body.find("tandem_store_rejected_total{reason=\"stale_epoch\"} 1"),
+            std::string::npos);
+}
+
 TEST_P(StoreHttpTest, VersionsListedAndFetched) {
   REQUIRE_SERVICE();
   std::vector<Bytes> updates;

@@ -20,7 +20,8 @@ constexpr const char* kSchema =
     "NULL);"
     "CREATE TABLE IF NOT EXISTS store_versions (room TEXT NOT NULL, version BIGINT NOT NULL, "
     "data BYTEA NOT NULL, size BIGINT NOT NULL, checksum TEXT NOT NULL, created_ms BIGINT NOT "
-    "NULL, merged BOOLEAN NOT NULL, PRIMARY KEY (room, version));";
+    "NULL, merged BOOLEAN NOT NULL, PRIMARY KEY (room, version));"
+    "CREATE TABLE IF NOT EXISTS store_epochs (room TEXT PRIMARY KEY, epoch BIGINT NOT NULL);";
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -120,6 +121,18 @@ class PostgresBackend : public Backend {
     std::vector<VersionInfo> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(ReadInfo(r.get(), i));
     return out;
+  }
+
+  Result<bool> Fence(const std::string& room, uint64_t epoch) override {
+    Lease lease(*this);
+    TANDEM_ASSIGN_OR_RETURN(PGconn * conn, lease.get());
+    PgResult r = Exec(conn,
+                      "INSERT INTO store_epochs (room, epoch) VALUES ($1, $2) ON CONFLICT (room) "
+                      "DO UPDATE SET epoch = EXCLUDED.epoch WHERE store_epochs.epoch <= "
+                      "EXCLUDED.epoch",
+                      {TextParam(room), TextParam(std::to_string(epoch))});
+    if (!Ok(r)) return Error(conn, "fence");
+    return std::strtoll(PQcmdTuples(r.get()), nullptr, 10) == 1;
   }
 
   Result<int64_t> Delete(const std::string& room) override {

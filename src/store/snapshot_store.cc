@@ -152,7 +152,8 @@ Result<Bytes> MergeSnapshots(std::span<const uint8_t> a, std::span<const uint8_t
 SnapshotStore::SnapshotStore(std::unique_ptr<Backend> backend, StoreOptions options)
     : backend_(std::move(backend)), options_(options) {}
 
-Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const uint8_t> data) {
+Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const uint8_t> data,
+                                        uint64_t epoch) {
   const auto start = std::chrono::steady_clock::now();
   if (Status s = ValidateRoomId(room); !s.ok()) {
     ++metrics_.rejected_invalid;
@@ -168,6 +169,19 @@ Result<SaveOutcome> SnapshotStore::Save(const std::string& room, std::span<const
       !s.ok()) {
     ++metrics_.rejected_invalid;
     return MalformedError("not a Yjs update: " + s.message());
+  }
+  if (epoch > 0) {
+    auto fenced = backend_->Fence(room, epoch);
+    if (!fenced.ok()) {
+      ++metrics_.errors;
+      return fenced.status();
+    }
+    if (!*fenced) {
+      ++metrics_.rejected_stale_epoch;
+      return Status(StatusCode::kAborted, "epoch " + std::to_string(epoch) +
+                                              " is older than a save of this room already made "
+                                              "(another node owns it now)");
+    }
   }
   const std::string checksum = Sha256Hex(data);
   SaveOutcome outcome;

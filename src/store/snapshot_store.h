@@ -68,6 +68,9 @@ class Backend {
   // Removes every kept version of a room (atomic with saves); how many there were. Version
   // numbers are not reused: a later save continues after the last one.
   virtual Result<int64_t> Delete(const std::string& room) = 0;
+  // Fencing of cluster mode's owners: records `epoch` as the room's highest and answers true,
+  // or answers false (recording nothing) when a higher one is recorded. Atomic per room.
+  virtual Result<bool> Fence(const std::string& room, uint64_t epoch) = 0;
   virtual Status Ping() = 0;
 };
 
@@ -99,7 +102,8 @@ struct StoreMetrics {
   std::atomic<uint64_t> loads_miss{0};
   std::atomic<uint64_t> rejected_invalid{0};  // not a Yjs update, bad room id
   std::atomic<uint64_t> rejected_too_large{0};
-  std::atomic<uint64_t> errors{0};  // storage failures
+  std::atomic<uint64_t> rejected_stale_epoch{0};  // a cluster node saving under an old lease
+  std::atomic<uint64_t> errors{0};                // storage failures
   std::atomic<uint64_t> bytes_saved{0};
   std::atomic<uint64_t> save_micros{0};  // total time spent in Save
 };
@@ -109,8 +113,12 @@ class SnapshotStore {
   SnapshotStore(std::unique_ptr<Backend> backend, StoreOptions options);
 
   // kInvalidArgument: bad room id; kMalformed: not a Yjs update; kResourceExhausted: too large;
-  // kUnavailable: storage failure.
-  Result<SaveOutcome> Save(const std::string& room, std::span<const uint8_t> data);
+  // kUnavailable: storage failure; kAborted: `epoch` (a cluster owner's lease epoch; 0: none)
+  // is lower than one a save of this room already carried. The fence is checked before the
+  // save, not inside it: a stale save racing a newer owner's can still land, and loses nothing
+  // by the merge rule.
+  Result<SaveOutcome> Save(const std::string& room, std::span<const uint8_t> data,
+                           uint64_t epoch = 0);
   Result<std::optional<Version>> Get(const std::string& room,
                                      std::optional<int64_t> version = std::nullopt);
   Result<std::vector<VersionInfo>> ListVersions(const std::string& room);

@@ -22,7 +22,8 @@ constexpr const char* kSchema =
     "NULL);"
     "CREATE TABLE IF NOT EXISTS store_versions (room TEXT NOT NULL, version INTEGER NOT NULL, "
     "data BLOB NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL, created_ms INTEGER NOT "
-    "NULL, merged INTEGER NOT NULL, PRIMARY KEY (room, version));";
+    "NULL, merged INTEGER NOT NULL, PRIMARY KEY (room, version));"
+    "CREATE TABLE IF NOT EXISTS store_epochs (room TEXT PRIMARY KEY, epoch INTEGER NOT NULL);";
 
 constexpr const char* kPragmas =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA journal_size_limit=4194304;";
@@ -81,6 +82,17 @@ class SqliteBackend : public Backend {
     s.BindText(1, room);
     TANDEM_RETURN_IF_ERROR(s.Run("sqlite delete"));
     return writer_->Changes();
+  }
+
+  Result<bool> Fence(const std::string& room, uint64_t epoch) override {
+    std::lock_guard lock(write_mu_);
+    Statement s = writer_->Cached(
+        "INSERT INTO store_epochs (room, epoch) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET "
+        "epoch = excluded.epoch WHERE excluded.epoch >= store_epochs.epoch");
+    s.BindText(1, room);
+    s.BindInt(2, static_cast<int64_t>(epoch));
+    TANDEM_RETURN_IF_ERROR(s.Run("sqlite fence"));
+    return writer_->Changes() == 1;
   }
 
   Status Ping() override {

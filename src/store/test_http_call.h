@@ -27,7 +27,8 @@ struct Reply {
 // One request on a fresh connection; `auth` "" sends no Authorization header.
 inline Reply Call(uint16_t port, http::verb method, const std::string& target,
                   const std::string& body,
-                  const std::string& auth = std::string("Bearer ") + kSecret) {
+                  const std::string& auth = std::string("Bearer ") + kSecret,
+                  const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   boost::asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   beast::error_code ec;
@@ -36,6 +37,7 @@ inline Reply Call(uint16_t port, http::verb method, const std::string& target,
   http::request<http::string_body> req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");
   if (!auth.empty()) req.set(http::field::authorization, auth);
+  for (const auto& [name, value] : headers) req.set(name, value);
   if (method == http::verb::post) req.set(http::field::content_type, "application/octet-stream");
   req.body() = body;
   req.prepare_payload();
