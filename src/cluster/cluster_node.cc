@@ -97,7 +97,11 @@ ClusterNode::ClusterNode(ClusterOptions options) : options_(std::move(options)) 
 }
 
 ClusterNode::~ClusterNode() {
-  Stop();
+  try {
+    Stop();
+  } catch (const std::exception& e) {
+    spdlog::error("cluster: cannot stop the node's thread: {}", e.what());
+  }
 }
 
 void ClusterNode::Stop() {

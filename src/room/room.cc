@@ -50,8 +50,10 @@ Room::Room(std::string id, Strand strand, RoomOptions options, PersistenceServic
 
 void Room::InstallUpdateObserver() {
   doc_.OnUpdate([this](const std::vector<uint8_t>& update, const crdt::Transaction& t) {
+    // Another node's change is notified (room.changed) by the node that received it.
+    const bool remote = applying_remote_;
     OnUpdateApplied(update);
-    if (events_ != nullptr) NoteChange(t);
+    if (events_ != nullptr && !remote) NoteChange(t);
   });
 }
 

@@ -22,7 +22,7 @@ using tcp = net::ip::tcp;
 
 Server::Server(ServerOptions options, ServerParts parts)
     : options_(std::move(options)),
-      parts_(parts),
+      parts_(std::move(parts)),
       acceptor_(ioc_),
       signals_(ioc_, SIGINT, SIGTERM) {
   const unsigned n =
