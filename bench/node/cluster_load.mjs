@@ -252,44 +252,7 @@ const systems = {
 
 // --- protocol framing: y-websocket (room in the URL) and Hocuspocus (room name in each message) --
 
-const framing = {
-  plain: {
-    open: () => [],
-    wrap: (room, bytes) => bytes,
-    unwrap: (data) => decoding.createDecoder(data)
-  },
-  hocuspocus: {
-    // The provider's first message for a document: auth with an (empty) token.
-    open: (room) => {
-      const e = encoding.createEncoder()
-      encoding.writeVarString(e, room)
-      encoding.writeVarUint(e, 2)
-      encoding.writeVarUint(e, 0)
-      encoding.writeVarString(e, '')
-      return [encoding.toUint8Array(e)]
-    },
-    wrap: (room, bytes) => {
-      const e = encoding.createEncoder()
-      encoding.writeVarString(e, room)
-      encoding.writeUint8Array(e, bytes)
-      return encoding.toUint8Array(e)
-    },
-    unwrap: (data) => { const d = decoding.createDecoder(data); decoding.readVarString(d); return d }
-  }
-}
-
-const syncStep1 = (() => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 0)
-  encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
-  return encoding.toUint8Array(e)
-})()
-const updateMessage = (update) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 2)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
-}
+import { framing, syncStep1, updateMessage } from './wire.mjs'
 
 // The writer's updates, one keystroke each: update k is clock k of WRITER_CLIENT.
 const WRITER_CLIENT = 4242

@@ -96,46 +96,7 @@ for (const entry of (process.env.TANDEM_COMPARE ?? '').split(',').filter(Boolean
 
 // --- protocol framing: y-websocket (room in the URL) and Hocuspocus (room name in each message) --
 
-const framing = {
-  plain: {
-    url: (port, room) => `ws://127.0.0.1:${port}/${room}`,
-    open: () => [],
-    wrap: (room, bytes) => bytes,
-    unwrap: (data) => decoding.createDecoder(data)
-  },
-  hocuspocus: {
-    url: (port) => `ws://127.0.0.1:${port}/`,
-    // The provider's first message: auth with an (empty) token.
-    open: (room) => {
-      const e = encoding.createEncoder()
-      encoding.writeVarString(e, room)
-      encoding.writeVarUint(e, 2)
-      encoding.writeVarUint(e, 0)
-      encoding.writeVarString(e, '')
-      return [encoding.toUint8Array(e)]
-    },
-    wrap: (room, bytes) => {
-      const e = encoding.createEncoder()
-      encoding.writeVarString(e, room)
-      encoding.writeUint8Array(e, bytes)
-      return encoding.toUint8Array(e)
-    },
-    unwrap: (data) => { const d = decoding.createDecoder(data); decoding.readVarString(d); return d }
-  }
-}
-
-const syncStep1 = (() => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 0)
-  encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()))
-  return encoding.toUint8Array(e)
-})()
-const updateMessage = (update) => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 2)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
-}
+import { framing, syncStep1, updateMessage } from './wire.mjs'
 
 // A raw client: sends sync step 1, resolves once the server's step 2 (or any sync answer) came.
 // onUpdate(n) is called for each update broadcast received (outer 0, inner 2).
