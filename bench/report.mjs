@@ -220,7 +220,7 @@ if (!only && fs.existsSync(path.join(dir, 'store-cpp.json'))) {
 }
 
 // Server load
-if (!only && fs.existsSync(path.join(dir, 'server-load.json'))) {
+if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.json'))) {
   const load = read('server-load.json')
   const peers = ['y-websocket', 'hocuspocus'].filter(p => load[p] && !load[p].error)
   const names = ['tandem', 'tandem-normal', ...peers].filter(n => load[n] && !load[n].error)
@@ -230,17 +230,21 @@ if (!only && fs.existsSync(path.join(dir, 'server-load.json'))) {
   lines.push('sends a real yjs keystroke update 10 times a second for 10 s and the room\'s other clients receive it.')
   lines.push('CPU = the server process\'s utime+stime over that phase / updates delivered (user space alone beside it).')
   lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL; while the log is')
-  lines.push('busy, group commits gather for `--commit-delay` 3 ms) before it is broadcast; tandem-normal is the same with')
-  lines.push('`--durability normal` (no fsync: survives a crash of the process, not of the machine). The peers keep documents')
+  lines.push('busy, group commits gather for `--commit-delay` 1 ms) before it is broadcast; tandem-normal is the same with')
+  lines.push('`--durability normal` (no fsync: survives a crash of the process, not of the machine; an append that finds the')
+  lines.push('log idle commits on the room\'s own thread). The peers keep documents')
   lines.push('in memory only. Idle memory = server RSS growth for ' + (t?.idle?.connections ?? '?') + ' more')
   lines.push('idle, synced connections; capacity = connections opened and synced in batches of 500, up to the target.', '')
-  lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | delivered |')
-  lines.push('|---|---|---:|---:|---:|---:|---:|')
+  lines.push('Context switches: all threads\' voluntary and involuntary switches (/proc); system calls: `perf stat` on')
+  lines.push('`raw_syscalls:sys_enter`; both per delivered update.', '')
+  lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | context switches / delivery | syscalls / delivery | delivered |')
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|')
   const shapes = t && !t.error ? t.delivery.length : 0
   for (let i = 0; i < shapes; i++) {
     for (const name of names) {
       const d = load[name].delivery[i]
-      lines.push(`| ${name} | ${d.rooms} rooms x ${d.clients_per_room} clients | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${d.delivered}/${d.expected} |`)
+      const opt = (x) => x == null ? '–' : fmt(x)
+      lines.push(`| ${name} | ${d.rooms} rooms x ${d.clients_per_room} clients | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${opt(d.context_switches_per_delivery)} | ${opt(d.syscalls_per_delivery)} | ${d.delivered}/${d.expected} |`)
     }
   }
   lines.push('', '| server | bytes / idle connection | connections held | RSS at that peak |')
@@ -251,8 +255,40 @@ if (!only && fs.existsSync(path.join(dir, 'server-load.json'))) {
     if (r.error) { lines.push(`| ${name} | error: ${String(r.error).split('\n')[0]} | | |`); continue }
     lines.push(`| ${name} | ${Math.round(r.idle.bytes_per_connection)} | ${r.capacity.held}/${r.capacity.target}${r.capacity.error ? ' (' + r.capacity.error + ')' : ''} | ${(r.capacity.rss_at_peak / 2 ** 20).toFixed(0)} MiB |`)
   }
+  const sat = names.filter(n => load[n].saturation)
+  let floor = null
+  let kernelLimit = null
+  if (fs.existsSync(path.join(dir, 'loopback-floor.json'))) floor = read('loopback-floor.json')
+  if (sat.length) {
+    const s0 = load[sat[0]].saturation
+    if (floor) kernelLimit = 1e6 / (Math.min(floor.send_cpu_us, floor.io_uring_send_cpu_us > 0 ? floor.io_uring_send_cpu_us : Infinity) + floor.recv_cpu_us / (s0.clients_per_room - 1))
+    lines.push('', `### Saturation (${s0.rooms} rooms × ${s0.clients_per_room} clients)`, '')
+    lines.push(`The rate of every writer steps up (${s0.steps.map(x => x.rate_per_writer).join(', ')}… updates/s) every ${s0.step_seconds} s, paced by one`)
+    lines.push(`loop in the load generator, until p99 passes ${s0.p99_bound_ms} ms or deliveries fall behind. Per core = deliveries/s ÷ the`)
+    lines.push('server\'s CPU cores used in that step (utime+stime / wall). The load generator (one Node process) shares the')
+    lines.push('two cores: at the last steps it is what saturates first, so the per-core figure is the server\'s cost at the')
+    lines.push('highest load this machine can offer, and the highest step held a lower bound of the server\'s own ceiling.')
+    if (kernelLimit) lines.push(`Kernel limit = 1 / the kernel floor per delivery (one send and a ${s0.clients_per_room - 1}th of a recv, below) = ${Math.round(kernelLimit).toLocaleString('en-US')} deliveries/s per core.`)
+    lines.push('', '| server | highest rate held (updates/s per writer) | deliveries/s | server cores | deliveries/s per core | CPU µs / delivery | p50 ms | p99 ms | first step not held |')
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+    for (const name of sat) {
+      const r = load[name].saturation
+      const h = r.held
+      const miss = r.steps.find(x => !x.held)
+      const missText = miss ? `${miss.rate_per_writer}/s: p99 ${fmt(miss.p99_ms)} ms, ${miss.delivered}/${miss.expected} delivered, ${fmt(miss.server_cores)} cores` : 'none (all held)'
+      if (!h) { lines.push(`| ${name} | none | | | | | | | ${missText} |`); continue }
+      lines.push(`| ${name} | ${h.rate_per_writer} | ${Math.round(h.deliveries_per_s).toLocaleString('en-US')} | ${fmt(h.server_cores)} | ${Math.round(h.deliveries_per_s_per_core).toLocaleString('en-US')} | ${fmt(h.cpu_us_per_delivery)} | ${fmt(h.p50_ms)} | ${fmt(h.p99_ms)} | ${missText} |`)
+    }
+  }
   if (peers.length && shapes) {
     lines.push('')
+    const perCore = (n) => load[n]?.saturation?.held?.deliveries_per_s_per_core
+    const bestPeerSat = Math.max(...peers.map(p => perCore(p) ?? 0))
+    for (const name of ['tandem', 'tandem-normal']) {
+      if (!perCore(name) || !bestPeerSat) continue
+      lines.push(`- Saturation, ${name}: ${fmt(perCore(name) / bestPeerSat)}× the best peer's deliveries/s per core (target ≥ 5×)` +
+        (kernelLimit ? `, ${fmt(100 * perCore(name) / kernelLimit)}% of the kernel limit (target ≥ 50%); the kernel limit itself is ${fmt(kernelLimit / bestPeerSat)}× the best peer's figure.` : '.'))
+    }
     for (let i = 0; i < shapes; i++) {
       const d0 = t.delivery[i]
       const best = Math.min(...peers.map(p => load[p].delivery[i].cpu_us_per_delivery))
@@ -263,18 +299,22 @@ if (!only && fs.existsSync(path.join(dir, 'server-load.json'))) {
     }
     const bestMem = Math.min(...peers.map(p => load[p].idle.bytes_per_connection))
     lines.push(`- Memory per idle connection: the best peer uses ${fmt(bestMem / t.idle.bytes_per_connection)}x Tandem's.`)
-    if (fs.existsSync(path.join(dir, 'loopback-floor.json'))) {
-      // The issue's target (1/10 of the best peer) set beside what the kernel alone charges.
-      const floor = read('loopback-floor.json')
+    if (floor) {
+      // Issue #22's targets beside what the kernel alone charges.
       const send = floor.io_uring_send_cpu_us > 0 ? Math.min(floor.send_cpu_us, floor.io_uring_send_cpu_us) : floor.send_cpu_us
-      // Per delivery at least: one send (the cheaper way) and a share of the one recv of the update.
-      const perShape = t.delivery.map((d, i) => {
-        const target = Math.min(...peers.map(p => load[p].delivery[i].cpu_us_per_delivery)) / 10
+      const woken = floor.woken_recv_cpu_us > 0 ? `; a message that finds its thread asleep in epoll_wait costs that thread ${fmt(floor.woken_recv_cpu_us)} µs (wake-up, epoll_wait, recv)` : ''
+      const batched = floor.io_uring_send_cpu_us > 0 ? `; sent ${floor.io_uring_fanout} at a time in one io_uring submission (one update fanned out to a room), one send costs ${fmt(floor.io_uring_send_cpu_us)} µs` : ''
+      lines.push(`- Kernel floor on this machine (bench/loopback_floor.cc, no server code): one ${floor.message_bytes}-byte send() over loopback TCP costs ${fmt(floor.send_cpu_us)} µs of CPU, one recv() ${fmt(floor.recv_cpu_us)} µs${batched}${woken}. A delivery costs at least one send and a share of the recv that brought the update (floor); at a light load the update also wakes the server (light-load floor).`)
+      const normalRows = load['tandem-normal'] && !load['tandem-normal'].error ? load['tandem-normal'].delivery : []
+      t.delivery.forEach((d, i) => {
         const kernel = send + floor.recv_cpu_us / (d.clients_per_room - 1)
-        return `${d.rooms}x${d.clients_per_room}: target ${fmt(target)} µs, kernel ${fmt(kernel)} µs`
+        const light = floor.woken_recv_cpu_us > 0 ? floor.send_cpu_us + floor.woken_recv_cpu_us / (d.clients_per_room - 1) : null
+        const n = normalRows[i]
+        lines.push(`- ${d.rooms}x${d.clients_per_room}: floor ${fmt(kernel)} µs${light ? `, light-load floor ${fmt(light)} µs` : ''}; Tandem ${fmt(d.cpu_us_per_delivery / kernel)}× the floor (target ≤ 2×)` +
+          (n ? `, tandem-normal ${fmt(n.cpu_us_per_delivery / kernel)}× (target ≤ 1.5×)` : '') +
+          `; p50 ${fmt(d.p50_ms)} ms (target ≤ 2)` + (n ? `, tandem-normal ${fmt(n.p50_ms)} ms (target ≤ 1)` : '') +
+          `; p99 ${fmt(d.p99_ms)}` + (n ? ` / ${fmt(n.p99_ms)}` : '') + ' ms (target ≤ 10).')
       })
-      const batched = floor.io_uring_send_cpu_us > 0 ? `; sent ${floor.io_uring_fanout} at a time in one io_uring submission (one update fanned out to a room, the most a server can batch), one send still costs ${fmt(floor.io_uring_send_cpu_us)} µs` : ''
-      lines.push(`- Kernel floor on this machine (bench/loopback_floor.cc, no server code): one ${floor.message_bytes}-byte send() over loopback TCP costs ${fmt(floor.send_cpu_us)} µs of CPU, one recv() ${fmt(floor.recv_cpu_us)} µs${batched}. A delivery costs the kernel at least one send and a share of the recv that brought the update, which is more than the issue's target of 1/10 of the best peer's CPU per delivery: ${perShape.join('; ')}.`)
     }
   }
   lines.push('')

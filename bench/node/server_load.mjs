@@ -5,6 +5,11 @@
 //  1. delivery: ROOMS rooms, CLIENTS clients each; one writer per room sends a real yjs update
 //     (one keystroke) every 1000/RATE ms. Reports server CPU time (utime+stime from /proc) per
 //     delivered update and p50/p99 delivery latency (send -> receipt at another client).
+//     Beside it: context switches (all threads, /proc/PID/task/*/status) and system calls (perf stat
+//     on raw_syscalls:sys_enter, when perf is installed) per delivered update.
+//  1b. saturation (100 rooms x 5 clients): the rate per writer steps up every SAT_STEP_SECONDS until
+//     p99 passes 50 ms or deliveries fall behind; the highest step held gives deliveries/s and,
+//     divided by the server's CPU cores used in it, deliveries/s per core.
 //  2. idle memory: IDLE more connections spread over the rooms, then server RSS growth / IDLE.
 //  3. capacity: connections opened in batches (each completes a sync round trip) until MAX_CONN
 //     or the first failure; reports the most held at once.
@@ -46,6 +51,36 @@ const cpuSeconds = (pid) => {
 const rssBytes = (pid) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
   return Number(m[1]) * 1024
+}
+// Context switches of every thread of a process, voluntary and not.
+const contextSwitches = (pid) => {
+  let n = 0
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8')
+      for (const m of status.matchAll(/(?:voluntary|nonvoluntary)_ctxt_switches:\s+(\d+)/g)) n += Number(m[1])
+    } catch { /* a thread that ended meanwhile */ }
+  }
+  return n
+}
+// System calls made by a process while it runs: perf stat on the raw_syscalls tracepoint. stop()
+// resolves the count (null without perf or without the permission to trace).
+const countSyscalls = (pid) => {
+  let child
+  try {
+    child = spawn('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } catch { return { stop: async () => null } }
+  let err = ''
+  child.stderr.on('data', d => { err += d })
+  const exited = new Promise(resolve => { child.once('exit', resolve); child.once('error', () => resolve(null)) })
+  return {
+    stop: async () => {
+      child.kill('SIGINT')
+      await exited
+      const m = /^(\d+),[^,]*,raw_syscalls:sys_enter/m.exec(err)
+      return m ? Number(m[1]) : null
+    }
+  }
 }
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
 
@@ -153,6 +188,9 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
   }
   await sleep(500)
   const cpu0 = cpuSeconds(pid)
+  const switches0 = contextSwitches(pid)
+  const syscalls = countSyscalls(pid)
+  await sleep(100) // perf attached
   const t0 = performance.now()
   const interval = 1000 / RATE
   // Writers are staggered over the interval so the load is steady.
@@ -170,6 +208,8 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
   const deadline = performance.now() + 10000
   while (delivered < expected && performance.now() < deadline) await sleep(20)
   const cpu1 = cpuSeconds(pid)
+  const switches = contextSwitches(pid) - switches0
+  const syscallCount = await syscalls.stop()
   const user = cpu1.user - cpu0.user
   const cpu = user + cpu1.sys - cpu0.sys
   const wall = (performance.now() - t0) / 1000
@@ -186,8 +226,97 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
     cpu_us_per_delivery: (cpu * 1e6) / Math.max(1, delivered),
     user_cpu_us_per_delivery: (user * 1e6) / Math.max(1, delivered),
     p50_ms: percentile(latencies, 0.5),
-    p99_ms: percentile(latencies, 0.99)
+    p99_ms: percentile(latencies, 0.99),
+    context_switches_per_delivery: switches / Math.max(1, delivered),
+    syscalls_per_delivery: syscallCount == null ? null : syscallCount / Math.max(1, delivered)
   }
+}
+
+// Saturation: one writer per room sends at a rate that steps up; each step is held when its
+// deliveries all arrive and their p99 stays within the bound. Sending is paced by one loop over
+// every writer (not a timer per update), so the load generator stays cheap at high rates.
+const SAT_ROOMS = env('SAT_ROOMS', 100)
+const SAT_CLIENTS = env('SAT_CLIENTS', 5)
+const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,120,160,240,320,480').split(',').map(Number).filter(n => n > 0)
+const SAT_STEP_SECONDS = env('SAT_STEP_SECONDS', 4)
+const SAT_P99_MS = 50
+async function saturation (frame, port, pid) {
+  const total = SAT_STEPS.reduce((sum, r) => sum + Math.ceil(r * SAT_STEP_SECONDS), 0)
+  const updates = makeUpdates(total)
+  const rooms = []
+  let win = null
+  for (let r = 0; r < SAT_ROOMS; r++) {
+    const room = `sat-${r}`
+    const entry = { room, sent: new Float64Array(total), next: 0, writer: null, receivers: [] }
+    for (let c = 1; c < SAT_CLIENTS; c++) {
+      let seen = 0
+      entry.receivers.push(await connect(frame, port, room, () => {
+        const k = seen++
+        if (win && k >= win.since[r]) { win.latencies.push(performance.now() - entry.sent[k]); win.delivered++ }
+      }))
+    }
+    entry.writer = await connect(frame, port, room)
+    rooms.push(entry)
+  }
+  await sleep(500)
+  const steps = []
+  let held = null
+  for (const rate of SAT_STEPS) {
+    const interval = 1000 / rate
+    const perRoom = Math.ceil(rate * SAT_STEP_SECONDS)
+    win = { latencies: [], delivered: 0, since: rooms.map(r => r.next) }
+    const cpu0 = cpuSeconds(pid)
+    const t0 = performance.now()
+    let sent = 0
+    for (;;) {
+      const now = performance.now()
+      let left = false
+      for (let i = 0; i < rooms.length; i++) {
+        const e = rooms[i]
+        const done = () => e.next - win.since[i]
+        const offset = (i * interval) / rooms.length
+        while (done() < perRoom && t0 + offset + done() * interval <= now) {
+          const k = e.next++
+          e.sent[k] = performance.now()
+          e.writer.send(frame.wrap(e.room, updates[k]))
+          sent++
+        }
+        if (done() < perRoom) left = true
+      }
+      if (!left) break
+      await sleep(1)
+    }
+    const sendWall = (performance.now() - t0) / 1000
+    const expected = sent * (SAT_CLIENTS - 1)
+    const deadline = performance.now() + 1000
+    while (win.delivered < expected && performance.now() < deadline) await sleep(5)
+    const wall = (performance.now() - t0) / 1000
+    const cpu1 = cpuSeconds(pid)
+    const cpu = cpu1.user - cpu0.user + cpu1.sys - cpu0.sys
+    win.latencies.sort((a, b) => a - b)
+    const step = {
+      rate_per_writer: rate,
+      updates_per_s: sent / sendWall,
+      delivered: win.delivered,
+      expected,
+      deliveries_per_s: win.delivered / wall,
+      server_cores: cpu / wall,
+      cpu_us_per_delivery: (cpu * 1e6) / Math.max(1, win.delivered),
+      p50_ms: percentile(win.latencies, 0.5) ?? null,
+      p99_ms: percentile(win.latencies, 0.99) ?? null
+    }
+    step.deliveries_per_s_per_core = step.deliveries_per_s / Math.max(1e-9, step.server_cores)
+    step.held = win.delivered >= expected && sendWall <= SAT_STEP_SECONDS * 1.1 && step.p99_ms <= SAT_P99_MS
+    steps.push(step)
+    process.stderr.write(`server-load: saturation ${rate}/s per writer: ${Math.round(step.deliveries_per_s)} deliveries/s, ${step.server_cores.toFixed(2)} cores, p99 ${step.p99_ms?.toFixed(1)} ms${step.held ? '' : ' (not held)'}\n`)
+    if (!step.held) break
+    held = step
+    await sleep(500)
+  }
+  win = null
+  for (const r of rooms) { r.writer.terminate(); r.receivers.forEach(w => w.terminate()) }
+  await sleep(500)
+  return { rooms: SAT_ROOMS, clients_per_room: SAT_CLIENTS, step_seconds: SAT_STEP_SECONDS, p99_bound_ms: SAT_P99_MS, steps, held }
 }
 
 async function idleMemory (frame, port, pid) {
@@ -234,12 +363,17 @@ for (const [name, start] of Object.entries(servers).filter(([n]) => !process.env
     process.stderr.write(`server-load: ${name}: delivery\n`)
     const d = []
     for (const shape of SHAPES) d.push(await delivery(frame, port, proc.pid, shape.rooms, shape.clients))
-    if (deliveryOnly.has(name)) { results[name] = { delivery: d }; continue }
+    let sat = null
+    if (process.env.LOAD_SATURATION !== '0') {
+      process.stderr.write(`server-load: ${name}: saturation\n`)
+      sat = await saturation(frame, port, proc.pid)
+    }
+    if (deliveryOnly.has(name)) { results[name] = { delivery: d, saturation: sat }; continue }
     process.stderr.write(`server-load: ${name}: idle memory\n`)
     const m = await idleMemory(frame, port, proc.pid)
     process.stderr.write(`server-load: ${name}: capacity\n`)
     const c = await capacity(frame, port, proc.pid)
-    results[name] = { delivery: d, idle: m, capacity: c }
+    results[name] = { delivery: d, saturation: sat, idle: m, capacity: c }
   } catch (err) {
     results[name] = { error: String(err?.stack ?? err) }
   } finally {

@@ -55,7 +55,7 @@ struct ServeFlags {
   std::string max_awareness_room_size = "16MiB";
   std::string max_document = "64MiB";
   std::string ping_interval = "30s";
-  std::string commit_delay = "3ms";
+  std::string commit_delay = "1ms";
   std::string room_idle_unload = "30s";
   std::string shutdown_timeout = "10s";
   std::string save_interval = "30s";

@@ -277,6 +277,24 @@ TEST_F(DurableRoomTest, UpdatesAreDurableBeforeBroadcastAndSurviveReload) {
   EXPECT_EQ(snapshots_.loads, 1);  // only the first, empty cold start asked the store
 }
 
+TEST_F(DurableRoomTest, AnIdleNormalLogTakesTheAppendOnTheRoomsThread) {
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  auto b = std::make_shared<FakeConnection>(2);
+  room->Join(a);
+  room->Join(b);
+  ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 1; }));
+  const uint64_t before = log_->inline_appends();
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  Run();  // the room's handlers only: no wait for the log's writer thread
+  EXPECT_EQ(log_->inline_appends(), before + 1);
+  ASSERT_EQ(b->frames.size(), 2u);
+  EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
+  auto stored = ReadLog("r");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->updates.size(), 1u);
+}
+
 TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
   FlakyLog& flaky = UseFlakyLog();
   auto room = MakeRoom("r");

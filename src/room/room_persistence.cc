@@ -139,10 +139,36 @@ uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
     durable_ = seq;
     return seq;
   }
-  DoAppend(Bytes(update.begin(), update.end()), seq);
   policy_.OnChange(clock_.Now());
   ScheduleSaveCheck();
+  // With nothing of ours in flight the log may take it at once (no thread hop): it is durable
+  // before this returns, so the room sends it on without waiting.
+  if (durable_ + 1 == seq && !erasing_ && !erased_) {
+    if (auto log_seq = services_.log->TryAppendNow(room_, update)) {
+      durable_ = seq;
+      OnDurableAppend(*log_seq);
+      // The caller is inside the document's transaction: what reads the document runs after.
+      if (updates_since_compaction_ >= services_.options.compact_after_updates ||
+          !after_save_.empty()) {
+        boost::asio::post(strand_, [this, owner = owner_] {
+          if (owner.lock()) {
+            MaybeCompact();
+            MaybeFinishShutdownSave();
+          }
+        });
+      }
+      return seq;
+    }
+  }
+  DoAppend(Bytes(update.begin(), update.end()), seq);
   return seq;
+}
+
+void RoomPersistence::OnDurableAppend(uint64_t log_seq) {
+  append_retry_ = 100ms;
+  ++metrics_.log_appends;
+  durable_log_seq_ = std::max(durable_log_seq_, log_seq);
+  ++updates_since_compaction_;
 }
 
 void RoomPersistence::DoAppend(Bytes update, uint64_t local_seq) {
@@ -180,8 +206,6 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
     listener_.OnLogUnavailable(status.message());
     return;
   }
-  append_retry_ = 100ms;
-  ++metrics_.log_appends;
   // Only a gap-free prefix is durable: after a failed append (being retried) later appends can
   // commit first, and frames that follow the failed one must wait for it.
   durable_ahead_.insert(local_seq);
@@ -189,8 +213,7 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
     durable_ahead_.erase(durable_ahead_.begin());
     ++durable_;
   }
-  durable_log_seq_ = std::max(durable_log_seq_, log_seq);
-  ++updates_since_compaction_;
+  OnDurableAppend(log_seq);
   listener_.OnDurable(durable_);
   MaybeCompact();
   MaybeFinishShutdownSave();

@@ -130,6 +130,8 @@ class RoomPersistence {
   void OnStoreLoaded(Result<std::optional<Bytes>> loaded,
                      std::optional<roomlog::LogContents> tail = std::nullopt);
   void DoAppend(Bytes update, uint64_t local_seq);
+  // The bookkeeping of an append the log made durable (log_seq: its number in the log).
+  void OnDurableAppend(uint64_t log_seq);
   void OnAppended(const Status& status, uint64_t local_seq, uint64_t log_seq, Bytes update);
   void Compact(std::function<void()> done);
   void MaybeCompact();

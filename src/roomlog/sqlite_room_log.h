@@ -4,6 +4,8 @@
 //     transaction, so under load many updates share one fsync. With a commit delay, a writer
 //     woken while the log is busy (its last commit ended less than the delay ago) waits that
 //     long for more, as PostgreSQL's commit_delay does; an idle log commits at once.
+//   - With durability normal a commit does not wait for the disk, so an append that finds the log
+//     idle commits on its caller's thread (TryAppendNow): no hop to the writer and back.
 //   - Reads, compactions and save marks run on a small pool of their own threads.
 // One connection, guarded by a mutex: SQLite serializes writers anyway.
 
@@ -42,6 +44,9 @@ class SqliteRoomLog : public RoomLog {
 
   void Read(const std::string& room, ReadCallback done) override;
   void Append(const std::string& room, Bytes update, AppendCallback done) override;
+  // Only with durability normal (a commit writes the WAL without an fsync).
+  std::optional<uint64_t> TryAppendNow(const std::string& room,
+                                       std::span<const uint8_t> update) override;
   void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
                DoneCallback done) override;
   void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) override;
@@ -62,6 +67,8 @@ class SqliteRoomLog : public RoomLog {
   };
   // Appends several updates (of any rooms) in one transaction; their sequence numbers in order.
   Result<std::vector<uint64_t>> AppendBatchNow(const std::vector<PendingAppend>& appends);
+  // Appends committed on their caller's thread (TryAppendNow), counted in appends() too.
+  uint64_t inline_appends() const { return inline_appends_; }
 
   uint64_t commits() const { return commits_; }
   uint64_t appends() const { return appends_; }
@@ -70,6 +77,7 @@ class SqliteRoomLog : public RoomLog {
   SqliteRoomLog(std::unique_ptr<sqlite::Database> db, SqliteRoomLogOptions options,
                 std::string describe);
   void RunWriter();
+  Result<std::vector<uint64_t>> AppendBatchNowLocked(const std::vector<PendingAppend>& appends);
 
   struct Queued {
     PendingAppend append;
@@ -91,6 +99,7 @@ class SqliteRoomLog : public RoomLog {
   std::chrono::steady_clock::time_point last_commit_end_;  // writer thread only
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> appends_{0};
+  std::atomic<uint64_t> inline_appends_{0};
   std::thread writer_;
 
   boost::asio::thread_pool pool_{2};  // reads, compactions, save marks

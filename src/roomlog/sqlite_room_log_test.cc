@@ -212,5 +212,64 @@ TEST_F(SqliteRoomLogTest, ClosingCommitsWhatWaitsOutItsDelay) {
   EXPECT_EQ(Read(*Open(), "r")->updates.size(), 2u);
 }
 
+TEST_F(SqliteRoomLogTest, IdleNormalLogAppendsOnTheCallersThreadInOrder) {
+  auto log = Open();
+  const Bytes first{1}, second{2};
+  auto seq = log->TryAppendNow("a", first);
+  ASSERT_TRUE(seq.has_value());
+  EXPECT_EQ(*seq, 1u);
+  EXPECT_EQ(Append(*log, "a", {3}), 2u);  // the writer's numbering goes on from it
+  EXPECT_EQ(log->TryAppendNow("a", second), std::optional<uint64_t>(3));
+  EXPECT_EQ(log->inline_appends(), 2u);
+  EXPECT_EQ(log->appends(), 3u);
+  auto a = Read(*log, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->updates, (std::vector<Bytes>{{1}, {3}, {2}}));
+  EXPECT_TRUE(a->unsaved);
+}
+
+TEST_F(SqliteRoomLogTest, InlineAppendsSurviveReopen) {
+  {
+    auto log = Open();
+    const Bytes update{7, 7};
+    ASSERT_TRUE(log->TryAppendNow("a", update).has_value());
+  }
+  auto log = Open();
+  auto a = Read(*log, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->updates, (std::vector<Bytes>{{7, 7}}));
+}
+
+TEST_F(SqliteRoomLogTest, FullDurabilityNeverAppendsInline) {
+  auto log = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kFull});
+  ASSERT_TRUE(log.ok());
+  const Bytes update{1};
+  EXPECT_FALSE((*log)->TryAppendNow("a", update).has_value());
+  EXPECT_EQ(Append(**log, "a", {1}), 1u);
+}
+
+TEST_F(SqliteRoomLogTest, BusyWriterSendsTheAppendTheQueuedWay) {
+  // A long commit delay keeps the first append queued: an inline append now could land
+  // before it, so the log declines.
+  auto log = Open(std::chrono::milliseconds(300));
+  std::promise<uint64_t> queued;
+  (void)Append(*log, "warm", {0});  // the log was busy just now: the next append waits
+  log->Append("a", {1}, [&](const Status&, uint64_t seq) { queued.set_value(seq); });
+  const Bytes update{2};
+  EXPECT_FALSE(log->TryAppendNow("b", update).has_value());
+  EXPECT_EQ(queued.get_future().get(), 1u);
+}
+
+TEST_F(SqliteRoomLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  // The log holds its file lock for good (locking_mode=EXCLUSIVE): a second server on the same
+  // data directory gets an error at start, not a shared log.
+  auto log = Open();
+  (void)Append(*log, "a", {1});
+  auto second = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kNormal});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("another tandem serve"), std::string::npos)
+      << second.status().ToString();
+}
+
 }  // namespace
 }  // namespace tandem::roomlog
