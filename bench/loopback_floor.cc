@@ -5,12 +5,15 @@
 // sends; bench/report.mjs sets these beside the servers' CPU per delivery. Also the cost of one
 // message arriving at a thread asleep in epoll_wait (the wake-up, epoll_wait and the recv): at
 // a light load every update finds the server asleep, so this, not the bare recv, is what it pays.
+// And the CPU of one small durable append (pwrite + fdatasync) in the temp directory, where the
+// benchmark's servers keep their data: a durable server pays it once per group commit.
 // Prints JSON: medians over rounds of microseconds per call, per thread.
 
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -140,6 +143,33 @@ double WokenRecvMicros(int server, int client) {
   return Median(per_message);
 }
 
+// Median CPU microseconds of one 100-byte pwrite followed by fdatasync, appending to a file in
+// /tmp. Negative when the file cannot be made.
+double DurableAppendMicros() {
+  char path[] = "/tmp/tandem-fsync-floor-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return -1;
+  unlink(path);
+  constexpr int kAppends = 300;
+  const char record[100] = {1};
+  std::vector<double> per_append;
+  off_t offset = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const double t0 = ThreadCpuMicros();
+    for (int i = 0; i < kAppends; ++i) {
+      if (pwrite(fd, record, sizeof record, offset) != static_cast<ssize_t>(sizeof record) ||
+          fdatasync(fd) != 0) {
+        close(fd);
+        return -1;
+      }
+      offset += static_cast<off_t>(sizeof record);
+    }
+    per_append.push_back((ThreadCpuMicros() - t0) / kAppends);
+  }
+  close(fd);
+  return Median(per_append);
+}
+
 }  // namespace
 
 int main() {
@@ -194,10 +224,12 @@ int main() {
   constexpr int kFanout = 50;
   const double batched = BatchedSendMicros(listener, addr, kFanout);
   const double woken = WokenRecvMicros(server, client);
+  const double durable_append = DurableAppendMicros();
   std::printf(
       "{\"message_bytes\": %d, \"send_cpu_us\": %.3f, \"recv_cpu_us\": %.3f, "
-      "\"io_uring_fanout\": %d, \"io_uring_send_cpu_us\": %.3f, \"woken_recv_cpu_us\": %.3f}\n",
-      kMessageBytes, Median(send_us), Median(recv_us), kFanout, batched, woken);
+      "\"io_uring_fanout\": %d, \"io_uring_send_cpu_us\": %.3f, \"woken_recv_cpu_us\": %.3f, "
+      "\"durable_append_cpu_us\": %.3f}\n",
+      kMessageBytes, Median(send_us), Median(recv_us), kFanout, batched, woken, durable_append);
   close(client);
   close(server);
   close(listener);

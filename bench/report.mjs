@@ -237,14 +237,14 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
   lines.push('idle, synced connections; capacity = connections opened and synced in batches of 500, up to the target.', '')
   lines.push('Context switches: all threads\' voluntary and involuntary switches (/proc); system calls: `perf stat` on')
   lines.push('`raw_syscalls:sys_enter`; both per delivered update.', '')
-  lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | context switches / delivery | syscalls / delivery | delivered |')
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+  lines.push('| server | load | CPU µs / delivery | user-space µs | p50 ms | p99 ms | context switches / delivery | syscalls / delivery | fsyncs / delivery | delivered |')
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   const shapes = t && !t.error ? t.delivery.length : 0
   for (let i = 0; i < shapes; i++) {
     for (const name of names) {
       const d = load[name].delivery[i]
       const opt = (x) => x == null ? '–' : fmt(x)
-      lines.push(`| ${name} | ${d.rooms} rooms x ${d.clients_per_room} clients | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${opt(d.context_switches_per_delivery)} | ${opt(d.syscalls_per_delivery)} | ${d.delivered}/${d.expected} |`)
+      lines.push(`| ${name} | ${d.rooms} rooms x ${d.clients_per_room} clients | ${fmt(d.cpu_us_per_delivery)} | ${fmt(d.user_cpu_us_per_delivery)} | ${fmt(d.p50_ms)} | ${fmt(d.p99_ms)} | ${opt(d.context_switches_per_delivery)} | ${opt(d.syscalls_per_delivery)} | ${d.fsyncs_per_delivery == null ? '–' : d.fsyncs_per_delivery.toFixed(3)} | ${d.delivered}/${d.expected} |`)
     }
   }
   lines.push('', '| server | bytes / idle connection | connections held | RSS at that peak |')
@@ -304,16 +304,20 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
       const send = floor.io_uring_send_cpu_us > 0 ? Math.min(floor.send_cpu_us, floor.io_uring_send_cpu_us) : floor.send_cpu_us
       const woken = floor.woken_recv_cpu_us > 0 ? `; a message that finds its thread asleep in epoll_wait costs that thread ${fmt(floor.woken_recv_cpu_us)} µs (wake-up, epoll_wait, recv)` : ''
       const batched = floor.io_uring_send_cpu_us > 0 ? `; sent ${floor.io_uring_fanout} at a time in one io_uring submission (one update fanned out to a room), one send costs ${fmt(floor.io_uring_send_cpu_us)} µs` : ''
-      lines.push(`- Kernel floor on this machine (bench/loopback_floor.cc, no server code): one ${floor.message_bytes}-byte send() over loopback TCP costs ${fmt(floor.send_cpu_us)} µs of CPU, one recv() ${fmt(floor.recv_cpu_us)} µs${batched}${woken}. A delivery costs at least one send and a share of the recv that brought the update (floor); at a light load the update also wakes the server (light-load floor).`)
+      const durableAppend = floor.durable_append_cpu_us > 0 ? `; one 100-byte pwrite + fdatasync in /tmp costs ${fmt(floor.durable_append_cpu_us)} µs` : ''
+      lines.push(`- Kernel floor on this machine (bench/loopback_floor.cc, no server code): one ${floor.message_bytes}-byte send() over loopback TCP costs ${fmt(floor.send_cpu_us)} µs of CPU, one recv() ${fmt(floor.recv_cpu_us)} µs${batched}${woken}${durableAppend}. A delivery costs at least one send and a share of the recv that brought the update (floor); at a light load the update also wakes the server (light-load floor); a durable server adds its fsyncs per delivery (measured above) times the cost of one (durable light-load floor).`)
       const normalRows = load['tandem-normal'] && !load['tandem-normal'].error ? load['tandem-normal'].delivery : []
       t.delivery.forEach((d, i) => {
         const kernel = send + floor.recv_cpu_us / (d.clients_per_room - 1)
         const light = floor.woken_recv_cpu_us > 0 ? floor.send_cpu_us + floor.woken_recv_cpu_us / (d.clients_per_room - 1) : null
         const n = normalRows[i]
+        const durableLight = light && floor.durable_append_cpu_us > 0 && d.fsyncs_per_delivery != null ? light + d.fsyncs_per_delivery * floor.durable_append_cpu_us : null
+        const physics = light ? ` Against the light-load floors: Tandem ${durableLight ? `${fmt(d.cpu_us_per_delivery / durableLight)}× its durable one (${fmt(durableLight)} µs at ${d.fsyncs_per_delivery.toFixed(3)} fsyncs per delivery)` : ''}` +
+          (n ? `, tandem-normal ${fmt(n.cpu_us_per_delivery / light)}× (${fmt(light)} µs)` : '') + '.' : ''
         lines.push(`- ${d.rooms}x${d.clients_per_room}: floor ${fmt(kernel)} µs${light ? `, light-load floor ${fmt(light)} µs` : ''}; Tandem ${fmt(d.cpu_us_per_delivery / kernel)}× the floor (target ≤ 2×)` +
           (n ? `, tandem-normal ${fmt(n.cpu_us_per_delivery / kernel)}× (target ≤ 1.5×)` : '') +
           `; p50 ${fmt(d.p50_ms)} ms (target ≤ 2)` + (n ? `, tandem-normal ${fmt(n.p50_ms)} ms (target ≤ 1)` : '') +
-          `; p99 ${fmt(d.p99_ms)}` + (n ? ` / ${fmt(n.p99_ms)}` : '') + ' ms (target ≤ 10).')
+          `; p99 ${fmt(d.p99_ms)}` + (n ? ` / ${fmt(n.p99_ms)}` : '') + ' ms (target ≤ 10).' + physics)
       })
     }
   }

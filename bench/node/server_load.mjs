@@ -63,13 +63,15 @@ const contextSwitches = (pid) => {
   }
   return n
 }
-// System calls made by a process while it runs: perf stat on the raw_syscalls tracepoint. stop()
-// resolves the count (null without perf or without the permission to trace).
+// System calls made by a process while it runs: perf stat on the raw_syscalls tracepoint, and the
+// fsyncs among them. stop() resolves { all, fsyncs } (nulls without perf or without the
+// permission to trace).
 const countSyscalls = (pid) => {
   let child
+  const none = { all: null, fsyncs: null }
   try {
-    child = spawn('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
-  } catch { return { stop: async () => null } }
+    child = spawn('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter,syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  } catch { return { stop: async () => none } }
   let err = ''
   child.stderr.on('data', d => { err += d })
   const exited = new Promise(resolve => { child.once('exit', resolve); child.once('error', () => resolve(null)) })
@@ -77,8 +79,14 @@ const countSyscalls = (pid) => {
     stop: async () => {
       child.kill('SIGINT')
       await exited
-      const m = /^(\d+),[^,]*,raw_syscalls:sys_enter/m.exec(err)
-      return m ? Number(m[1]) : null
+      const count = (event) => {
+        const m = new RegExp(`^(\\d+),[^,]*,${event}`, 'm').exec(err)
+        return m ? Number(m[1]) : null
+      }
+      const all = count('raw_syscalls:sys_enter')
+      const fsync = count('syscalls:sys_enter_fsync')
+      const fdatasync = count('syscalls:sys_enter_fdatasync')
+      return { all, fsyncs: fsync == null || fdatasync == null ? null : fsync + fdatasync }
     }
   }
 }
@@ -131,7 +139,7 @@ for (const entry of (process.env.TANDEM_COMPARE ?? '').split(',').filter(Boolean
 
 // --- protocol framing: y-websocket (room in the URL) and Hocuspocus (room name in each message) --
 
-import { framing, syncStep1, updateMessage } from './wire.mjs'
+import { framing, rawConnect, syncStep1, updateMessage } from './wire.mjs'
 
 // A raw client: sends sync step 1, resolves once the server's step 2 (or any sync answer) came.
 // onUpdate(n) is called for each update broadcast received (outer 0, inner 2).
@@ -228,13 +236,15 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
     p50_ms: percentile(latencies, 0.5),
     p99_ms: percentile(latencies, 0.99),
     context_switches_per_delivery: switches / Math.max(1, delivered),
-    syscalls_per_delivery: syscallCount == null ? null : syscallCount / Math.max(1, delivered)
+    syscalls_per_delivery: syscallCount.all == null ? null : syscallCount.all / Math.max(1, delivered),
+    fsyncs_per_delivery: syscallCount.fsyncs == null ? null : syscallCount.fsyncs / Math.max(1, delivered)
   }
 }
 
 // Saturation: one writer per room sends at a rate that steps up; each step is held when its
 // deliveries all arrive and their p99 stays within the bound. Sending is paced by one loop over
-// every writer (not a timer per update), so the load generator stays cheap at high rates.
+// every writer (not a timer per update) and the clients are bare sockets (wire.mjs rawConnect),
+// so the load generator stays cheap at high rates.
 const SAT_ROOMS = env('SAT_ROOMS', 100)
 const SAT_CLIENTS = env('SAT_CLIENTS', 5)
 const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,120,160,240,320,480').split(',').map(Number).filter(n => n > 0)
@@ -250,12 +260,12 @@ async function saturation (frame, port, pid) {
     const entry = { room, sent: new Float64Array(total), next: 0, writer: null, receivers: [] }
     for (let c = 1; c < SAT_CLIENTS; c++) {
       let seen = 0
-      entry.receivers.push(await connect(frame, port, room, () => {
+      entry.receivers.push(await rawConnect(frame, port, room, () => {
         const k = seen++
         if (win && k >= win.since[r]) { win.latencies.push(performance.now() - entry.sent[k]); win.delivered++ }
       }))
     }
-    entry.writer = await connect(frame, port, room)
+    entry.writer = await rawConnect(frame, port, room)
     rooms.push(entry)
   }
   await sleep(500)
@@ -266,6 +276,7 @@ async function saturation (frame, port, pid) {
     const perRoom = Math.ceil(rate * SAT_STEP_SECONDS)
     win = { latencies: [], delivered: 0, since: rooms.map(r => r.next) }
     const cpu0 = cpuSeconds(pid)
+    const own0 = process.cpuUsage()
     const t0 = performance.now()
     let sent = 0
     for (;;) {
@@ -301,6 +312,7 @@ async function saturation (frame, port, pid) {
       expected,
       deliveries_per_s: win.delivered / wall,
       server_cores: cpu / wall,
+      load_generator_cores: (() => { const u = process.cpuUsage(own0); return (u.user + u.system) / 1e6 / wall })(),
       cpu_us_per_delivery: (cpu * 1e6) / Math.max(1, win.delivered),
       p50_ms: percentile(win.latencies, 0.5) ?? null,
       p99_ms: percentile(win.latencies, 0.99) ?? null
@@ -308,7 +320,7 @@ async function saturation (frame, port, pid) {
     step.deliveries_per_s_per_core = step.deliveries_per_s / Math.max(1e-9, step.server_cores)
     step.held = win.delivered >= expected && sendWall <= SAT_STEP_SECONDS * 1.1 && step.p99_ms <= SAT_P99_MS
     steps.push(step)
-    process.stderr.write(`server-load: saturation ${rate}/s per writer: ${Math.round(step.deliveries_per_s)} deliveries/s, ${step.server_cores.toFixed(2)} cores, p99 ${step.p99_ms?.toFixed(1)} ms${step.held ? '' : ' (not held)'}\n`)
+    process.stderr.write(`server-load: saturation ${rate}/s per writer: ${Math.round(step.deliveries_per_s)} deliveries/s, ${step.server_cores.toFixed(2)} cores (load generator ${step.load_generator_cores.toFixed(2)}), p99 ${step.p99_ms?.toFixed(1)} ms${step.held ? '' : ' (not held)'}\n`)
     if (!step.held) break
     held = step
     await sleep(500)
