@@ -16,6 +16,17 @@ class Connection {
   virtual ~Connection() = default;
   // Queues a frame; one buffer may be shared by many connections (broadcast).
   virtual void Send(SharedFrame frame) = 0;
+  // True on this thread while a room hands one frame to several connections: a connection may
+  // then gather its send with the others' into one system call (server/send_batch.h), where a
+  // lone send is cheaper made at once.
+  static bool InBroadcast() { return broadcast_depth_ > 0; }
+  class BroadcastScope {
+   public:
+    BroadcastScope() { ++broadcast_depth_; }
+    ~BroadcastScope() { --broadcast_depth_; }
+    BroadcastScope(const BroadcastScope&) = delete;
+    BroadcastScope& operator=(const BroadcastScope&) = delete;
+  };
   virtual void Close(uint16_t code, std::string reason) = 0;
 
   uint64_t id() const { return id_; }
@@ -30,6 +41,7 @@ class Connection {
   uint64_t id_;
   bool read_only_;
   std::string user_id_;
+  static inline thread_local int broadcast_depth_ = 0;
 };
 
 }  // namespace tandem::room

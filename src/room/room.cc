@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <optional>
 
 #include "base/log_text.h"
 #include "crdt/transaction.h"
@@ -499,6 +500,8 @@ void Room::SendNow(const Outgoing& out) {
     if (conns_.count(out.to.get()) > 0) out.to->Send(out.frame);
     return;
   }
+  std::optional<Connection::BroadcastScope> broadcast;
+  if (conns_.size() > 2) broadcast.emplace();
   for (auto& [ptr, state] : conns_) {
     if (ptr != out.except) state.conn->Send(out.frame);
   }

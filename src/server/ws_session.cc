@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <vector>
 
 #include "base/log_text.h"
 #include "protocol/close_codes.h"
+#include "server/send_batch.h"
 
 namespace tandem::server {
 
@@ -248,9 +251,21 @@ void WsSession::DoWrite() {
     }
     writing_frames_ = n;
     size_t written = 0;
-    // Most writes fit in the socket's buffer: send right away, without an asynchronous operation
-    // and its completion handler (a broadcast does this once per recipient). Close frames and
-    // what the kernel does not take at once go the asynchronous way.
+    // Most writes fit in the socket's buffer: send without an asynchronous operation and its
+    // completion handler. A broadcast's sends are gathered with the other sends of this turn of
+    // the thread's loop into one system call where io_uring is available; others go at once. Close
+    // frames and what the kernel does not take at once go the asynchronous way.
+    if (!has_close && socket_.non_blocking() && room::Connection::InBroadcast() && OnOwnStrand()) {
+      if (SendBatch* batch = SendBatch::ForThisThread()) {
+        std::array<iovec, 2 * kMaxFramesPerWrite> iov{};
+        for (size_t i = 0; i < buffers.size(); ++i) {
+          iov[i] = {const_cast<void*>(buffers[i].data()), buffers[i].size()};
+        }
+        batch->Add(shared_from_this(), std::span<const iovec>(iov.data(), buffers.size()),
+                   executor_);
+        return;
+      }
+    }
     if (!has_close && socket_.non_blocking()) {
       boost::system::error_code ec;
       written = socket_.write_some(buffers, ec);
@@ -265,20 +280,47 @@ void WsSession::DoWrite() {
         if (Written(n, written)) continue;
         return;
       }
-      // Skip what the kernel took.
-      size_t skip = written;
-      auto it = buffers.begin();
-      while (skip >= it->size()) skip -= (it++)->size();
-      *it += skip;
-      buffers.erase(buffers.begin(), it);
     }
-    boost::asio::async_write(
-        socket_, buffers,
-        [self = shared_from_this(), n, written](boost::system::error_code ec, size_t bytes) {
-          self->OnWrite(ec, n, written + bytes);
-        });
+    WriteRest(std::move(buffers), n, written);
     return;
   }
+}
+
+void WsSession::WriteRest(std::vector<boost::asio::const_buffer> buffers, size_t frames,
+                          size_t written) {
+  // Skip what the kernel took.
+  size_t skip = written;
+  auto it = buffers.begin();
+  while (it != buffers.end() && skip >= it->size()) skip -= (it++)->size();
+  if (it != buffers.end()) *it += skip;
+  buffers.erase(buffers.begin(), it);
+  boost::asio::async_write(
+      socket_, buffers,
+      [self = shared_from_this(), frames, written](boost::system::error_code ec, size_t bytes) {
+        self->OnWrite(ec, frames, written + bytes);
+      });
+}
+
+void WsSession::OnBatchedSend(int result, std::span<const iovec> buffers) {
+  if (finished()) return;  // closed before the batch went out: nothing was sent
+  const size_t frames = writing_frames_;
+  if (result < 0 && result != -EAGAIN && result != -EWOULDBLOCK) {
+    const boost::system::error_code ec(-result, boost::system::system_category());
+    boost::asio::post(executor_, [self = shared_from_this(), ec] { self->OnWrite(ec, 0, 0); });
+    return;
+  }
+  const size_t written = result > 0 ? static_cast<size_t>(result) : 0;
+  size_t total = 0;
+  for (const iovec& b : buffers) total += b.iov_len;
+  if (written == total) {
+    writing_frames_ = 0;
+    if (Written(frames, written)) DoWrite();
+    return;
+  }
+  std::vector<boost::asio::const_buffer> rest;
+  rest.reserve(buffers.size());
+  for (const iovec& b : buffers) rest.emplace_back(b.iov_base, b.iov_len);
+  WriteRest(std::move(rest), frames, written);
 }
 
 void WsSession::OnWrite(boost::system::error_code ec, size_t frames, size_t bytes) {

@@ -12,12 +12,15 @@
 // read into a buffer shared by the connections of the thread and parse it at once; only an
 // unfinished frame is kept. Writes gather queued frames (shared buffers) into one send.
 
+#include <sys/uio.h>
+
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -53,6 +56,12 @@ class WsSession : public room::Connection, public std::enable_shared_from_this<W
   void Send(room::SharedFrame frame) override;
   void Close(uint16_t code, std::string reason) override;
 
+  // For SendBatch: whether the write it holds should still go out (the session is open), the
+  // socket, and what the send did (bytes written or -errno; -ECANCELED when it did not go).
+  bool BatchedSendWanted() const { return !finished(); }
+  int native_handle() { return socket_.native_handle(); }
+  void OnBatchedSend(int result, std::span<const iovec> buffers);
+
  private:
   enum class Phase { kUpgrading, kOpen, kClosing, kAwaitingPeerClose, kFinished };
   // Keepalive: heard from the peer since the last tick; quiet for one tick; pinged and waiting.
@@ -76,6 +85,8 @@ class WsSession : public room::Connection, public std::enable_shared_from_this<W
   void Enqueue(WsOpcode opcode, room::SharedFrame payload);
   void DoWrite();
   void OnWrite(boost::system::error_code ec, size_t frames, size_t bytes);
+  // The part of a write the kernel did not take at once, `written` bytes into `buffers`.
+  void WriteRest(std::vector<boost::asio::const_buffer> buffers, size_t frames, size_t written);
   // Bookkeeping once `frames` queued frames (`bytes` in all) are written; true if more wait.
   bool Written(size_t frames, size_t bytes);
   void DoClose(uint16_t code, std::string reason);
