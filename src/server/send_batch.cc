@@ -90,6 +90,7 @@ void SendBatch::Flush() {
       m.msg_iovlen = e.iov_count;
       io_uring_prep_sendmsg(sqe, e.session->native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
       io_uring_sqe_set_data64(sqe, next);
+      results[next] = -EIO;  // until its completion says otherwise (a failed ring: see below)
       ++queued;
     }
     if (queued == 0) continue;
@@ -99,8 +100,8 @@ void SendBatch::Flush() {
     unsigned reaped = 0;
     while (reaped < queued) {
       if (rc < 0 && rc != -EINTR) {
-        // The ring itself failed: what was not reaped counts as failed, and those sessions
-        // close (their providers reconnect and resync).
+        // The ring itself failed: what was not reaped keeps -EIO, so those sessions close
+        // (their providers reconnect and resync) rather than send again what may have gone.
         spdlog::error("io_uring submission failed: {}", std::strerror(-rc));
         break;
       }
