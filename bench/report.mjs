@@ -265,19 +265,21 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
     lines.push('', `### Saturation (${s0.rooms} rooms × ${s0.clients_per_room} clients)`, '')
     lines.push(`The rate of every writer steps up (${s0.steps.map(x => x.rate_per_writer).join(', ')}… updates/s) every ${s0.step_seconds} s, paced by one`)
     lines.push(`loop in the load generator, until p99 passes ${s0.p99_bound_ms} ms or deliveries fall behind. Per core = deliveries/s ÷ the`)
-    lines.push('server\'s CPU cores used in that step (utime+stime / wall). The load generator (one Node process) shares the')
-    lines.push('two cores: at the last steps it is what saturates first, so the per-core figure is the server\'s cost at the')
-    lines.push('highest load this machine can offer, and the highest step held a lower bound of the server\'s own ceiling.')
+    lines.push('server\'s CPU cores used in that step (utime+stime / wall). The load generator shares the two cores with the')
+    lines.push(s0.load_generator === 'native'
+      ? 'server: it is bench/load_generator.cc (one thread on epoll, bare sockets; its cores per step are in the table), which'
+      : 'server: it is the Node client (bare sockets; its cores per step are in the table), which')
+    lines.push('leaves the server more of the machine than the Node client did (0.8 of a core at 240 updates/s per writer).')
     if (kernelLimit) lines.push(`Kernel limit = 1 / the kernel floor per delivery (one send and a ${s0.clients_per_room - 1}th of a recv, below) = ${Math.round(kernelLimit).toLocaleString('en-US')} deliveries/s per core.`)
-    lines.push('', '| server | highest rate held (updates/s per writer) | deliveries/s | server cores | deliveries/s per core | CPU µs / delivery | p50 ms | p99 ms | first step not held |')
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|')
+    lines.push('', '| server | highest rate held (updates/s per writer) | deliveries/s | server cores | load generator cores | deliveries/s per core | CPU µs / delivery | p50 ms | p99 ms | first step not held |')
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const name of sat) {
       const r = load[name].saturation
       const h = r.held
       const miss = r.steps.find(x => !x.held)
       const missText = miss ? `${miss.rate_per_writer}/s: p99 ${fmt(miss.p99_ms)} ms, ${miss.delivered}/${miss.expected} delivered, ${fmt(miss.server_cores)} cores` : 'none (all held)'
-      if (!h) { lines.push(`| ${name} | none | | | | | | | ${missText} |`); continue }
-      lines.push(`| ${name} | ${h.rate_per_writer} | ${Math.round(h.deliveries_per_s).toLocaleString('en-US')} | ${fmt(h.server_cores)} | ${Math.round(h.deliveries_per_s_per_core).toLocaleString('en-US')} | ${fmt(h.cpu_us_per_delivery)} | ${fmt(h.p50_ms)} | ${fmt(h.p99_ms)} | ${missText} |`)
+      if (!h) { lines.push(`| ${name} | none | | | | | | | | ${missText} |`); continue }
+      lines.push(`| ${name} | ${h.rate_per_writer} | ${Math.round(h.deliveries_per_s).toLocaleString('en-US')} | ${fmt(h.server_cores)} | ${fmt(h.load_generator_cores)} | ${Math.round(h.deliveries_per_s_per_core).toLocaleString('en-US')} | ${fmt(h.cpu_us_per_delivery)} | ${fmt(h.p50_ms)} | ${fmt(h.p99_ms)} | ${missText} |`)
     }
   }
   if (peers.length && shapes) {

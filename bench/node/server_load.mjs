@@ -244,15 +244,25 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
 // Saturation: one writer per room sends at a rate that steps up; each step is held when its
 // deliveries all arrive and their p99 stays within the bound. Sending is paced by one loop over
 // every writer (not a timer per update) and the clients are bare sockets (wire.mjs rawConnect),
-// so the load generator stays cheap at high rates.
+// so the load generator stays cheap at high rates; cheaper still, the native one below.
 const SAT_ROOMS = env('SAT_ROOMS', 100)
 const SAT_CLIENTS = env('SAT_CLIENTS', 5)
-const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,120,160,240,320,480').split(',').map(Number).filter(n => n > 0)
+const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,120,160,240,320,480,640,800,960,1280').split(',').map(Number).filter(n => n > 0)
 const SAT_STEP_SECONDS = env('SAT_STEP_SECONDS', 4)
 const SAT_P99_MS = 50
+// The native load generator (bench/load_generator.cc), when built beside the Tandem binary or
+// named by LOAD_GENERATOR ('node' keeps the Node one): it uses a fraction of the Node client's
+// CPU, which shares the machine's cores with the server under test.
+const nativeGenerator = (() => {
+  const named = process.env.LOAD_GENERATOR
+  if (named === 'node') return null
+  const candidate = named ?? path.resolve(path.dirname(tandemBinary ?? '.'), '../../bench/load_generator')
+  return fs.existsSync(candidate) ? candidate : null
+})()
 async function saturation (frame, port, pid) {
   const total = SAT_STEPS.reduce((sum, r) => sum + Math.ceil(r * SAT_STEP_SECONDS), 0)
   const updates = makeUpdates(total)
+  if (nativeGenerator) return nativeSaturation(frame, port, pid, updates)
   const rooms = []
   let win = null
   for (let r = 0; r < SAT_ROOMS; r++) {
@@ -329,6 +339,26 @@ async function saturation (frame, port, pid) {
   for (const r of rooms) { r.writer.terminate(); r.receivers.forEach(w => w.terminate()) }
   await sleep(500)
   return { rooms: SAT_ROOMS, clients_per_room: SAT_CLIENTS, step_seconds: SAT_STEP_SECONDS, p99_bound_ms: SAT_P99_MS, steps, held }
+}
+
+async function nativeSaturation (frame, port, pid, updates) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-sat-')), 'updates.bin')
+  const parts = []
+  for (const u of updates) {
+    const len = Buffer.alloc(4); len.writeUInt32LE(u.length); parts.push(len, Buffer.from(u))
+  }
+  fs.writeFileSync(file, Buffer.concat(parts))
+  const child = spawn(nativeGenerator, ['--port', String(port), '--pid', String(pid), '--updates', file,
+    '--rooms', String(SAT_ROOMS), '--clients', String(SAT_CLIENTS), '--steps', SAT_STEPS.join(','),
+    '--step-seconds', String(SAT_STEP_SECONDS), '--p99-ms', String(SAT_P99_MS),
+    ...(frame === framing.hocuspocus ? ['--hocuspocus'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', d => { out += d })
+  const code = await new Promise(resolve => child.once('exit', resolve))
+  fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  if (code !== 0) throw new Error(`load_generator exited with ${code}`)
+  await sleep(500)
+  return JSON.parse(out)
 }
 
 async function idleMemory (frame, port, pid) {

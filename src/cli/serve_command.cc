@@ -158,7 +158,9 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
   opt("--save-retry", f.save_retry,
       "First retry after a failed save; doubles (with jitter) up to 60s", "TANDEM_SAVE_RETRY");
   opt("--compact-after", f.compact_after,
-      "Compact a room's log into a snapshot after this many updates", "TANDEM_COMPACT_AFTER");
+      "Compact a room's log into a snapshot after this many updates (up to a quarter fewer, at "
+      "random, so rooms do not all compact at once)",
+      "TANDEM_COMPACT_AFTER");
   opt("--admin-token", c.admin_token,
       "Bearer token of the operator's console (/console); without one the console answers only "
       "on a loopback bind",

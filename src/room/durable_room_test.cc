@@ -25,6 +25,8 @@ using namespace std::chrono_literals;
 // yjs 13.6.33: clientID 1; text 't' = "ab"; map 'm' = {k: 1}
 const Bytes kUpdate = {0x01, 0x02, 0x01, 0x00, 0x04, 0x01, 0x01, 0x74, 0x02, 0x61, 0x62,
                        0x28, 0x01, 0x01, 0x6d, 0x01, 0x6b, 0x01, 0x7d, 0x01, 0x00};
+// clientID 2; text 'u' = "c"
+const Bytes kUpdate2 = {0x01, 0x01, 0x02, 0x00, 0x04, 0x01, 0x01, 0x75, 0x01, 0x63, 0x00};
 
 // Connections are used on the test thread only (the io_context runs there).
 class FakeConnection : public Connection {
@@ -186,11 +188,10 @@ class DurableRoomTest : public ::testing::Test {
     log_.reset();
     fs::remove_all(dir_);
   }
-  void OpenLog() {
+  void OpenLog(roomlog::Durability durability = roomlog::Durability::kNormal) {
     log_.reset();
-    log_ = std::move(roomlog::SqliteRoomLog::Open(dir_.string(),
-                                                  {.durability = roomlog::Durability::kNormal}))
-               .value();
+    log_ =
+        std::move(roomlog::SqliteRoomLog::Open(dir_.string(), {.durability = durability})).value();
   }
   FlakyLog& UseFlakyLog() {
     flaky_ = std::make_unique<FlakyLog>(*log_);
@@ -293,6 +294,53 @@ TEST_F(DurableRoomTest, AnIdleNormalLogTakesTheAppendOnTheRoomsThread) {
   auto stored = ReadLog("r");
   ASSERT_TRUE(stored.has_value());
   EXPECT_EQ(stored->updates.size(), 1u);
+}
+
+// A connection that notes how many fsyncs the log had made when each frame reached it.
+class SyncWatchingConnection : public FakeConnection {
+ public:
+  SyncWatchingConnection(uint64_t id, const roomlog::SqliteRoomLog& log)
+      : FakeConnection(id), log_(log) {}
+  void Send(SharedFrame frame) override {
+    syncs_at_send.push_back(log_.wal_syncs());
+    FakeConnection::Send(std::move(frame));
+  }
+  std::vector<uint64_t> syncs_at_send;
+
+ private:
+  const roomlog::SqliteRoomLog& log_;
+};
+
+TEST_F(DurableRoomTest, AFullLogTakesAppendsOnTheRoomsThreadAndSendsThemAfterOneFsync) {
+  OpenLog(roomlog::Durability::kFull);
+  // Two rooms on the same thread, an update arriving in each within one turn of its loop.
+  std::shared_ptr<Room> rooms[2] = {MakeRoom("r"), MakeRoom("s")};
+  std::shared_ptr<FakeConnection> writers[2];
+  std::shared_ptr<SyncWatchingConnection> readers[2];
+  for (int i = 0; i < 2; ++i) {
+    writers[i] = std::make_shared<FakeConnection>(1 + 2 * i);
+    readers[i] = std::make_shared<SyncWatchingConnection>(2 + 2 * i, *log_);
+    rooms[i]->Join(writers[i]);
+    rooms[i]->Join(readers[i]);
+  }
+  ASSERT_TRUE(
+      RunUntil([&] { return readers[0]->frames.size() == 1 && readers[1]->frames.size() == 1; }));
+  const uint64_t inline_before = log_->inline_appends();
+  const uint64_t syncs_before = log_->wal_syncs();
+  Send(rooms[0], writers[0], protocol::EncodeSyncUpdate(kUpdate));
+  Send(rooms[1], writers[1], protocol::EncodeSyncUpdate(kUpdate2));
+  Run();  // the rooms' thread only: no wait for the log's writer thread
+  EXPECT_EQ(log_->inline_appends(), inline_before + 2);
+  EXPECT_EQ(log_->wal_syncs(), syncs_before + 1);  // both in one turn: one fsync
+  ASSERT_EQ(readers[0]->frames.size(), 2u);
+  ASSERT_EQ(readers[1]->frames.size(), 2u);
+  EXPECT_EQ(readers[0]->frames[1], protocol::EncodeSyncUpdate(kUpdate));
+  EXPECT_EQ(readers[1]->frames[1], protocol::EncodeSyncUpdate(kUpdate2));
+  // Neither was sent before the fsync that made it durable.
+  EXPECT_EQ(readers[0]->syncs_at_send[1], syncs_before + 1);
+  EXPECT_EQ(readers[1]->syncs_at_send[1], syncs_before + 1);
+  EXPECT_EQ(ReadLog("r")->updates.size(), 1u);
+  EXPECT_EQ(ReadLog("s")->updates.size(), 1u);
 }
 
 TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {

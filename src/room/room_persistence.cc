@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <random>
 
 #include "base/log_text.h"
 #include "room/strand_check.h"
@@ -20,9 +21,20 @@ RoomPersistence::RoomPersistence(std::string room, Strand strand, PersistenceSer
       metrics_(metrics),
       listener_(listener),
       policy_(services.options.save_policy),
-      save_timer_(clock_.MakeTimer(strand_)) {}
+      save_timer_(clock_.MakeTimer(strand_)) {
+  compact_after_ = JitteredCompactAfter();
+}
 
 RoomPersistence::~RoomPersistence() = default;
+
+size_t RoomPersistence::JitteredCompactAfter() const {
+  // Up to a quarter sooner, at random: rooms that started together at the same pace (a restart,
+  // a class opening its documents at once) would otherwise all compact in the same moment, and a
+  // burst of compactions holds up every room's appends.
+  const size_t n = services_.options.compact_after_updates;
+  thread_local std::minstd_rand random(std::random_device{}());
+  return n - std::uniform_int_distribution<size_t>(0, n / 4)(random);
+}
 
 std::function<void(std::function<void()>)> RoomPersistence::OnStrand() {
   return [strand = strand_, owner = owner_.lock()](std::function<void()> fn) {
@@ -148,8 +160,7 @@ uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
       durable_ = seq;
       OnDurableAppend(*log_seq);
       // The caller is inside the document's transaction: what reads the document runs after.
-      if (updates_since_compaction_ >= services_.options.compact_after_updates ||
-          !after_save_.empty()) {
+      if (updates_since_compaction_ >= compact_after_ || !after_save_.empty()) {
         boost::asio::post(strand_, [this, owner = owner_] {
           if (owner.lock()) {
             MaybeCompact();
@@ -159,6 +170,15 @@ uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
       }
       return seq;
     }
+  }
+  // A log that needs an fsync may still commit it here and fsync at the end of this turn of the
+  // thread's loop, once for every append committed in it, while none of ours waits in its queue
+  // (that one would commit later: the order would not be kept).
+  if (queued_appends_ == 0 && !erasing_ && !erased_ &&
+      services_.log->TryAppendOnThisThread(room_, update, strand_.get_inner_executor(),
+                                           AppendDone(Bytes(update.begin(), update.end()), seq,
+                                                      /*queued=*/false))) {
+    return seq;
   }
   DoAppend(Bytes(update.begin(), update.end()), seq);
   return seq;
@@ -174,13 +194,20 @@ void RoomPersistence::OnDurableAppend(uint64_t log_seq) {
 void RoomPersistence::DoAppend(Bytes update, uint64_t local_seq) {
   if (erased_) return;  // a retry of an append made before the room was erased
   Bytes copy = update;  // kept to retry with
+  ++queued_appends_;
   services_.log->Append(room_, std::move(update),
-                        [this, post = OnStrand(), local_seq, copy = std::move(copy)](
-                            const Status& s, uint64_t log_seq) mutable {
-                          post([this, s, local_seq, log_seq, copy = std::move(copy)]() mutable {
-                            OnAppended(s, local_seq, log_seq, std::move(copy));
-                          });
-                        });
+                        AppendDone(std::move(copy), local_seq, /*queued=*/true));
+}
+
+roomlog::RoomLog::AppendCallback RoomPersistence::AppendDone(Bytes update, uint64_t local_seq,
+                                                             bool queued) {
+  return [this, post = OnStrand(), local_seq, queued, update = std::move(update)](
+             const Status& s, uint64_t log_seq) mutable {
+    post([this, s, local_seq, log_seq, queued, update = std::move(update)]() mutable {
+      if (queued) --queued_appends_;
+      OnAppended(s, local_seq, log_seq, std::move(update));
+    });
+  };
 }
 
 void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint64_t log_seq,
@@ -223,9 +250,7 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
 // Compaction
 
 void RoomPersistence::MaybeCompact() {
-  if (services_.log == nullptr ||
-      updates_since_compaction_ < services_.options.compact_after_updates)
-    return;
+  if (services_.log == nullptr || updates_since_compaction_ < compact_after_) return;
   Compact(nullptr);
 }
 
@@ -237,6 +262,7 @@ void RoomPersistence::Compact(std::function<void()> done) {
     return;
   }
   updates_since_compaction_ = 0;
+  compact_after_ = JitteredCompactAfter();
   // Everything durable so far is in this snapshot; later updates in the log are replayed on
   // load (applying an update twice is harmless).
   Bytes snapshot = listener_.EncodeState();

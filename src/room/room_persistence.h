@@ -144,6 +144,11 @@ class RoomPersistence {
   void MaybeFinishShutdownSave();
   void DoErase(std::function<void(Status)> done);
   void UpdateUnsavedGauge();
+  // What the log calls once an append is durable (or failed): OnAppended on the strand. `queued`:
+  // the append went through the log's queue (counted in queued_appends_).
+  roomlog::RoomLog::AppendCallback AppendDone(Bytes update, uint64_t local_seq, bool queued);
+  // options.compact_after_updates, up to a quarter less at random.
+  size_t JitteredCompactAfter() const;
   // Runs `fn` on the strand, keeping the owner alive until it has run.
   std::function<void(std::function<void()>)> OnStrand();
 
@@ -161,8 +166,11 @@ class RoomPersistence {
   uint64_t appended_ = 0;
   uint64_t durable_ = 0;
   std::set<uint64_t> durable_ahead_;
+  // Appends handed to the log's queue (RoomLog::Append) whose outcome has not come back.
+  size_t queued_appends_ = 0;
   uint64_t durable_log_seq_ = 0;  // the log's sequence number of the last durable append
   uint64_t updates_since_compaction_ = 0;
+  size_t compact_after_ = 0;  // updates_since_compaction_ that starts the next compaction
   std::chrono::milliseconds append_retry_{100};
 
   snapshot::SavePolicy policy_;

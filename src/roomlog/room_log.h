@@ -10,6 +10,7 @@
 // Redis. All are thread-safe; callbacks run on the log's own threads, never on the caller's
 // strand, so callers post back.
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -61,6 +62,19 @@ class RoomLog {
     (void)update;
     return std::nullopt;
   }
+  // The same for a log whose durability needs an fsync: commits on the caller's thread when the
+  // log is idle, and `done` gets the sequence number (from a handler posted to `executor`, which
+  // must run on the caller's thread) once it is durable. Appends committed in one turn of the
+  // thread's event loop share one fsync, made on that thread at the end of the turn: a group
+  // commit without a thread hop. Returns false (leaving `done` as it was) when the caller should
+  // use Append. A room calls it only while none of its appends is queued in Append, so the order is
+  // kept.
+  virtual bool TryAppendOnThisThread(const std::string& /*room*/,
+                                     std::span<const uint8_t> /*update*/,
+                                     const boost::asio::any_io_executor& /*executor*/,
+                                     AppendCallback&& /*done*/) {
+    return false;
+  }
   // Replaces the snapshot by one covering everything through `through_seq` and drops those
   // updates. A snapshot older than the one kept is ignored.
   virtual void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
@@ -75,7 +89,8 @@ class RoomLog {
   virtual Result<std::vector<std::string>> RoomsNeedingSave() = 0;
   // Bytes of updates not yet compacted (blocking; metrics).
   virtual Result<uint64_t> LogBytes() = 0;
-  // Blocks until every append made so far is durable and its callback has run.
+  // Blocks until every append made so far is durable and, except for those committed on their
+  // callers' threads (whose callbacks run there), its callback has run.
   virtual void Flush() = 0;
   virtual std::string describe() const = 0;
 };

@@ -1,8 +1,14 @@
 #include "roomlog/sqlite_room_log.h"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace tandem::roomlog {
@@ -36,8 +42,9 @@ Result<std::unique_ptr<SqliteRoomLog>> SqliteRoomLog::Open(const std::string& di
       // A checkpoint leaves the WAL file at its largest size unless told otherwise: many small
       // commits between checkpoints grew it to ten times the data they carried.
       "PRAGMA journal_size_limit=4194304;";
-  setup += options.durability == Durability::kFull ? "PRAGMA synchronous=FULL;"
-                                                   : "PRAGMA synchronous=NORMAL;";
+  // Durability full fsyncs the WAL itself (SyncWal), after the commits of a whole turn of a
+  // thread's loop rather than inside each one.
+  setup += "PRAGMA synchronous=NORMAL;";
   setup += kSchema;
   auto db = sqlite::Database::Open(path, setup);
   if (!db.ok() && db.status().message().find("locked") != std::string::npos) {
@@ -49,12 +56,21 @@ Result<std::unique_ptr<SqliteRoomLog>> SqliteRoomLog::Open(const std::string& di
       path +
       (options.durability == Durability::kFull ? " (durability full)" : " (durability normal)");
   return std::unique_ptr<SqliteRoomLog>(
-      new SqliteRoomLog(std::move(db).value(), options, describe));
+      new SqliteRoomLog(std::move(db).value(), options, describe, dir, path + "-wal"));
 }
 
+namespace {
+std::atomic<uint64_t> next_log_id{1};
+}  // namespace
+
 SqliteRoomLog::SqliteRoomLog(std::unique_ptr<sqlite::Database> db, SqliteRoomLogOptions options,
-                             std::string describe)
-    : options_(options), describe_(std::move(describe)), db_(std::move(db)) {
+                             std::string describe, std::string dir, std::string wal_path)
+    : options_(options),
+      describe_(std::move(describe)),
+      dir_(std::move(dir)),
+      wal_path_(std::move(wal_path)),
+      id_(next_log_id++),
+      db_(std::move(db)) {
   writer_ = std::thread([this] { RunWriter(); });
 }
 
@@ -67,6 +83,52 @@ SqliteRoomLog::~SqliteRoomLog() {
   writer_.join();
   // Reads and compactions still queued use the database: they finish before it closes.
   pool_.join();
+  if (const int fd = wal_fd_.load(); fd >= 0) ::close(fd);
+}
+
+Status SqliteRoomLog::SyncWal() {
+  if (options_.durability != Durability::kFull) return Status::Ok();
+  return SyncWalFile();
+}
+
+void SqliteRoomLog::NoteCommitWithoutSync() {
+  // With durability normal nothing fsyncs the WAL but a checkpoint, which then wrote several MB
+  // at once on the thread that happened to commit (a room's): stalls of tens of ms. Syncing it
+  // in the background every so many commits leaves a checkpoint little to write.
+  constexpr uint64_t kCommitsPerBackgroundSync = 64;
+  if (++commits_since_background_sync_ < kCommitsPerBackgroundSync) return;
+  if (background_sync_posted_.exchange(true)) return;
+  commits_since_background_sync_ = 0;
+  boost::asio::post(pool_, [this] {
+    if (Status s = SyncWalFile(); !s.ok()) spdlog::warn("room log: {}", s.message());
+    background_sync_posted_ = false;
+  });
+}
+
+Status SqliteRoomLog::SyncWalFile() {
+  int fd = wal_fd_.load(std::memory_order_acquire);
+  if (fd < 0) {
+    std::lock_guard lock(wal_mu_);
+    fd = wal_fd_.load();
+    if (fd < 0) {
+      // SQLite keeps this file (same inode) while its connection is open: a checkpoint rewrites
+      // or truncates it in place, and only closing the database removes it.
+      fd = ::open(wal_path_.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) return UnavailableError("open " + wal_path_ + ": " + std::strerror(errno));
+      // A file new to its directory: its name must be durable too.
+      const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_fd >= 0) {
+        (void)::fsync(dir_fd);
+        ::close(dir_fd);
+      }
+      wal_fd_.store(fd, std::memory_order_release);
+    }
+  }
+  if (::fdatasync(fd) != 0) {
+    return UnavailableError("fdatasync " + wal_path_ + ": " + std::strerror(errno));
+  }
+  ++wal_syncs_;
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,15 +159,77 @@ std::optional<uint64_t> SqliteRoomLog::TryAppendNow(const std::string& room,
   }
   auto seqs = AppendBatchNowLocked({PendingAppend{room, Bytes(update.begin(), update.end())}});
   if (!seqs.ok()) return std::nullopt;  // Append retries it and reports what fails
+  db_lock.unlock();
   ++commits_;
   ++appends_;
   ++inline_appends_;
+  NoteCommitWithoutSync();
   return seqs->front();
 }
 
+bool SqliteRoomLog::TryAppendOnThisThread(const std::string& room, std::span<const uint8_t> update,
+                                          const boost::asio::any_io_executor& executor,
+                                          AppendCallback&& done) {
+  if (options_.durability != Durability::kFull) return false;
+  uint64_t seq;
+  {
+    std::unique_lock db_lock(db_mu_, std::try_to_lock);
+    if (!db_lock.owns_lock()) return false;
+    {
+      std::lock_guard lock(queue_mu_);
+      if (!queue_.empty() || writing_ || stopping_) return false;
+    }
+    auto seqs = AppendBatchNowLocked({PendingAppend{room, Bytes(update.begin(), update.end())}});
+    if (!seqs.ok()) return false;  // Append retries it and reports what fails
+    seq = seqs->front();
+  }
+  ++commits_;
+  ++appends_;
+  ++inline_appends_;
+  std::shared_ptr<ThreadSyncBatch> batch = SyncBatchForThisThread();
+  bool post;
+  {
+    std::lock_guard lock(batch->mu);
+    batch->waiting.emplace_back(std::move(done), seq);
+    post = !batch->flush_posted;
+    batch->flush_posted = true;
+  }
+  // After the handlers ready now: the appends they commit share this fsync.
+  if (post) boost::asio::post(executor, [this, batch] { FlushSyncBatch(*batch); });
+  return true;
+}
+
+std::shared_ptr<SqliteRoomLog::ThreadSyncBatch> SqliteRoomLog::SyncBatchForThisThread() {
+  // Keyed by the log's id, not its address: a later log at the same address (tests) must not
+  // inherit a batch whose flush an io_context that is gone will never run.
+  thread_local std::vector<std::pair<uint64_t, std::shared_ptr<ThreadSyncBatch>>> batches;
+  for (auto& [id, batch] : batches) {
+    if (id == id_) return batch;
+  }
+  batches.emplace_back(id_, std::make_shared<ThreadSyncBatch>());
+  return batches.back().second;
+}
+
+void SqliteRoomLog::FlushSyncBatch(ThreadSyncBatch& batch) {
+  std::vector<std::pair<AppendCallback, uint64_t>> waiting;
+  {
+    std::lock_guard lock(batch.mu);
+    waiting.swap(batch.waiting);
+    batch.flush_posted = false;
+  }
+  // Every append in `waiting` committed before this fsync starts.
+  const Status synced = SyncWal();
+  if (!synced.ok()) spdlog::error("room log: {}", synced.message());
+  for (auto& [done, seq] : waiting) done(synced, synced.ok() ? seq : 0);
+}
+
 void SqliteRoomLog::Flush() {
-  std::unique_lock lock(queue_mu_);
-  idle_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
+  {
+    std::unique_lock lock(queue_mu_);
+    idle_cv_.wait(lock, [this] { return queue_.empty() && !writing_; });
+  }
+  // Appends committed on their callers' threads may still wait for their turn's fsync.
+  if (Status s = SyncWal(); !s.ok()) spdlog::error("room log: {}", s.message());
 }
 
 void SqliteRoomLog::RunWriter() {
@@ -135,6 +259,10 @@ void SqliteRoomLog::RunWriter() {
     appends.reserve(batch.size());
     for (auto& q : batch) appends.push_back(std::move(q.append));
     auto seqs = AppendBatchNow(appends);
+    if (seqs.ok()) {
+      if (Status synced = SyncWal(); !synced.ok()) seqs = synced;
+      if (options_.durability != Durability::kFull) NoteCommitWithoutSync();
+    }
     last_commit_end_ = std::chrono::steady_clock::now();
     ++commits_;
     appends_ += batch.size();
@@ -275,6 +403,13 @@ Result<std::optional<LogContents>> SqliteRoomLog::ReadNow(const std::string& roo
 
 Status SqliteRoomLog::CompactNow(const std::string& room, const Bytes& snapshot,
                                  uint64_t through_seq) {
+  TANDEM_RETURN_IF_ERROR(CompactLocked(room, snapshot, through_seq));
+  // Outside the lock: appends go on meanwhile.
+  return SyncWal();
+}
+
+Status SqliteRoomLog::CompactLocked(const std::string& room, const Bytes& snapshot,
+                                    uint64_t through_seq) {
   std::lock_guard lock(db_mu_);
   TANDEM_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   sqlite::Statement put = db_->Prepare(
@@ -298,21 +433,41 @@ Status SqliteRoomLog::CompactNow(const std::string& room, const Bytes& snapshot,
     return s;
   }
   TANDEM_RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  // Give the pages of the dropped log back to the file system.
+  return VacuumIfWorthItLocked();
+}
+
+Status SqliteRoomLog::VacuumIfWorthItLocked() {
+  // Give the pages of dropped logs back to the file system once they add up: new appends reuse
+  // free pages anyway, and vacuuming after every compaction moved pages back and forth while
+  // every append waited for the lock (a burst of compactions stalled all rooms for 100 ms).
+  constexpr int64_t kFreePagesWorthVacuuming = 1024;  // 4 MB of 4 KB pages
+  sqlite::Statement free_pages = db_->Cached("PRAGMA freelist_count");
+  if (!free_pages.ok() || free_pages.Step() != SQLITE_ROW) return db_->Error("freelist_count");
+  const int64_t count = free_pages.ColumnInt(0);
+  free_pages.Reset();
+  if (count < kFreePagesWorthVacuuming) return Status::Ok();
   return db_->Exec("PRAGMA incremental_vacuum");
 }
 
 Status SqliteRoomLog::MarkSavedNow(const std::string& room, uint64_t through_seq) {
-  std::lock_guard lock(db_mu_);
-  sqlite::Statement s = db_->Cached(
-      "UPDATE room_meta SET unsaved = 0, alarm_ms = NULL WHERE room = ? AND next_seq - 1 <= ?");
-  if (!s.ok()) return db_->Error("mark saved");
-  s.BindText(1, room);
-  s.BindInt(2, static_cast<int64_t>(through_seq));
-  return s.Run("mark saved");
+  {
+    std::lock_guard lock(db_mu_);
+    sqlite::Statement s = db_->Cached(
+        "UPDATE room_meta SET unsaved = 0, alarm_ms = NULL WHERE room = ? AND next_seq - 1 <= ?");
+    if (!s.ok()) return db_->Error("mark saved");
+    s.BindText(1, room);
+    s.BindInt(2, static_cast<int64_t>(through_seq));
+    TANDEM_RETURN_IF_ERROR(s.Run("mark saved"));
+  }
+  return SyncWal();
 }
 
 Status SqliteRoomLog::EraseNow(const std::string& room) {
+  TANDEM_RETURN_IF_ERROR(EraseLocked(room));
+  return SyncWal();
+}
+
+Status SqliteRoomLog::EraseLocked(const std::string& room) {
   std::lock_guard lock(db_mu_);
   TANDEM_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   for (const char* sql :
@@ -332,7 +487,7 @@ Status SqliteRoomLog::EraseNow(const std::string& room) {
     }
   }
   TANDEM_RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  return db_->Exec("PRAGMA incremental_vacuum");
+  return VacuumIfWorthItLocked();
 }
 
 Result<std::vector<std::string>> SqliteRoomLog::RoomsNeedingSave() {

@@ -1,8 +1,11 @@
 #include "roomlog/sqlite_room_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -248,6 +251,104 @@ TEST_F(SqliteRoomLogTest, FullDurabilityNeverAppendsInline) {
   EXPECT_EQ(Append(**log, "a", {1}), 1u);
 }
 
+TEST_F(SqliteRoomLogTest, FullLogCommitsOnTheCallersThreadAndAcknowledgesAfterOneFsyncPerTurn) {
+  auto log = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kFull});
+  ASSERT_TRUE(log.ok());
+  boost::asio::io_context ioc;
+  struct Ack {
+    Status status;
+    uint64_t seq;
+    uint64_t syncs_then;
+    std::thread::id thread;
+  };
+  std::vector<Ack> acks;
+  uint64_t syncs_before = 0;
+  size_t acked_within_turn = 99;
+  boost::asio::post(ioc, [&] {
+    syncs_before = (*log)->wal_syncs();
+    const Bytes a1{1}, a2{2}, b1{3};
+    for (auto [room, update] : {std::pair{"a", &a1}, std::pair{"a", &a2}, std::pair{"b", &b1}}) {
+      EXPECT_TRUE((*log)->TryAppendOnThisThread(
+          room, *update, ioc.get_executor(), [&](const Status& s, uint64_t seq) {
+            acks.push_back({s, seq, (*log)->wal_syncs(), std::this_thread::get_id()});
+          }));
+    }
+    acked_within_turn = acks.size();
+  });
+  ioc.run();
+  EXPECT_EQ(acked_within_turn, 0u);  // committed, not yet durable: nothing acknowledged
+  ASSERT_EQ(acks.size(), 3u);
+  const std::vector<uint64_t> seqs{1, 2, 1};
+  for (size_t i = 0; i < acks.size(); ++i) {
+    EXPECT_TRUE(acks[i].status.ok()) << acks[i].status.ToString();
+    EXPECT_EQ(acks[i].seq, seqs[i]);
+    EXPECT_EQ(acks[i].syncs_then, syncs_before + 1);  // one fsync for the turn, before any ack
+    EXPECT_EQ(acks[i].thread, std::this_thread::get_id());
+  }
+  EXPECT_EQ((*log)->wal_syncs(), syncs_before + 1);
+  EXPECT_EQ((*log)->inline_appends(), 3u);
+  EXPECT_EQ(Append(**log, "a", {4}), 3u);  // the writer's numbering goes on from them
+  log->reset();
+  auto reopened = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kFull});
+  ASSERT_TRUE(reopened.ok());
+  auto a = Read(**reopened, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->updates, (std::vector<Bytes>{{1}, {2}, {4}}));
+}
+
+TEST_F(SqliteRoomLogTest, FullLogFsyncsTheSameWalFileThroughCheckpoints) {
+  // The log fsyncs the WAL through a descriptor it opened once: SQLite must keep that file (not
+  // replace it) while the database is open, through checkpoints and the journal size limit.
+  auto log = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kFull});
+  ASSERT_TRUE(log.ok());
+  const std::string wal = (dir_ / "rooms.db-wal").string();
+  EXPECT_EQ(Append(**log, "a", {1}), 1u);
+  struct stat first {};
+  ASSERT_EQ(::stat(wal.c_str(), &first), 0);
+  const uint64_t syncs = (*log)->wal_syncs();
+  EXPECT_GE(syncs, 1u);
+  // About 8 MB through the WAL: several automatic checkpoints, each followed by a truncation.
+  const Bytes big(16 * 1024, 7);
+  for (int i = 0; i < 500; ++i) (void)Append(**log, "a", big);
+  ASSERT_TRUE(Compact(**log, "a", {9}, 501).ok());
+  struct stat later {};
+  ASSERT_EQ(::stat(wal.c_str(), &later), 0);
+  EXPECT_EQ(later.st_ino, first.st_ino);
+  EXPECT_LT(later.st_size, 8 * 1024 * 1024);    // it was checkpointed and cut back meanwhile
+  EXPECT_GE((*log)->wal_syncs(), syncs + 501);  // every acknowledged write had its fsync
+}
+
+TEST_F(SqliteRoomLogTest, NormalLogSyncsTheWalInTheBackgroundEverySoManyCommits) {
+  // Left to the checkpoint, megabytes of unsynced WAL stalled the room that happened to commit.
+  auto log = Open();
+  const Bytes update{1};
+  for (int i = 0; i < 63; ++i) ASSERT_TRUE(log->TryAppendNow("a", update).has_value());
+  log->Flush();
+  EXPECT_EQ(log->wal_syncs(), 0u);
+  ASSERT_TRUE(log->TryAppendNow("a", update).has_value());
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log->wal_syncs() == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(log->wal_syncs(), 1u);
+}
+
+TEST_F(SqliteRoomLogTest, CompactingALargeLogGivesItsPagesBack) {
+  const Bytes big(16 * 1024, 7);
+  {
+    auto log = Open();
+    for (int i = 0; i < 400; ++i) (void)Append(*log, "a", big);  // about 6.5 MB
+    ASSERT_TRUE(Compact(*log, "a", {9}, 400).ok());
+  }
+  // Closing checkpoints the WAL into the file, which by then has let its free pages go.
+  EXPECT_LT(fs::file_size(dir_ / "rooms.db"), 1024u * 1024u);
+  auto log = Open();
+  auto a = Read(*log, "a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->snapshot, Bytes{9});
+  EXPECT_TRUE(a->updates.empty());
+}
+
 TEST_F(SqliteRoomLogTest, BusyWriterSendsTheAppendTheQueuedWay) {
   // A long commit delay keeps the first append queued: an inline append now could land
   // before it, so the log declines.
@@ -258,6 +359,24 @@ TEST_F(SqliteRoomLogTest, BusyWriterSendsTheAppendTheQueuedWay) {
   const Bytes update{2};
   EXPECT_FALSE(log->TryAppendNow("b", update).has_value());
   EXPECT_EQ(queued.get_future().get(), 1u);
+}
+
+TEST_F(SqliteRoomLogTest, BusyFullLogSendsTheAppendTheQueuedWay) {
+  auto log = SqliteRoomLog::Open(dir_.string(), {.durability = Durability::kFull,
+                                                 .commit_delay = std::chrono::milliseconds(300)});
+  ASSERT_TRUE(log.ok());
+  std::promise<uint64_t> queued;
+  (void)Append(**log, "warm", {0});
+  (*log)->Append("a", {1}, [&](const Status&, uint64_t seq) { queued.set_value(seq); });
+  boost::asio::io_context ioc;
+  const Bytes update{2};
+  bool called = false;
+  EXPECT_FALSE((*log)->TryAppendOnThisThread("b", update, ioc.get_executor(),
+                                             [&](const Status&, uint64_t) { called = true; }));
+  EXPECT_EQ(queued.get_future().get(), 1u);
+  ioc.run();
+  EXPECT_FALSE(called);
+  EXPECT_EQ((*log)->inline_appends(), 0u);
 }
 
 TEST_F(SqliteRoomLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
