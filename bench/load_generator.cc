@@ -167,19 +167,27 @@ std::vector<Bytes> ReadUpdates(const std::string& path) {
   return out;
 }
 
-// User plus system CPU seconds of a process, from /proc.
-double CpuSeconds(int pid) {
+struct Cpu {
+  double user = 0;
+  double system = 0;
+  double total() const { return user + system; }
+};
+
+// User and system CPU seconds of a process, from /proc.
+Cpu CpuSeconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = all.rfind(") ");
   if (close == std::string::npos) Die("cannot read /proc/" + std::to_string(pid) + "/stat");
   std::stringstream ss(all.substr(close + 2));
   std::string field;
-  double ticks = 0;
+  Cpu cpu;
+  const auto hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   for (int i = 0; i < 13 && ss >> field; ++i) {
-    if (i == 11 || i == 12) ticks += std::stod(field);  // utime, stime
+    if (i == 11) cpu.user = std::stod(field) / hz;    // utime
+    if (i == 12) cpu.system = std::stod(field) / hz;  // stime
   }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return cpu;
 }
 
 double OwnCpuSeconds() {
@@ -285,7 +293,7 @@ class Generator {
       const auto per_room = static_cast<uint64_t>(std::ceil(rate * o_.step_seconds));
       window_ = Window{};
       for (Room& r : rooms_) r.since = r.next;
-      const double cpu0 = CpuSeconds(o_.pid);
+      const Cpu cpu0 = CpuSeconds(o_.pid);
       const double own0 = OwnCpuSeconds();
       const double t0 = NowMs();
       uint64_t sent = 0;
@@ -323,7 +331,9 @@ class Generator {
       const double deadline = NowMs() + 1000;
       while (window_.delivered < expected && NowMs() < deadline) Poll(5);
       const double wall = (NowMs() - t0) / 1000;
-      const double cpu = CpuSeconds(o_.pid) - cpu0;
+      const Cpu cpu1 = CpuSeconds(o_.pid);
+      const double cpu = cpu1.total() - cpu0.total();
+      const double user = cpu1.user - cpu0.user;
       const double own = OwnCpuSeconds() - own0;
       std::sort(window_.latencies.begin(), window_.latencies.end());
       auto pct = [&](double p) -> std::string {
@@ -344,6 +354,8 @@ class Generator {
            << ", \"deliveries_per_s\": " << deliveries_per_s << ", \"server_cores\": " << cores
            << ", \"load_generator_cores\": " << own / wall << ", \"cpu_us_per_delivery\": "
            << (cpu * 1e6) / static_cast<double>(std::max<uint64_t>(1, window_.delivered))
+           << ", \"user_cpu_us_per_delivery\": "
+           << (user * 1e6) / static_cast<double>(std::max<uint64_t>(1, window_.delivered))
            << ", \"p50_ms\": " << pct(0.5) << ", \"p99_ms\": " << pct(0.99)
            << ", \"deliveries_per_s_per_core\": " << deliveries_per_s / std::max(1e-9, cores)
            << ", \"held\": " << (step_held ? "true" : "false") << "}";
@@ -495,7 +507,9 @@ class Generator {
     uint64_t outer, inner;
     if (!ReadVarUint(p, n, at, outer) || outer != 0 || !ReadVarUint(p, n, at, inner)) return;
     if (inner == 1) c.ready = true;
-    if (inner != 2) return;
+    // Deliveries are to the room's other clients: a server that echoes an update to its writer
+    // (the y-websocket server, Hocuspocus) does not deliver it by that.
+    if (inner != 2 || c.writer) return;
     const uint64_t k = c.seen++;
     Room& r = *c.room;
     if (k >= r.since && k < r.sent.size()) {

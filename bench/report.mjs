@@ -229,10 +229,11 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
   lines.push('Raw WebSocket clients speak the y-websocket protocol (Hocuspocus: its own framing); one writer per room')
   lines.push('sends a real yjs keystroke update 10 times a second for 10 s and the room\'s other clients receive it.')
   lines.push('CPU = the server process\'s utime+stime over that phase / updates delivered (user space alone beside it).')
-  lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL; while the log is')
-  lines.push('busy, group commits gather for `--commit-delay` 1 ms) before it is broadcast; tandem-normal is the same with')
-  lines.push('`--durability normal` (no fsync: survives a crash of the process, not of the machine; an append that finds the')
-  lines.push('log idle commits on the room\'s own thread). The peers keep documents')
+  lines.push('Tandem runs with its defaults: every update is fsynced to its room log (SQLite WAL) before it is broadcast.')
+  lines.push('An append that finds the log idle commits on the room\'s own thread, and one fsync at the end of the thread\'s')
+  lines.push('turn covers the appends committed in it; otherwise the log\'s writer thread commits in groups (gathering for')
+  lines.push('`--commit-delay` 1 ms while busy). tandem-normal is the same with `--durability normal` (no fsync per commit:')
+  lines.push('survives a crash of the process, not of the machine). The peers keep documents')
   lines.push('in memory only. Idle memory = server RSS growth for ' + (t?.idle?.connections ?? '?') + ' more')
   lines.push('idle, synced connections; capacity = connections opened and synced in batches of 500, up to the target.', '')
   lines.push('Context switches: all threads\' voluntary and involuntary switches (/proc); system calls: `perf stat` on')
@@ -291,6 +292,16 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
       lines.push(`- Saturation, ${name}: ${fmt(perCore(name) / bestPeerSat)}× the best peer's deliveries/s per core (target ≥ 5×)` +
         (kernelLimit ? `, ${fmt(100 * perCore(name) / kernelLimit)}% of the kernel limit (target ≥ 50%); the kernel limit itself is ${fmt(kernelLimit / bestPeerSat)}× the best peer's figure.` : '.'))
     }
+    const held = load.tandem?.saturation?.held
+    if (kernelLimit && bestPeerSat && held) {
+      // What 5x the best peer leaves a server beyond the kernel's own send and recv.
+      const need = 5 * bestPeerSat
+      const budget = 1e6 / need - 1e6 / kernelLimit
+      const user = held.user_cpu_us_per_delivery
+      lines.push(`- 5× the best peer is ${Math.round(need).toLocaleString('en-US')} deliveries/s per core, ${fmt(100 * need / kernelLimit)}% of the kernel limit: ` +
+        (budget > 0 ? `it leaves ${fmt(budget)} µs per delivery for everything a server does besides the kernel's send and recv (reading the frame, applying the update to the document, logging it, framing the broadcast)` : 'more than the kernel allows') +
+        (user != null ? `; Tandem's user space alone spends ${fmt(user)} µs per delivery at its highest step held (${fmt(held.cpu_us_per_delivery)} µs in all).` : '.'))
+    }
     for (let i = 0; i < shapes; i++) {
       const d0 = t.delivery[i]
       const best = Math.min(...peers.map(p => load[p].delivery[i].cpu_us_per_delivery))
@@ -299,8 +310,12 @@ if ((!only || only === 'server') && fs.existsSync(path.join(dir, 'server-load.js
       lines.push(`- ${d0.rooms} rooms x ${d0.clients_per_room} clients: the best peer spends ${fmt(best / d0.cpu_us_per_delivery)}x Tandem's CPU per delivery (${fmt(bestUser / d0.user_cpu_us_per_delivery)}x in user space)` +
         (normal ? `; ${fmt(best / normal.cpu_us_per_delivery)}x tandem-normal's (${fmt(bestUser / normal.user_cpu_us_per_delivery)}x in user space).` : '.'))
     }
-    const bestMem = Math.min(...peers.map(p => load[p].idle.bytes_per_connection))
-    lines.push(`- Memory per idle connection: the best peer uses ${fmt(bestMem / t.idle.bytes_per_connection)}x Tandem's.`)
+    // A garbage-collected peer's RSS growth can come out negative (a collection ran meanwhile):
+    // only positive figures are compared, and the RSS at the capacity peak is given beside it.
+    const mems = peers.map(p => load[p].idle.bytes_per_connection).filter(b => b > 0)
+    const bestPeak = Math.min(...peers.map(p => load[p].capacity.rss_at_peak))
+    lines.push(`- Memory per idle connection: ${mems.length ? `the best peer uses ${fmt(Math.min(...mems) / t.idle.bytes_per_connection)}x Tandem's RSS growth` : 'no peer\'s RSS grew (garbage collections)'}` +
+      `; at the capacity peak the smallest peer's RSS is ${fmt(bestPeak / t.capacity.rss_at_peak)}x Tandem's.`)
     if (floor) {
       // Issue #22's targets beside what the kernel alone charges.
       const send = floor.io_uring_send_cpu_us > 0 ? Math.min(floor.send_cpu_us, floor.io_uring_send_cpu_us) : floor.send_cpu_us

@@ -247,7 +247,7 @@ async function delivery (frame, port, pid, ROOMS, CLIENTS) {
 // so the load generator stays cheap at high rates; cheaper still, the native one below.
 const SAT_ROOMS = env('SAT_ROOMS', 100)
 const SAT_CLIENTS = env('SAT_CLIENTS', 5)
-const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,120,160,240,320,480,640,800,960,1280').split(',').map(Number).filter(n => n > 0)
+const SAT_STEPS = (process.env.SAT_STEPS ?? '10,20,40,60,80,100,120,160,200,240,280,320,400,480,560,640,800,960,1280').split(',').map(Number).filter(n => n > 0)
 const SAT_STEP_SECONDS = env('SAT_STEP_SECONDS', 4)
 const SAT_P99_MS = 50
 // The native load generator (bench/load_generator.cc), when built beside the Tandem binary or
