@@ -201,7 +201,8 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
   opt("--save-sweep-interval", f.save_sweep_interval,
       "Cluster mode: how often a node looks for due saves", "TANDEM_SAVE_SWEEP_INTERVAL");
   opt("--relay-shards", c.cluster.relay_shards,
-      "Cluster mode: Redis connections reading the rooms' logs", "TANDEM_RELAY_SHARDS");
+      "Cluster mode: Redis connections subscribed to the rooms' relay channels",
+      "TANDEM_RELAY_SHARDS");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }

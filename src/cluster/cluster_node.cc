@@ -85,12 +85,14 @@ ClusterNode::ClusterNode(ClusterOptions options) : options_(std::move(options)) 
           ioc_.get_executor());
   control_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
   subscriber_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
+  reader_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
   for (size_t i = 0; i < std::max<size_t>(1, options_.relay_shards); ++i) {
     auto shard = std::make_unique<Shard>();
-    redis::RedisOptions o = options_.redis;
-    shard->client = redis::RedisClient::Create(ioc_.get_executor(), o);
-    shard->wake_key = "tandem:wake:" + options_.node_id + ":" + std::to_string(i);
+    shard->subscriber = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
     shard->retry = std::make_unique<boost::asio::steady_timer>(ioc_);
+    Shard* raw = shard.get();
+    shard->subscriber->SetPushHandler([this, raw](const Reply& m) { OnRelayed(*raw, m); },
+                                      [this, raw] { ResubscribeRelay(*raw); });
     shards_.push_back(std::move(shard));
   }
   thread_ = std::thread([this] { ioc_.run(); });
@@ -113,9 +115,10 @@ void ClusterNode::Stop() {
     resubscribe_timer_.cancel();
     control_->Close();
     subscriber_->Close();
+    reader_->Close();
     for (auto& s : shards_) {
       s->retry->cancel();
-      s->client->Close();
+      s->subscriber->Close();
     }
     for (auto& c : log_clients_) c->Close();
   });
@@ -150,10 +153,6 @@ Status ClusterNode::Connect() {
 void ClusterNode::Start(room::RoomRegistry* registry) {
   boost::asio::post(ioc_, [this, registry] {
     registry_ = registry;
-    // Wake-up streams of a previous run of this node id are stale.
-    std::vector<std::string> del = {"DEL"};
-    for (auto& s : shards_) del.push_back(s->wake_key);
-    control_->Command(del, [](const Result<Reply>&) {});
     Heartbeat();
     Subscribe();
     Every(heartbeat_timer_, std::max(options_.node_ttl / 3, std::chrono::milliseconds(50)),
@@ -198,9 +197,13 @@ void ClusterNode::Attach(const std::shared_ptr<room::Room>& room, const std::str
     sub.room = weak;
     sub.ptr = ptr;
     sub.cursor = position.empty() ? "0-0" : position;
-    shard.by_key[RedisRoomLog::LogKey(id)] = id;
+    sub.seq = seq;
     spdlog::debug("room={} relayed from stream id {} (sequence {})", Quoted(id), sub.cursor, seq);
-    Wake(shard);
+    if (sub.subscribed) {
+      CatchUp(shard, id);  // a resync: what came after its new position
+    } else {
+      SubscribeRelay(shard, id);
+    }
   });
 }
 
@@ -210,95 +213,183 @@ void ClusterNode::Detach(const std::string& id, const room::Room* room) {
     auto it = shard.rooms.find(id);
     if (it == shard.rooms.end() || it->second.ptr != room) return;
     shard.rooms.erase(it);
-    shard.by_key.erase(RedisRoomLog::LogKey(id));
+    if (!stopped_) {
+      shard.subscriber->Command({"UNSUBSCRIBE", RedisRoomLog::RelayChannel(id)},
+                                [](const Result<Reply>&) {});
+    }
   });
 }
 
-void ClusterNode::Wake(Shard& shard) {
+void ClusterNode::SubscribeRelay(Shard& shard, const std::string& room) {
   if (stopped_) return;
-  if (!shard.reading) {
-    Read(shard);
+  shard.subscriber->Command({"SUBSCRIBE", RedisRoomLog::RelayChannel(room)},
+                            [this, &shard, room](const Result<Reply>& r) {
+                              auto it = shard.rooms.find(room);
+                              if (it == shard.rooms.end()) return;
+                              if (!r.ok())
+                                return;  // the connection failed: its loss runs ResubscribeRelay
+                              shard.backoff = std::chrono::milliseconds(0);
+                              it->second.subscribed = true;
+                              // Entries appended before the subscription took effect were published
+                              // to nobody here.
+                              CatchUp(shard, room);
+                            });
+}
+
+void ClusterNode::ResubscribeRelay(Shard& shard) {
+  if (stopped_) return;
+  for (auto& [id, sub] : shard.rooms) sub.subscribed = false;
+  shard.backoff = std::min(std::max(shard.backoff * 2, std::chrono::milliseconds(100)),
+                           std::chrono::milliseconds(2'000));
+  spdlog::warn("cluster relay: connection to Redis lost; subscribing again in {} ms",
+               shard.backoff.count());
+  shard.retry->expires_after(shard.backoff);
+  shard.retry->async_wait([this, &shard](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    for (auto& [id, sub] : shard.rooms) SubscribeRelay(shard, id);
+  });
+}
+
+void ClusterNode::OnRelayed(Shard& shard, const Reply& message) {
+  // ["message", channel, "<stream id> <seq> <node length> <node><update>"]
+  if (message.elements.size() != 3 || message.elements[0].str != "message") return;
+  const std::string& channel = message.elements[1].str;
+  const std::string& payload = message.elements[2].str;
+  // tandem:{room}:relay
+  const size_t open = channel.find('{');
+  const size_t close = channel.rfind('}');
+  if (open == std::string::npos || close == std::string::npos || close < open) return;
+  auto it = shard.rooms.find(channel.substr(open + 1, close - open - 1));
+  if (it == shard.rooms.end()) return;
+  Subscription& sub = it->second;
+  const size_t a = payload.find(' ');
+  const size_t b = a == std::string::npos ? a : payload.find(' ', a + 1);
+  const size_t c = b == std::string::npos ? b : payload.find(' ', b + 1);
+  if (c == std::string::npos) return;
+  const uint64_t seq = ToU64(std::string_view(payload).substr(a + 1, b - a - 1));
+  const size_t node_len = ToU64(std::string_view(payload).substr(b + 1, c - b - 1));
+  if (seq == 0 || c + 1 + node_len > payload.size()) return;
+  sub.heard = std::max(sub.heard, seq);
+  if (seq <= sub.seq) return;  // read already
+  if (seq != sub.seq + 1) {
+    // Something was published while this node was not listening: read the log.
+    CatchUp(shard, it->first);
     return;
   }
-  control_->Command({"XADD", shard.wake_key, "MAXLEN", "~", "16", "*", "w", "1"},
-                    [](const Result<Reply>&) {});
+  auto room = sub.room.lock();
+  if (!room) {
+    Detach(it->first, sub.ptr);
+    return;
+  }
+  const bool own = std::string_view(payload).substr(c + 1, node_len) == options_.node_id;
+  const auto* update = payload.data() + c + 1 + node_len;
+  Deliver(sub, room, payload.substr(0, a), seq,
+          std::make_shared<std::vector<uint8_t>>(update, payload.data() + payload.size()), own);
 }
 
-void ClusterNode::Read(Shard& shard) {
-  if (stopped_ || shard.reading || shard.rooms.empty()) return;
-  std::vector<std::string> args = {
-      "XREAD",   "COUNT",       "512", "BLOCK", std::to_string(options_.relay_block.count()),
-      "STREAMS", shard.wake_key};
-  args.reserve(args.size() + 2 * shard.rooms.size() + 1);
-  for (const auto& [id, sub] : shard.rooms) args.push_back(RedisRoomLog::LogKey(id));
-  args.push_back(shard.wake_cursor);
-  for (const auto& [id, sub] : shard.rooms) args.push_back(sub.cursor);
-  shard.reading = true;
-  shard.client->Command(
-      args, [this, &shard](Result<Reply> r) { OnRead(shard, std::move(r)); }, options_.relay_block);
+namespace {
+// Stream ids ("<ms>-<n>") in their order.
+bool StreamIdLess(std::string_view a, std::string_view b) {
+  const size_t da = a.find('-');
+  const size_t db = b.find('-');
+  const uint64_t ma = ToU64(a.substr(0, da));
+  const uint64_t mb = ToU64(b.substr(0, db));
+  if (ma != mb) return ma < mb;
+  return ToU64(da == std::string_view::npos ? "0" : a.substr(da + 1)) <
+         ToU64(db == std::string_view::npos ? "0" : b.substr(db + 1));
+}
+}  // namespace
+
+void ClusterNode::Deliver(Subscription& sub, const std::shared_ptr<room::Room>& room,
+                          const std::string& id, uint64_t seq,
+                          std::shared_ptr<std::vector<uint8_t>> update, bool own) {
+  if (StreamIdLess(sub.cursor, id)) sub.cursor = id;
+  sub.seq = std::max(sub.seq, seq);
+  const int64_t entry_ms = static_cast<int64_t>(ToU64(id));  // "ms-n": ms first
+  const int64_t now_ms = NowUnixMillis();
+  entries_read_.fetch_add(1, std::memory_order_relaxed);
+  if (!own && entry_ms > 0 && now_ms >= entry_ms) {
+    lag_micros_.fetch_add(static_cast<uint64_t>(now_ms - entry_ms) * 1000,
+                          std::memory_order_relaxed);
+  }
+  room->ApplyLogEntry(seq, std::move(update), own);
 }
 
-void ClusterNode::OnRead(Shard& shard, Result<Reply> reply) {
-  shard.reading = false;
-  if (stopped_) return;
+void ClusterNode::CatchUp(Shard& shard, const std::string& room) {
+  auto it = shard.rooms.find(room);
+  if (it == shard.rooms.end() || stopped_) return;
+  Subscription& sub = it->second;
+  if (sub.reading) {
+    sub.read_again = true;
+    return;
+  }
+  sub.reading = true;
+  sub.read_again = false;
+  catch_up_reads_.fetch_add(1, std::memory_order_relaxed);
+  reader_->Command(
+      {"XRANGE", RedisRoomLog::LogKey(room), "(" + sub.cursor, "+", "COUNT", "512"},
+      [this, &shard, room](Result<Reply> r) { OnCaughtUp(shard, room, std::move(r)); });
+}
+
+void ClusterNode::OnCaughtUp(Shard& shard, const std::string& room, Result<Reply> reply) {
+  auto it = shard.rooms.find(room);
+  if (it == shard.rooms.end() || stopped_) return;
+  Subscription& sub = it->second;
+  sub.reading = false;
   if (!reply.ok()) {
-    shard.backoff = std::min(std::max(shard.backoff * 2, std::chrono::milliseconds(100)),
-                             std::chrono::milliseconds(2'000));
-    spdlog::warn("cluster relay: {}; reading again in {} ms", Quoted(reply.status().message()),
-                 shard.backoff.count());
-    shard.retry->expires_after(shard.backoff);
-    shard.retry->async_wait([this, &shard](const boost::system::error_code& ec) {
-      if (!ec) Read(shard);
+    // Redis away: the subscription's loss resubscribes, and that reads again. A read that
+    // failed on its own is retried with the relay's backoff.
+    spdlog::warn("cluster relay: reading room={}: {}", Quoted(room),
+                 Quoted(reply.status().message()));
+    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
+    timer->expires_after(std::max(shard.backoff, std::chrono::milliseconds(200)));
+    timer->async_wait([this, &shard, room, timer](const boost::system::error_code& ec) {
+      if (!ec) CatchUp(shard, room);
     });
     return;
   }
-  shard.backoff = std::chrono::milliseconds(0);
-  const int64_t now_ms = NowUnixMillis();
-  for (const Reply& stream : reply->elements) {
-    if (stream.elements.size() != 2) continue;
-    const std::string& key = stream.elements[0].str;
-    const auto& entries = stream.elements[1].elements;
-    if (entries.empty()) continue;
-    if (key == shard.wake_key) {
-      shard.wake_cursor =
-          entries.back().elements.empty() ? shard.wake_cursor : entries.back().elements[0].str;
+  auto target = sub.room.lock();
+  bool progressed = false;
+  for (const Reply& entry : reply->elements) {
+    if (entry.elements.size() != 2) continue;
+    const std::string& id = entry.elements[0].str;
+    uint64_t seq = 0;
+    auto update = std::make_shared<std::vector<uint8_t>>();
+    bool own = false;
+    const auto& fields = entry.elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const std::string& name = fields[i].str;
+      const std::string& value = fields[i + 1].str;
+      if (name == "s") seq = ToU64(value);
+      if (name == "u") update->assign(value.begin(), value.end());
+      if (name == "n") own = value == options_.node_id;
+    }
+    if (!target || (seq != 0 && seq <= sub.seq)) {
+      // Gone, or relayed while this read was on its way.
+      if (StreamIdLess(sub.cursor, id)) sub.cursor = id;
       continue;
     }
-    auto id_it = shard.by_key.find(key);
-    if (id_it == shard.by_key.end()) continue;
-    auto sub_it = shard.rooms.find(id_it->second);
-    if (sub_it == shard.rooms.end()) continue;
-    Subscription& sub = sub_it->second;
-    auto room = sub.room.lock();
-    for (const Reply& entry : entries) {
-      if (entry.elements.size() != 2) continue;
-      sub.cursor = entry.elements[0].str;
-      if (!room) continue;
-      uint64_t seq = 0;
-      auto update = std::make_shared<std::vector<uint8_t>>();
-      bool own = false;
-      const auto& fields = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        const std::string& name = fields[i].str;
-        const std::string& value = fields[i + 1].str;
-        if (name == "s") seq = ToU64(value);
-        if (name == "u") update->assign(value.begin(), value.end());
-        if (name == "n") own = value == options_.node_id;
-      }
-      const int64_t entry_ms = static_cast<int64_t>(ToU64(sub.cursor));  // "ms-n": ms first
-      entries_read_.fetch_add(1, std::memory_order_relaxed);
-      if (!own && entry_ms > 0 && now_ms >= entry_ms) {
-        lag_micros_.fetch_add(static_cast<uint64_t>(now_ms - entry_ms) * 1000,
-                              std::memory_order_relaxed);
-      }
-      room->ApplyLogEntry(seq, std::move(update), own);
-    }
-    if (!room) {
-      shard.by_key.erase(key);
-      shard.rooms.erase(sub_it);
-    }
+    progressed = true;
+    Deliver(sub, target, id, seq, std::move(update), own);
   }
-  Read(shard);
+  if (!target) {
+    Detach(room, sub.ptr);
+    return;
+  }
+  // An entry heard past what the log gave: published means logged, but the push can overtake
+  // this read's reply (another connection), so read again. When reads keep finding nothing, the
+  // entry left the log (trimmed after a save before this node read it): the room reloads (the
+  // store's copy plus the log) on a gap.
+  const bool missing = sub.heard > sub.seq;
+  sub.empty_reads = missing && !progressed ? sub.empty_reads + 1 : 0;
+  if (sub.empty_reads > 3) {
+    sub.empty_reads = 0;
+    sub.seq = sub.heard;
+    target->ApplyLogEntry(sub.heard, std::make_shared<std::vector<uint8_t>>(), false);
+    return;
+  }
+  // More to read (a full page), something missing, or a read asked for meanwhile (a resync).
+  if (reply->elements.size() == 512 || missing || sub.read_again) CatchUp(shard, room);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,6 +710,9 @@ std::string ClusterNode::RenderMetrics() const {
   metric("tandem_cluster_stream_entries_read_total", "counter",
          "Stream entries this node's relay read (its own included).",
          std::to_string(entries_read_.load()));
+  metric("tandem_cluster_relay_catch_up_reads_total", "counter",
+         "Reads of a room's stream after a gap in what was published, or a (re)subscription.",
+         std::to_string(catch_up_reads_.load()));
   metric("tandem_cluster_stream_lag_seconds_sum", "counter",
          "Sum over other nodes' entries of the time from their append to their read here.",
          std::to_string(static_cast<double>(lag_micros_.load()) / 1e6));

@@ -1,9 +1,13 @@
 #pragma once
 // One node of a Tandem cluster (docs/CLUSTER.md): what a node does with Redis besides appending
 // to the room log (cluster/redis_room_log.h).
-//   - The relay: rooms loaded here are read from their streams with XREAD BLOCK, sharded over a
-//     few connections (each with a wake-up stream, so a newly attached room joins a blocked
-//     read at once), and every entry goes to its room (Room::ApplyLogEntry).
+//   - The relay: the append script publishes every entry it adds to a room's stream on the
+//     room's relay channel, and a node subscribes to the channels of the rooms it has loaded, so
+//     an entry reaches it without a read per entry. Each entry carries the room's sequence
+//     number: an entry past the next one expected (pub/sub loses what is published while a
+//     subscriber is away) and every (re)subscription make the node read the stream from the
+//     room's cursor (XRANGE), so nothing in the log is missed. Every entry goes to its room
+//     (Room::ApplyLogEntry).
 //   - Owner leases with fencing epochs: a node saves a room only under a lease it holds and has
 //     renewed in time; the epoch goes with the save to the snapshot store and with the record of
 //     the save to Redis, which both refuse an older one.
@@ -41,8 +45,7 @@ class RedisRoomLog;
 struct ClusterOptions {
   std::string node_id;
   redis::RedisOptions redis;
-  size_t relay_shards = 4;                        // connections reading streams
-  std::chrono::milliseconds relay_block{2'000};   // XREAD BLOCK timeout
+  size_t relay_shards = 4;  // connections receiving relayed entries (rooms spread over them)
   std::chrono::milliseconds lease_ttl{10'000};    // an owner's lease; renewed every third
   std::chrono::milliseconds node_ttl{3'000};      // liveness key; renewed every third
   std::chrono::milliseconds sweep_interval{500};  // how often due saves are looked for
@@ -94,14 +97,16 @@ class ClusterNode : public room::RoomCluster {
     std::weak_ptr<room::Room> room;
     const room::Room* ptr = nullptr;
     std::string cursor;  // the last stream id handed to the room
+    uint64_t seq = 0;    // the sequence number of that entry
+    uint64_t heard = 0;  // the highest sequence number published since
+    bool subscribed = false;
+    bool reading = false;  // a catch-up read is in flight
+    bool read_again = false;
+    int empty_reads = 0;  // reads in a row that found nothing of what was heard
   };
   struct Shard {
-    std::shared_ptr<redis::RedisClient> client;
-    std::string wake_key;
-    std::string wake_cursor = "0-0";
+    std::shared_ptr<redis::RedisClient> subscriber;  // SUBSCRIBE mode
     std::unordered_map<std::string, Subscription> rooms;
-    std::unordered_map<std::string, std::string> by_key;  // stream key -> room id
-    bool reading = false;
     std::chrono::milliseconds backoff{0};
     std::unique_ptr<boost::asio::steady_timer> retry;
   };
@@ -113,9 +118,15 @@ class ClusterNode : public room::RoomCluster {
 
   // Relay
   Shard& ShardFor(const std::string& room);
-  void Read(Shard& shard);
-  void OnRead(Shard& shard, Result<redis::Reply> reply);
-  void Wake(Shard& shard);
+  void SubscribeRelay(Shard& shard, const std::string& room);
+  void ResubscribeRelay(Shard& shard);
+  void OnRelayed(Shard& shard, const redis::Reply& message);
+  // Reads the room's stream after its cursor (XRANGE) up to its end.
+  void CatchUp(Shard& shard, const std::string& room);
+  void OnCaughtUp(Shard& shard, const std::string& room, Result<redis::Reply> reply);
+  // Hands one entry to the room and moves the cursor past it.
+  void Deliver(Subscription& sub, const std::shared_ptr<room::Room>& room, const std::string& id,
+               uint64_t seq, std::shared_ptr<std::vector<uint8_t>> update, bool own);
   // Pub/sub
   void Subscribe();
   void OnMessage(const redis::Reply& message);
@@ -142,6 +153,7 @@ class ClusterNode : public room::RoomCluster {
   std::thread thread_;
   std::shared_ptr<redis::RedisClient> control_;     // leases, liveness, publish, sweeper
   std::shared_ptr<redis::RedisClient> subscriber_;  // pub/sub only
+  std::shared_ptr<redis::RedisClient> reader_;      // catch-up reads of the relay
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::shared_ptr<redis::RedisClient>> log_clients_;
   const RedisRoomLog* log_ = nullptr;
@@ -169,6 +181,7 @@ class ClusterNode : public room::RoomCluster {
   std::atomic<uint64_t> saves_failed_{0};
   std::atomic<uint64_t> saves_not_owner_{0};
   std::atomic<uint64_t> entries_read_{0};
+  std::atomic<uint64_t> catch_up_reads_{0};
   std::atomic<uint64_t> lag_micros_{0};
   std::atomic<uint64_t> nodes_dropped_{0};
 };

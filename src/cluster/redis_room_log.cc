@@ -11,12 +11,15 @@ namespace {
 
 using redis::Reply;
 
-// KEYS: log, meta, due, conns. ARGV: update, node, room, save interval ms, save debounce ms.
-// Returns the update's sequence. The first unsaved change makes a save due: an interval later
-// while anyone is connected on any node, a debounce later when nobody is.
+// KEYS: log, meta, due, conns. ARGV: update, node, room, save interval ms, save debounce ms,
+// relay channel. Returns the update's sequence. The entry is published to the room's relay
+// channel (stream id, sequence, node, update; ClusterNode reads it). The first unsaved change
+// makes a save due: an interval later while anyone is connected on any node, a debounce later
+// when nobody is.
 constexpr const char* kAppendScript = R"lua(
 local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-redis.call('XADD', KEYS[1], '*', 's', seq, 'u', ARGV[1], 'n', ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', 's', seq, 'u', ARGV[1], 'n', ARGV[2])
+redis.call('PUBLISH', ARGV[6], id .. ' ' .. seq .. ' ' .. #ARGV[2] .. ' ' .. ARGV[2] .. ARGV[1])
 if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -165,7 +168,7 @@ void RedisRoomLog::Append(const std::string& room, Bytes update, AppendCallback 
   Script(kAppendScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
          {std::string(update.begin(), update.end()), options_.node_id, room,
           std::to_string(options_.save_interval.count()),
-          std::to_string(options_.save_debounce.count())},
+          std::to_string(options_.save_debounce.count()), RelayChannel(room)},
          [this, done = std::move(done)](Result<Reply> r) {
            if (!r.ok()) {
              done(r.status().WithContext("redis append"), 0);

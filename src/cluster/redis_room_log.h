@@ -62,6 +62,8 @@ class RedisRoomLog : public roomlog::RoomLog {
   static std::string MetaKey(const std::string& room) { return "tandem:{" + room + "}:meta"; }
   static std::string ConnsKey(const std::string& room) { return "tandem:{" + room + "}:conns"; }
   static std::string LeaseKey(const std::string& room) { return "tandem:{" + room + "}:lease"; }
+  // The pub/sub channel the append script publishes each entry to (not a key).
+  static std::string RelayChannel(const std::string& room) { return "tandem:{" + room + "}:relay"; }
   static constexpr const char* kDueKey = "tandem:due";
 
  private:

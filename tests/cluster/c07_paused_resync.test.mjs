@@ -1,6 +1,6 @@
-// Cluster scenario 7 (issue #19): a node is paused (SIGSTOP) while the owner saves and trims the
-// stream past where the paused node had read; resumed, it notices the gap, resyncs the room from
-// the store plus the stream, and its clients converge with everyone.
+// Cluster scenario 7 (issue #19): a node is paused (SIGSTOP), its relay subscription lost, while the
+// owner saves and trims the stream past where the paused node had read; resumed, it notices the
+// gap, resyncs the room from the store plus the stream, and its clients converge with everyone.
 import { test } from 'node:test'
 import {
   assert, withCluster, spread, syncAll, byRoom, editFor, checkRooms, makeRng, seed, figure,
@@ -28,6 +28,11 @@ test('c07: a node paused across a save and trim resyncs and converges', { timeou
       const seqAtPause = (await cluster.meta(room)).seq ?? 0
       const pauseAt = Date.now()
       cluster.pause(paused)
+      // What the relay publishes while a node is paused waits in its socket: resumed, it would read
+      // every entry and miss nothing. A node falls behind the log when its subscription is lost
+      // while it is away (a network cut, a Redis restart, Redis's output buffer limit): drop every
+      // subscriber's connection now (the others subscribe again at once and read what they missed).
+      await cluster.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
       // the others edit on while the owner saves (every 2 s) and trims (entries older than 1 s)
       let trimmedPast = false
       const editing = editFor(others, { ms: 20000, perSecond: 4, rng, stop: () => trimmedPast })

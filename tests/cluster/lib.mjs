@@ -534,13 +534,6 @@ export class Cluster {
     return 0
   }
 
-  // XADDs that are not appends: the nodes' relay wake-up streams (tandem:wake:*).
-  async wakeEntriesAdded () {
-    let n = 0
-    for (const k of await this.redis.call('KEYS', 'tandem:wake:*')) n += await this.entriesAdded(k.toString())
-    return n
-  }
-
   // The sequence of the stream's first entry (Infinity when empty).
   async firstSeq (room) {
     const e = await this.redis.call('XRANGE', keys.log(room), '-', '+', 'COUNT', 1)
