@@ -467,6 +467,8 @@ int ServeCommand::Run() {
     Status s = server.Start();
     if (!s.ok()) return fail(s);
     server.Wait();
+    // Other nodes' entries keep arriving until the node stops: none may reach a room now.
+    if (cluster_node) cluster_node->ForgetServer();
   }
   log.reset();  // its last Redis callbacks run on the cluster node's thread
   if (cluster_node) cluster_node->Stop();

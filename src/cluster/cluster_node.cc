@@ -106,6 +106,17 @@ ClusterNode::~ClusterNode() {
   }
 }
 
+void ClusterNode::ForgetServer() {
+  std::promise<void> done;
+  boost::asio::post(ioc_, [this, &done] {
+    draining_ = true;
+    registry_ = nullptr;
+    for (auto& shard : shards_) shard->rooms.clear();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
 void ClusterNode::Stop() {
   boost::asio::post(ioc_, [this] {
     stopped_ = true;

@@ -72,6 +72,10 @@ class ClusterNode : public room::RoomCluster {
   // Drain (SIGTERM): no more saves start here; every lease is released and the other nodes
   // drop this node's clients' awareness at once. Blocks until Redis answered (at most 2 s).
   void Drain();
+  // The server's rooms and registry are about to go: nothing is handed to them any more (a
+  // relayed entry would post to a room whose io_context is gone). Blocks until the node's thread
+  // has let go of them. Call after the server stopped, before it is destroyed.
+  void ForgetServer();
   void Stop();
 
   // A client for the room log, on the node's thread.
