@@ -71,6 +71,7 @@ struct ServeFlags {
   std::string node_ttl = "3s";
   std::string trim_min_age = "60s";
   std::string save_sweep_interval = "500ms";
+  std::string append_delay = "5ms";
   size_t max_clients_per_update = 10'000;
   size_t max_nesting_depth = 256;
   size_t compact_after = 2'000;
@@ -200,6 +201,10 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "TANDEM_TRIM_MIN_AGE");
   opt("--save-sweep-interval", f.save_sweep_interval,
       "Cluster mode: how often a node looks for due saves", "TANDEM_SAVE_SWEEP_INTERVAL");
+  opt("--append-delay", f.append_delay,
+      "Cluster mode: an append waits this long for others (any room's) to share its Redis "
+      "call and fsync; 0 sends at once",
+      "TANDEM_APPEND_DELAY");
   opt("--relay-shards", c.cluster.relay_shards,
       "Cluster mode: Redis connections subscribed to the rooms' relay channels",
       "TANDEM_RELAY_SHARDS");
@@ -245,7 +250,8 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
         DurationFlag{"--lease-ttl", f.lease_ttl, c.cluster.lease_ttl},
         DurationFlag{"--node-ttl", f.node_ttl, c.cluster.node_ttl},
         DurationFlag{"--trim-min-age", f.trim_min_age, c.cluster.trim_min_age},
-        DurationFlag{"--save-sweep-interval", f.save_sweep_interval, c.cluster.sweep_interval}}) {
+        DurationFlag{"--save-sweep-interval", f.save_sweep_interval, c.cluster.sweep_interval},
+        DurationFlag{"--append-delay", f.append_delay, c.cluster.append_delay}}) {
     auto parsed = ParseDuration(d.text);
     if (!parsed.ok()) return parsed.status().WithContext(d.name);
     d.out = *parsed;
@@ -384,6 +390,7 @@ int ServeCommand::Run() {
             .save_interval = save.interval,
             .save_debounce = save.debounce,
             .min_age = cc.trim_min_age,
+            .append_delay = cc.append_delay,
             .epoch_for = [node](const std::string& room) { return node->EpochFor(room); }});
     redis_log = redis_room_log.get();
     node->set_log(redis_log);

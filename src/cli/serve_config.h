@@ -28,7 +28,8 @@ struct ClusterConfig {
   std::chrono::milliseconds node_ttl{3'000};
   std::chrono::milliseconds trim_min_age{60'000};
   std::chrono::milliseconds sweep_interval{500};
-  size_t relay_shards = 4;
+  std::chrono::milliseconds append_delay{5};  // appends sharing one Redis call (and fsync)
+  size_t relay_shards = 1;  // one connection: a batch of relayed entries arrives in one read
 };
 
 struct ServeConfig {

@@ -744,6 +744,11 @@ std::string ClusterNode::RenderMetrics() const {
   metric("tandem_cluster_trimmed_entries_total", "counter",
          "Stream entries trimmed after this node's saves.",
          std::to_string(log_ != nullptr ? log_->trimmed() : 0));
+  metric("tandem_cluster_appends_total", "counter", "Updates this node appended to room logs.",
+         std::to_string(log_ != nullptr ? log_->appends() : 0));
+  metric("tandem_cluster_append_calls_total", "counter",
+         "Script calls that carried them (appends close in time share one).",
+         std::to_string(log_ != nullptr ? log_->append_calls() : 0));
   metric("tandem_cluster_nodes_dropped_total", "counter",
          "Other nodes found gone (their clients' awareness dropped).",
          std::to_string(nodes_dropped_.load()));

@@ -45,7 +45,7 @@ class RedisRoomLog;
 struct ClusterOptions {
   std::string node_id;
   redis::RedisOptions redis;
-  size_t relay_shards = 4;  // connections receiving relayed entries (rooms spread over them)
+  size_t relay_shards = 1;  // connections receiving relayed entries (rooms spread over them)
   std::chrono::milliseconds lease_ttl{10'000};    // an owner's lease; renewed every third
   std::chrono::milliseconds node_ttl{3'000};      // liveness key; renewed every third
   std::chrono::milliseconds sweep_interval{500};  // how often due saves are looked for

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <future>
 
@@ -11,25 +12,38 @@ namespace {
 
 using redis::Reply;
 
-// KEYS: log, meta, due, conns. ARGV: update, node, room, save interval ms, save debounce ms,
-// relay channel. Returns the update's sequence. The entry is published to the room's relay
-// channel (stream id, sequence, node, update; ClusterNode reads it). The first unsaved change
-// makes a save due: an interval later while anyone is connected on any node, a debounce later
-// when nobody is.
+// KEYS: due, then log, meta and conns of each entry. ARGV: node, save interval ms, save
+// debounce ms, then room, update and relay channel of each entry. Appends the entries in their
+// order and returns each one's sequence in the room, or an error string for an entry that
+// failed (a key of the wrong type, say: the other rooms' entries still go in). Each entry is
+// published to its room's relay channel (stream id, sequence, node, update; ClusterNode reads
+// it). A room's first unsaved change makes its save due: an interval later while anyone is
+// connected on any node, a debounce later when nobody is.
 constexpr const char* kAppendScript = R"lua(
-local seq = redis.call('HINCRBY', KEYS[2], 'seq', 1)
-local id = redis.call('XADD', KEYS[1], '*', 's', seq, 'u', ARGV[1], 'n', ARGV[2])
-redis.call('PUBLISH', ARGV[6], id .. ' ' .. seq .. ' ' .. #ARGV[2] .. ' ' .. ARGV[2] .. ARGV[1])
-if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local delay = tonumber(ARGV[5])
-  for _, v in ipairs(redis.call('HVALS', KEYS[4])) do
-    if tonumber(v) > 0 then delay = tonumber(ARGV[4]) break end
+local node = ARGV[1]
+local out = {}
+for i = 0, (#KEYS - 1) / 3 - 1 do
+  local log, meta, conns = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local room, update, channel = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
+  local seq = redis.pcall('HINCRBY', meta, 'seq', 1)
+  local id = type(seq) == 'number' and redis.pcall('XADD', log, '*', 's', seq, 'u', update, 'n', node)
+  if type(id) ~= 'string' then
+    out[#out + 1] = 'ERR ' .. tostring(type(id) == 'table' and id.err or seq.err)
+  else
+    redis.call('PUBLISH', channel, id .. ' ' .. seq .. ' ' .. #node .. ' ' .. node .. update)
+    if not redis.call('ZSCORE', KEYS[1], room) then
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      local delay = tonumber(ARGV[3])
+      for _, v in ipairs(redis.call('HVALS', conns)) do
+        if tonumber(v) > 0 then delay = tonumber(ARGV[2]) break end
+      end
+      redis.call('ZADD', KEYS[1], now + delay, room)
+    end
+    out[#out + 1] = seq
   end
-  redis.call('ZADD', KEYS[3], now + delay, ARGV[3])
 end
-return seq
+return out
 )lua";
 
 // KEYS: log, meta, due, conns. ARGV: through (the sequence the store's copy covers), min age
@@ -113,7 +127,7 @@ uint64_t ToU64(std::string_view s) {
 }  // namespace
 
 RedisRoomLog::RedisRoomLog(std::shared_ptr<redis::RedisClient> client, RedisRoomLogOptions options)
-    : client_(std::move(client)), options_(std::move(options)) {}
+    : client_(std::move(client)), options_(std::move(options)), batch_timer_(client_->executor()) {}
 
 RedisRoomLog::~RedisRoomLog() {
   Flush();
@@ -138,7 +152,7 @@ void RedisRoomLog::Flush() {
   idle_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
-void RedisRoomLog::Script(const std::string& body, const std::vector<std::string>& keys,
+void RedisRoomLog::Script(const char* body, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args, redis::RedisClient::Callback done) {
   static const std::string kAppendSha = Sha1Hex(kAppendScript);
   static const std::string kCommitSha = Sha1Hex(kCommitScript);
@@ -146,39 +160,110 @@ void RedisRoomLog::Script(const std::string& body, const std::vector<std::string
   const std::string& sha = body == kAppendScript   ? kAppendSha
                            : body == kCommitScript ? kCommitSha
                                                    : kEraseSha;
-  std::vector<std::string> command = {"EVALSHA", sha, std::to_string(keys.size())};
-  for (const auto& k : keys) command.push_back(k);
-  for (const auto& a : args) command.push_back(a);
-  auto fallback = std::make_shared<std::vector<std::string>>(command);
-  (*fallback)[0] = "EVAL";
-  (*fallback)[1] = body;
-  client_->Command(command,
-                   [client = client_, fallback, done = std::move(done)](Result<Reply> r) mutable {
-                     // A Redis that restarted (or never saw the script) loads it with EVAL.
-                     if (!r.ok() && r.status().message().rfind("NOSCRIPT", 0) == 0) {
-                       client->Command(*fallback, std::move(done));
-                       return;
-                     }
-                     done(std::move(r));
-                   });
+  auto command = std::make_shared<std::vector<std::string>>();
+  command->reserve(3 + keys.size() + args.size());
+  *command = {"EVALSHA", sha, std::to_string(keys.size())};
+  command->insert(command->end(), keys.begin(), keys.end());
+  command->insert(command->end(), args.begin(), args.end());
+  client_->Command(
+      *command, [client = client_, command, body, done = std::move(done)](Result<Reply> r) mutable {
+        // A Redis that restarted (or never saw the script) loads it with EVAL.
+        if (!r.ok() && r.status().message().rfind("NOSCRIPT", 0) == 0) {
+          (*command)[0] = "EVAL";
+          (*command)[1] = body;
+          client->Command(*command, std::move(done));
+          return;
+        }
+        done(std::move(r));
+      });
 }
 
 void RedisRoomLog::Append(const std::string& room, Bytes update, AppendCallback done) {
   Started();
-  Script(kAppendScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
-         {std::string(update.begin(), update.end()), options_.node_id, room,
-          std::to_string(options_.save_interval.count()),
-          std::to_string(options_.save_debounce.count()), RelayChannel(room)},
-         [this, done = std::move(done)](Result<Reply> r) {
-           if (!r.ok()) {
-             done(r.status().WithContext("redis append"), 0);
-           } else if (r->type != Reply::Type::kInteger) {
-             done(MalformedError("redis append: unexpected reply"), 0);
-           } else {
-             done(Status::Ok(), static_cast<uint64_t>(r->integer));
-           }
-           Finished();
-         });
+  bool schedule = false;
+  {
+    std::lock_guard lock(batch_mu_);
+    batch_bytes_ += update.size() + room.size();
+    batch_.push_back({room, std::move(update), std::move(done)});
+    schedule = !send_scheduled_;
+    send_scheduled_ = true;
+    if (!schedule && !early_send_posted_ &&
+        (batch_.size() >= kMaxBatch || batch_bytes_ >= kMaxBatchBytes)) {
+      // A full batch does not wait for the rest of the delay.
+      early_send_posted_ = true;
+      boost::asio::post(client_->executor(), [this] { SendBatch(); });
+    }
+  }
+  if (!schedule) return;
+  // One post per batch: the appends that arrive meanwhile (from any room's thread) ride along.
+  boost::asio::post(client_->executor(), [this] {
+    if (options_.append_delay.count() == 0) {
+      SendBatch();
+      return;
+    }
+    batch_timer_.expires_after(options_.append_delay);
+    batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) SendBatch();
+    });
+  });
+}
+
+void RedisRoomLog::SendBatch() {
+  std::vector<QueuedAppend> taken;
+  {
+    std::lock_guard lock(batch_mu_);
+    taken.swap(batch_);
+    batch_bytes_ = 0;
+    send_scheduled_ = false;
+    early_send_posted_ = false;
+  }
+  if (taken.empty()) return;
+  appends_.fetch_add(taken.size(), std::memory_order_relaxed);
+  auto entries = std::make_shared<std::vector<QueuedAppend>>(std::move(taken));
+  size_t first = 0;
+  while (first < entries->size()) {
+    // A script call carries up to kMaxBatch entries and about kMaxBatchBytes.
+    size_t end = first;
+    size_t bytes = 0;
+    while (end < entries->size() && end - first < kMaxBatch &&
+           (end == first || bytes + (*entries)[end].update.size() <= kMaxBatchBytes)) {
+      bytes += (*entries)[end].update.size();
+      ++end;
+    }
+    std::vector<std::string> keys = {kDueKey};
+    std::vector<std::string> args = {options_.node_id,
+                                     std::to_string(options_.save_interval.count()),
+                                     std::to_string(options_.save_debounce.count())};
+    keys.reserve(1 + 3 * (end - first));
+    args.reserve(3 + 3 * (end - first));
+    for (size_t i = first; i < end; ++i) {
+      const QueuedAppend& a = (*entries)[i];
+      keys.push_back(LogKey(a.room));
+      keys.push_back(MetaKey(a.room));
+      keys.push_back(ConnsKey(a.room));
+      args.push_back(a.room);
+      args.emplace_back(a.update.begin(), a.update.end());
+      args.push_back(RelayChannel(a.room));
+    }
+    append_calls_.fetch_add(1, std::memory_order_relaxed);
+    Script(kAppendScript, keys, args, [this, entries, first, end](Result<Reply> r) {
+      for (size_t i = first; i < end; ++i) {
+        AppendCallback& done = (*entries)[i].done;
+        const size_t at = i - first;
+        if (!r.ok()) {
+          done(r.status().WithContext("redis append"), 0);
+        } else if (r->type != Reply::Type::kArray || r->elements.size() != end - first) {
+          done(MalformedError("redis append: unexpected reply"), 0);
+        } else if (r->elements[at].type == Reply::Type::kInteger) {
+          done(Status::Ok(), static_cast<uint64_t>(r->elements[at].integer));
+        } else {
+          done(Status(StatusCode::kFailedPrecondition, "redis append: " + r->elements[at].str), 0);
+        }
+        Finished();
+      }
+    });
+    first = end;
+  }
 }
 
 void RedisRoomLog::Read(const std::string& room, ReadCallback done) {
@@ -276,6 +361,14 @@ void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Done
 
 void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
   Started();
+  // Appends still waiting for their batch go first: none may recreate the log after this.
+  boost::asio::post(client_->executor(), [this, room, done = std::move(done)]() mutable {
+    SendBatch();
+    EraseNow(room, std::move(done));
+  });
+}
+
+void RedisRoomLog::EraseNow(const std::string& room, DoneCallback done) {
   // The lease epoch stays (HDEL, not DEL, of the meta hash): epochs only grow, so the snapshot
   // store's fence keeps working for the room's next life.
   Script(kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)}, {room},

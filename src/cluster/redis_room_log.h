@@ -2,7 +2,9 @@
 // The room log on Redis (cluster mode, docs/CLUSTER.md): one stream per room, shared by every
 // node, holding what follows the snapshot store's copy. An append is one script call (XADD plus
 // the room's sequence number and its due save), acknowledged once Redis has it (with
-// `appendfsync always`, once it is in the AOF on disk). A save's acknowledgement trims the
+// `appendfsync always`, once it is in the AOF on disk). Appends made within `append_delay` of
+// each other, from any rooms, share one script call: one request, one fsync of the AOF, and one
+// push of their relayed entries to each node. A save's acknowledgement trims the
 // stream up to what the snapshot covers, never entries younger than `min_age`.
 //
 //   tandem:{room}:log   STREAM  s=<sequence> u=<Yjs v1 update> n=<node>
@@ -12,12 +14,14 @@
 // Callbacks run on the Redis client's strand (RoomLog's contract: the log's own threads).
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "redis/redis_client.h"
 #include "roomlog/room_log.h"
@@ -33,6 +37,9 @@ struct RedisRoomLogOptions {
   std::chrono::milliseconds save_interval{30'000};
   std::chrono::milliseconds save_debounce{7'000};
   std::chrono::milliseconds min_age{60'000};  // entries younger than this are never trimmed
+  // How long an append waits for others to share its script call (0: only those that arrive
+  // before the call is sent).
+  std::chrono::microseconds append_delay{0};
   // The lease epoch under which this node saves a room (0: none); a save's record is refused
   // when Redis knows a newer one. Unset: saves are not fenced.
   std::function<uint64_t(const std::string& room)> epoch_for;
@@ -56,6 +63,9 @@ class RedisRoomLog : public roomlog::RoomLog {
   std::string describe() const override;
   // Stream entries trimmed after saves by this node.
   uint64_t trimmed() const { return trimmed_.load(std::memory_order_relaxed); }
+  // Updates appended, and the script calls that carried them.
+  uint64_t appends() const { return appends_.load(std::memory_order_relaxed); }
+  uint64_t append_calls() const { return append_calls_.load(std::memory_order_relaxed); }
 
   // Redis keys of a room (the room id between braces: one hash slot per room).
   static std::string LogKey(const std::string& room) { return "tandem:{" + room + "}:log"; }
@@ -65,14 +75,24 @@ class RedisRoomLog : public roomlog::RoomLog {
   // The pub/sub channel the append script publishes each entry to (not a key).
   static std::string RelayChannel(const std::string& room) { return "tandem:{" + room + "}:relay"; }
   static constexpr const char* kDueKey = "tandem:due";
+  static constexpr size_t kMaxBatch = 128;              // entries per script call
+  static constexpr size_t kMaxBatchBytes = 256 * 1024;  // updates' bytes per script call
 
  private:
+  struct QueuedAppend {
+    std::string room;
+    Bytes update;
+    AppendCallback done;
+  };
+  // On the client's strand: sends every queued append, in order.
+  void SendBatch();
+  void EraseNow(const std::string& room, DoneCallback done);
   void ReadPage(const std::string& room, const std::shared_ptr<roomlog::LogContents>& out,
                 const std::string& after, uint64_t snap, ReadCallback done);
   void Started();
   void Finished();
   // Runs a script by its SHA, loading it on NOSCRIPT.
-  void Script(const std::string& body, const std::vector<std::string>& keys,
+  void Script(const char* body, const std::vector<std::string>& keys,
               const std::vector<std::string>& args, redis::RedisClient::Callback done);
 
   std::shared_ptr<redis::RedisClient> client_;
@@ -80,7 +100,15 @@ class RedisRoomLog : public roomlog::RoomLog {
   std::mutex mu_;
   std::condition_variable idle_;
   size_t in_flight_ = 0;  // GUARDED_BY(mu_)
+  std::mutex batch_mu_;
+  std::vector<QueuedAppend> batch_;        // GUARDED_BY(batch_mu_)
+  size_t batch_bytes_ = 0;                 // GUARDED_BY(batch_mu_)
+  bool send_scheduled_ = false;            // GUARDED_BY(batch_mu_)
+  bool early_send_posted_ = false;         // GUARDED_BY(batch_mu_)
+  boost::asio::steady_timer batch_timer_;  // on the client's strand
   std::atomic<uint64_t> trimmed_{0};
+  std::atomic<uint64_t> appends_{0};
+  std::atomic<uint64_t> append_calls_{0};
 };
 
 }  // namespace tandem::cluster

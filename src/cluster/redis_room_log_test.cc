@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "redis/test_redis_server.h"
@@ -32,12 +34,25 @@ class RedisRoomLogTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
     client_.reset();
   }
-  std::unique_ptr<RedisRoomLog> Log(const std::string& node, std::chrono::milliseconds min_age) {
+  std::unique_ptr<RedisRoomLog> Log(const std::string& node, std::chrono::milliseconds min_age,
+                                    std::chrono::milliseconds append_delay = 0ms) {
     // Each node has a connection of its own.
     auto client = redis::RedisClient::Create(
         ioc_.get_executor(), redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())});
-    return std::make_unique<RedisRoomLog>(
-        client, RedisRoomLogOptions{.node_id = node, .save_interval = 30s, .min_age = min_age});
+    return std::make_unique<RedisRoomLog>(client,
+                                          RedisRoomLogOptions{.node_id = node,
+                                                              .save_interval = 30s,
+                                                              .min_age = min_age,
+                                                              .append_delay = append_delay});
+  }
+  // Appends without waiting; the futures give each one's sequence.
+  static std::future<Result<uint64_t>> AppendAsync(RedisRoomLog& log, const std::string& room,
+                                                   Bytes update) {
+    auto p = std::make_shared<std::promise<Result<uint64_t>>>();
+    log.Append(room, std::move(update), [p](const Status& s, uint64_t seq) {
+      p->set_value(s.ok() ? Result<uint64_t>(seq) : Result<uint64_t>(s));
+    });
+    return p->get_future();
   }
   static Result<uint64_t> Append(RedisRoomLog& log, const std::string& room, Bytes update) {
     std::promise<Result<uint64_t>> p;
@@ -188,6 +203,76 @@ TEST_F(RedisRoomLogTest, RedisDownRefusesAppendsAndAcknowledgedOnesSurviveItsRes
   auto read = Read(*a_, "r");
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(read->updates, (std::vector<Bytes>{{1}, {2}, {3}, {4}, {5}, {7}}));
+}
+
+TEST_F(RedisRoomLogTest, AppendsWithinTheDelayShareOneScriptCallInTheirOrder) {
+  a_ = Log("a", 0ms, 200ms);
+  std::vector<std::pair<std::string, std::future<Result<uint64_t>>>> appended;
+  for (uint8_t i = 1; i <= 12; ++i) {
+    const std::string room = i % 3 == 0 ? "x" : i % 3 == 1 ? "y" : "z";
+    appended.emplace_back(room, AppendAsync(*a_, room, {i}));
+  }
+  std::map<std::string, uint64_t> last;
+  for (auto& [room, f] : appended) {
+    Result<uint64_t> seq = f.get();
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    EXPECT_EQ(*seq, ++last[room]) << "room " << room << ": sequences in the order appended";
+  }
+  EXPECT_EQ(a_->appends(), 12u);
+  EXPECT_EQ(a_->append_calls(), 1u);
+  auto read = Read(*a_, "x");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->updates, (std::vector<Bytes>{{3}, {6}, {9}, {12}}));
+  for (const char* room : {"x", "y", "z"}) EXPECT_EQ(Xlen(room), 4);
+  auto due = Due();
+  std::sort(due.begin(), due.end());
+  EXPECT_EQ(due, (std::vector<std::string>{"x", "y", "z"}));
+  // Without a delay an append goes at once.
+  b_ = Log("b", 0ms, 0ms);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(*Append(*b_, "x", {13}), 5u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 150ms);
+}
+
+TEST_F(RedisRoomLogTest, AFullBatchDoesNotWaitOutTheDelay) {
+  a_ = Log("a", 0ms, 60s);
+  std::vector<std::future<Result<uint64_t>>> appended;
+  for (size_t i = 0; i < RedisRoomLog::kMaxBatch; ++i)
+    appended.push_back(AppendAsync(*a_, "r", {static_cast<uint8_t>(i)}));
+  for (auto& f : appended) {
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready) << "a full batch waited for the delay";
+    EXPECT_TRUE(f.get().ok());
+  }
+  EXPECT_EQ(Xlen("r"), static_cast<int64_t>(RedisRoomLog::kMaxBatch));
+}
+
+TEST_F(RedisRoomLogTest, ABrokenRoomFailsOnlyItsOwnAppendsInASharedCall) {
+  a_ = Log("a", 0ms, 200ms);
+  // Not a hash: HINCRBY on it fails (WRONGTYPE).
+  ASSERT_TRUE(Call({"SET", RedisRoomLog::MetaKey("broken"), "x"}).ok());
+  auto before = AppendAsync(*a_, "fine", {1});
+  auto broken = AppendAsync(*a_, "broken", {2});
+  auto after = AppendAsync(*a_, "fine", {3});
+  EXPECT_EQ(*before.get(), 1u);
+  Result<uint64_t> refused = broken.get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("WRONGTYPE"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(*after.get(), 2u);
+  EXPECT_EQ(a_->append_calls(), 1u);
+  EXPECT_EQ(Xlen("fine"), 2);
+  EXPECT_EQ(Xlen("broken"), 0);
+}
+
+TEST_F(RedisRoomLogTest, EraseSendsTheRoomsWaitingAppendsFirst) {
+  a_ = Log("a", 0ms, 60s);
+  auto appended = AppendAsync(*a_, "r", {1});
+  // The append waits for its batch; the erase must not be overtaken by it.
+  ASSERT_TRUE(Done([&](auto cb) { a_->Erase("r", cb); }).ok());
+  ASSERT_EQ(appended.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(*appended.get(), 1u);
+  EXPECT_FALSE(Read(*a_, "r").has_value()) << "the append came back after the erase";
+  EXPECT_EQ(Xlen("r"), 0);
 }
 
 }  // namespace

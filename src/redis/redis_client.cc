@@ -174,7 +174,10 @@ void RedisClient::Connect() {
                              ? std::chrono::steady_clock::now() + options_.connect_timeout
                              : pending_.front().deadline});
   }
-  ArmWatchdog();  // the connection's generation: a watchdog of the last one no longer counts
+  // The connection's generation: a watchdog of the last one no longer counts.
+  watchdog_.cancel();
+  watchdog_armed_ = false;
+  ArmWatchdog();
   auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(strand_);
   resolver->async_resolve(
       options_.url.host, std::to_string(options_.url.port),
@@ -204,6 +207,8 @@ void RedisClient::OnConnected(const boost::system::error_code& ec) {
   }
   boost::system::error_code ignored;
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  // Reads after a readiness wait must never block the thread (Read()).
+  socket_.non_blocking(true, ignored);
   state_ = State::kOpen;
   ++connects_;
   Write();
@@ -229,57 +234,77 @@ void RedisClient::Write() {
 }
 
 void RedisClient::Read() {
-  socket_.async_read_some(
-      boost::asio::buffer(read_buf_), [self = shared_from_this(), gen = generation_](
-                                          const boost::system::error_code& ec, size_t n) {
+  // Wait for the socket to be readable, then read what is there: a read attempted before the
+  // reply arrived would cost a system call that finds nothing (Asio tries one at once).
+  socket_.async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [self = shared_from_this(), gen = generation_](const boost::system::error_code& ec) {
         if (gen != self->generation_) return;
         if (ec) {
           self->Fail(UnavailableError("redis: connection lost: " + ec.message()));
           return;
         }
-        if (redisReaderFeed(self->reader_, self->read_buf_.data(), n) != REDIS_OK) {
-          self->Fail(MalformedError("redis: unreadable reply"));
-          return;
-        }
+        // Read until the socket is empty: a wait started while bytes remain would not end
+        // before more arrive.
         while (true) {
-          void* raw = nullptr;
-          if (redisReaderGetReply(self->reader_, &raw) != REDIS_OK) {
-            self->Fail(MalformedError("redis: unreadable reply"));
+          boost::system::error_code read_ec;
+          const size_t n = self->socket_.read_some(boost::asio::buffer(self->read_buf_), read_ec);
+          if (read_ec == boost::asio::error::would_block ||
+              read_ec == boost::asio::error::try_again)
+            break;
+          if (read_ec) {
+            self->Fail(UnavailableError("redis: connection lost: " + read_ec.message()));
             return;
           }
-          if (raw == nullptr) break;
-          auto* reply = static_cast<redisReply*>(raw);
-          Result<Reply> result =
-              reply->type == REDIS_REPLY_ERROR
-                  ? Result<Reply>(ErrorStatus(std::string(reply->str, reply->len)))
-                  : Result<Reply>(Convert(reply));
-          freeReplyObject(reply);
-          if (self->push_handler_ && result.ok() && result->type == Reply::Type::kArray &&
-              !result->elements.empty() &&
-              (result->elements[0].str == "message" || result->elements[0].str == "pmessage")) {
-            self->push_handler_(*result);
-            continue;
-          }
-          if (self->pending_.empty()) {
-            self->Fail(MalformedError("redis: a reply nobody asked for"));
-            return;
-          }
-          Callback done = std::move(self->pending_.front().done);
-          if (self->pending_.front().sent != std::chrono::steady_clock::time_point{}) {
-            const auto took = std::chrono::steady_clock::now() - self->pending_.front().sent;
-            self->replies_.fetch_add(1, std::memory_order_relaxed);
-            self->roundtrip_micros_.fetch_add(
-                static_cast<uint64_t>(
-                    std::chrono::duration_cast<std::chrono::microseconds>(took).count()),
-                std::memory_order_relaxed);
-          }
-          self->pending_.pop_front();
-          done(std::move(result));
-          if (gen != self->generation_) return;  // the callback closed the connection
+          if (!self->OnBytes(n, gen)) return;
+          if (n < self->read_buf_.size()) break;
         }
-        self->ArmWatchdog();
         self->Read();
       });
+}
+
+bool RedisClient::OnBytes(size_t n, uint64_t gen) {
+  if (redisReaderFeed(reader_, read_buf_.data(), n) != REDIS_OK) {
+    Fail(MalformedError("redis: unreadable reply"));
+    return false;
+  }
+  while (true) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+      Fail(MalformedError("redis: unreadable reply"));
+      return false;
+    }
+    if (raw == nullptr) break;
+    auto* reply = static_cast<redisReply*>(raw);
+    Result<Reply> result = reply->type == REDIS_REPLY_ERROR
+                               ? Result<Reply>(ErrorStatus(std::string(reply->str, reply->len)))
+                               : Result<Reply>(Convert(reply));
+    freeReplyObject(reply);
+    if (push_handler_ && result.ok() && result->type == Reply::Type::kArray &&
+        !result->elements.empty() &&
+        (result->elements[0].str == "message" || result->elements[0].str == "pmessage")) {
+      push_handler_(*result);
+      if (gen != generation_) return false;  // the handler closed the connection
+      continue;
+    }
+    if (pending_.empty()) {
+      Fail(MalformedError("redis: a reply nobody asked for"));
+      return false;
+    }
+    Callback done = std::move(pending_.front().done);
+    if (pending_.front().sent != std::chrono::steady_clock::time_point{}) {
+      const auto took = std::chrono::steady_clock::now() - pending_.front().sent;
+      replies_.fetch_add(1, std::memory_order_relaxed);
+      roundtrip_micros_.fetch_add(
+          static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(took).count()),
+          std::memory_order_relaxed);
+    }
+    pending_.pop_front();
+    done(std::move(result));
+    if (gen != generation_) return false;  // the callback closed the connection
+  }
+  return true;
 }
 
 void RedisClient::Fail(const Status& why) {
@@ -289,6 +314,7 @@ void RedisClient::Fail(const Status& why) {
   boost::system::error_code ignored;
   socket_.close(ignored);
   watchdog_.cancel();
+  watchdog_armed_ = false;
   out_.clear();
   std::deque<Pending> failed;
   failed.swap(pending_);
@@ -297,14 +323,17 @@ void RedisClient::Fail(const Status& why) {
 }
 
 void RedisClient::ArmWatchdog() {
-  if (pending_.empty()) {
-    watchdog_.cancel();
-    return;
-  }
+  // Deadlines only grow along the queue (one timeout for all but blocking commands, which
+  // add theirs): a timer armed for an earlier command fires first and re-arms for the front.
+  // Re-arming on every command would cancel and queue a timer handler each time.
+  if (watchdog_armed_ || pending_.empty()) return;
+  watchdog_armed_ = true;
   watchdog_.expires_at(pending_.front().deadline);
   watchdog_.async_wait(
       [self = shared_from_this(), gen = generation_](const boost::system::error_code& ec) {
-        if (ec || gen != self->generation_ || self->pending_.empty()) return;
+        if (gen != self->generation_) return;  // Fail() disarmed it
+        self->watchdog_armed_ = false;
+        if (ec || self->pending_.empty()) return;
         if (std::chrono::steady_clock::now() < self->pending_.front().deadline) {
           self->ArmWatchdog();
           return;

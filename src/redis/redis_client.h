@@ -74,6 +74,9 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   // renewed. Subscribe one channel per command: each confirmation answers one command.
   void SetPushHandler(PushHandler handler, std::function<void()> on_lost);
 
+  // The strand every callback runs on (a caller's timers for this client belong on it).
+  const boost::asio::strand<boost::asio::any_io_executor>& executor() const { return strand_; }
+
   uint64_t connects() const { return connects_; }
   // Replies received and their total round-trip time (blocking commands not counted).
   uint64_t replies() const { return replies_.load(std::memory_order_relaxed); }
@@ -91,6 +94,9 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   void OnConnected(const boost::system::error_code& ec);
   void Write();
   void Read();
+  // Parses `n` bytes read and answers what they complete; false once the connection failed or
+  // was replaced (by a callback) and nothing more may be read with `gen`.
+  bool OnBytes(size_t n, uint64_t gen);
   void Fail(const Status& why);
   void ArmWatchdog();
 
@@ -98,6 +104,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   const RedisOptions options_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer watchdog_;
+  bool watchdog_armed_ = false;
   enum class State { kIdle, kConnecting, kOpen } state_ = State::kIdle;
   std::string out_;      // encoded commands waiting to be written
   std::string writing_;  // the buffer of the write in progress
