@@ -205,9 +205,6 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
       "Cluster mode: an append waits this long for others (any room's) to share its Redis "
       "call and fsync; 0 sends at once",
       "TANDEM_APPEND_DELAY");
-  opt("--relay-shards", c.cluster.relay_shards,
-      "Cluster mode: Redis connections subscribed to the rooms' relay channels",
-      "TANDEM_RELAY_SHARDS");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
@@ -326,7 +323,6 @@ Result<ServeConfig> ParseServeFlags(const ServeFlags& f) {
                     "--lease-ttl and --node-ttl must be at least 30ms, --save-sweep-interval at "
                     "least 10ms");
     }
-    c.cluster.relay_shards = std::clamp<size_t>(c.cluster.relay_shards, 1, 64);
   }
   // The document API takes updates as large as a client may send.
   c.api.max_body_bytes = std::max<size_t>(s.front_door.session.max_message_bytes, 64 << 10);
@@ -370,7 +366,6 @@ int ServeCommand::Run() {
     cluster_node = std::make_unique<cluster::ClusterNode>(cluster::ClusterOptions{
         .node_id = c.node_id,
         .redis = redis::RedisOptions{.url = *redis::ParseRedisUrl(cc.redis_url)},
-        .relay_shards = cc.relay_shards,
         .lease_ttl = cc.lease_ttl,
         .node_ttl = cc.node_ttl,
         .sweep_interval = cc.sweep_interval,
@@ -472,7 +467,10 @@ int ServeCommand::Run() {
       cluster_node->Start(&server.registry());
     }
     Status s = server.Start();
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) {
+      if (cluster_node) cluster_node->ForgetServer();  // its relay runs on the server's workers
+      return fail(s);
+    }
     server.Wait();
     // Other nodes' entries keep arriving until the node stops: none may reach a room now.
     if (cluster_node) cluster_node->ForgetServer();

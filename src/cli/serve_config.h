@@ -29,7 +29,6 @@ struct ClusterConfig {
   std::chrono::milliseconds trim_min_age{60'000};
   std::chrono::milliseconds sweep_interval{500};
   std::chrono::milliseconds append_delay{5};  // appends sharing one Redis call (and fsync)
-  size_t relay_shards = 1;  // one connection: a batch of relayed entries arrives in one read
 };
 
 struct ServeConfig {

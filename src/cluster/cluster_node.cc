@@ -85,16 +85,6 @@ ClusterNode::ClusterNode(ClusterOptions options) : options_(std::move(options)) 
           ioc_.get_executor());
   control_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
   subscriber_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
-  reader_ = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
-  for (size_t i = 0; i < std::max<size_t>(1, options_.relay_shards); ++i) {
-    auto shard = std::make_unique<Shard>();
-    shard->subscriber = redis::RedisClient::Create(ioc_.get_executor(), options_.redis);
-    shard->retry = std::make_unique<boost::asio::steady_timer>(ioc_);
-    Shard* raw = shard.get();
-    shard->subscriber->SetPushHandler([this, raw](const Reply& m) { OnRelayed(*raw, m); },
-                                      [this, raw] { ResubscribeRelay(*raw); });
-    shards_.push_back(std::move(shard));
-  }
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
@@ -111,10 +101,18 @@ void ClusterNode::ForgetServer() {
   boost::asio::post(ioc_, [this, &done] {
     draining_ = true;
     registry_ = nullptr;
-    for (auto& shard : shards_) shard->rooms.clear();
     done.set_value();
   });
   done.get_future().wait();
+  // The workers no longer run: their relay is touched by nobody else now. Its connections go
+  // before their io_contexts do (handlers still queued there are dropped with them).
+  std::lock_guard lock(shards_mu_);
+  for (auto& shard : shards_) {
+    shard->rooms.clear();
+    shard->subscriber->Abandon();
+    shard->reader->Abandon();
+  }
+  shards_.clear();
 }
 
 void ClusterNode::Stop() {
@@ -126,11 +124,6 @@ void ClusterNode::Stop() {
     resubscribe_timer_.cancel();
     control_->Close();
     subscriber_->Close();
-    reader_->Close();
-    for (auto& s : shards_) {
-      s->retry->cancel();
-      s->subscriber->Close();
-    }
     for (auto& c : log_clients_) c->Close();
   });
   work_.reset();
@@ -162,6 +155,19 @@ Status ClusterNode::Connect() {
 }
 
 void ClusterNode::Start(room::RoomRegistry* registry) {
+  for (const auto& executor : registry->room_executors()) {
+    auto shard = std::make_unique<Shard>();
+    shard->executor = executor;
+    shard->subscriber = redis::RedisClient::Create(executor, options_.redis);
+    shard->reader = redis::RedisClient::Create(executor, options_.redis);
+    shard->retry = std::make_unique<boost::asio::steady_timer>(executor);
+    Shard* raw = shard.get();
+    shard->subscriber->SetPushHandler([this, raw](const Reply& m) { OnRelayed(*raw, m); },
+                                      [this, raw] { ResubscribeRelay(*raw); });
+    std::lock_guard lock(shards_mu_);
+    shards_.push_back(std::move(shard));
+  }
+  shard_index_ = [registry](const std::string& room) { return registry->ExecutorIndexFor(room); };
   boost::asio::post(ioc_, [this, registry] {
     registry_ = registry;
     Heartbeat();
@@ -196,14 +202,16 @@ void ClusterNode::Script(const char* body, std::vector<std::string> keys,
 // Relay
 
 ClusterNode::Shard& ClusterNode::ShardFor(const std::string& room) {
-  return *shards_[std::hash<std::string>{}(room) % shards_.size()];
+  return *shards_[shard_index_(room)];
 }
 
 void ClusterNode::Attach(const std::shared_ptr<room::Room>& room, const std::string& position,
                          uint64_t seq) {
-  boost::asio::post(ioc_, [this, weak = std::weak_ptr<room::Room>(room), ptr = room.get(),
-                           id = room->id(), position, seq] {
-    Shard& shard = ShardFor(id);
+  std::lock_guard lock(shards_mu_);
+  if (shards_.empty()) return;  // not started, or the server is gone
+  Shard& shard = ShardFor(room->id());
+  boost::asio::post(shard.executor, [this, &shard, weak = std::weak_ptr<room::Room>(room),
+                                     ptr = room.get(), id = room->id(), position, seq] {
     Subscription& sub = shard.rooms[id];
     sub.room = weak;
     sub.ptr = ptr;
@@ -219,8 +227,10 @@ void ClusterNode::Attach(const std::shared_ptr<room::Room>& room, const std::str
 }
 
 void ClusterNode::Detach(const std::string& id, const room::Room* room) {
-  boost::asio::post(ioc_, [this, id, room] {
-    Shard& shard = ShardFor(id);
+  std::lock_guard lock(shards_mu_);
+  if (shards_.empty()) return;
+  Shard& shard = ShardFor(id);
+  boost::asio::post(shard.executor, [this, &shard, id, room] {
     auto it = shard.rooms.find(id);
     if (it == shard.rooms.end() || it->second.ptr != room) return;
     shard.rooms.erase(it);
@@ -337,7 +347,7 @@ void ClusterNode::CatchUp(Shard& shard, const std::string& room) {
   sub.reading = true;
   sub.read_again = false;
   catch_up_reads_.fetch_add(1, std::memory_order_relaxed);
-  reader_->Command(
+  shard.reader->Command(
       {"XRANGE", RedisRoomLog::LogKey(room), "(" + sub.cursor, "+", "COUNT", "512"},
       [this, &shard, room](Result<Reply> r) { OnCaughtUp(shard, room, std::move(r)); });
 }
@@ -352,7 +362,7 @@ void ClusterNode::OnCaughtUp(Shard& shard, const std::string& room, Result<Reply
     // failed on its own is retried with the relay's backoff.
     spdlog::warn("cluster relay: reading room={}: {}", Quoted(room),
                  Quoted(reply.status().message()));
-    auto timer = std::make_shared<boost::asio::steady_timer>(ioc_);
+    auto timer = std::make_shared<boost::asio::steady_timer>(shard.executor);
     timer->expires_after(std::max(shard.backoff, std::chrono::milliseconds(200)));
     timer->async_wait([this, &shard, room, timer](const boost::system::error_code& ec) {
       if (!ec) CatchUp(shard, room);

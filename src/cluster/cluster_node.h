@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,7 +46,6 @@ class RedisRoomLog;
 struct ClusterOptions {
   std::string node_id;
   redis::RedisOptions redis;
-  size_t relay_shards = 1;  // connections receiving relayed entries (rooms spread over them)
   std::chrono::milliseconds lease_ttl{10'000};    // an owner's lease; renewed every third
   std::chrono::milliseconds node_ttl{3'000};      // liveness key; renewed every third
   std::chrono::milliseconds sweep_interval{500};  // how often due saves are looked for
@@ -67,14 +67,17 @@ class ClusterNode : public room::RoomCluster {
 
   // Starts the node's thread and checks that Redis answers (kUnavailable if not in time).
   Status Connect();
-  // Starts liveness, awareness, lease renewal and the sweeper on the server's rooms.
+  // Starts liveness, awareness, lease renewal and the sweeper on the server's rooms, and the
+  // relay on the rooms' worker threads.
   void Start(room::RoomRegistry* registry);
   // Drain (SIGTERM): no more saves start here; every lease is released and the other nodes
   // drop this node's clients' awareness at once. Blocks until Redis answered (at most 2 s).
   void Drain();
-  // The server's rooms and registry are about to go: nothing is handed to them any more (a
-  // relayed entry would post to a room whose io_context is gone). Blocks until the node's thread
-  // has let go of them. Call after the server stopped, before it is destroyed.
+  // The server's rooms, registry and worker threads are about to go: nothing is handed to them
+  // any more (a relayed entry would post to a room whose io_context is gone), and the relay's
+  // connections on the workers' io_contexts are closed and dropped. Blocks until the node's
+  // thread has let go of them. Call after the server stopped (its workers no longer run), before
+  // it is destroyed.
   void ForgetServer();
   void Stop();
 
@@ -108,8 +111,12 @@ class ClusterNode : public room::RoomCluster {
     bool read_again = false;
     int empty_reads = 0;  // reads in a row that found nothing of what was heard
   };
+  // The relay of the rooms one worker thread runs, on that thread: an entry goes from the
+  // socket to its room without waking another thread. Everything here is touched only there.
   struct Shard {
+    boost::asio::any_io_executor executor;           // the worker thread's
     std::shared_ptr<redis::RedisClient> subscriber;  // SUBSCRIBE mode
+    std::shared_ptr<redis::RedisClient> reader;      // catch-up reads (XRANGE)
     std::unordered_map<std::string, Subscription> rooms;
     std::chrono::milliseconds backoff{0};
     std::unique_ptr<boost::asio::steady_timer> retry;
@@ -157,8 +164,10 @@ class ClusterNode : public room::RoomCluster {
   std::thread thread_;
   std::shared_ptr<redis::RedisClient> control_;     // leases, liveness, publish, sweeper
   std::shared_ptr<redis::RedisClient> subscriber_;  // pub/sub only
-  std::shared_ptr<redis::RedisClient> reader_;      // catch-up reads of the relay
+  // One per worker thread, from Start() to ForgetServer(); a room's is the one of its thread.
+  std::mutex shards_mu_;  // Attach and Detach (any thread) against ForgetServer
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::function<size_t(const std::string& room)> shard_index_;
   std::vector<std::shared_ptr<redis::RedisClient>> log_clients_;
   const RedisRoomLog* log_ = nullptr;
   room::RoomRegistry* registry_ = nullptr;
@@ -168,7 +177,7 @@ class ClusterNode : public room::RoomCluster {
   boost::asio::steady_timer resubscribe_timer_{ioc_};
   std::chrono::milliseconds resubscribe_backoff_{0};
   bool draining_ = false;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
   std::set<std::string> known_nodes_;  // other nodes seen on the awareness channel
   std::set<std::string> saving_;       // rooms whose save this node runs now
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point,

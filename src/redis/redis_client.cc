@@ -143,6 +143,12 @@ void RedisClient::Close() {
   });
 }
 
+void RedisClient::Abandon() {
+  push_handler_ = nullptr;
+  on_lost_ = nullptr;
+  Fail(UnavailableError("redis: client abandoned"));
+}
+
 void RedisClient::DoCommand(const std::string& encoded, Callback done,
                             std::chrono::milliseconds extra_wait) {
   if (encoded.empty()) {

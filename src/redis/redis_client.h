@@ -69,6 +69,9 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
                std::chrono::milliseconds extra_wait = {});
   // Closes the connection; commands in flight fail with kUnavailable.
   void Close();
+  // Close() at once, on the caller's thread, without the connection-lost handler: only once
+  // nothing runs the client's executor any more (its io_context is about to be destroyed).
+  void Abandon();
   // Subscriber mode: pub/sub messages go to `handler` (set before the first SUBSCRIBE), and
   // `on_lost` runs (on the strand) whenever the connection is lost, so subscriptions can be
   // renewed. Subscribe one channel per command: each confirmation answers one command.

@@ -19,12 +19,14 @@ RoomRegistry::RoomRegistry(boost::asio::any_io_executor executor,
       metrics_(metrics) {
   strands_.reserve(kStrands);
   if (room_executors.empty()) room_executors.push_back(executor_);
+  room_executors_ = std::move(room_executors);
   for (size_t i = 0; i < kStrands; ++i)
-    strands_.push_back(boost::asio::make_strand(room_executors[i % room_executors.size()]));
+    strands_.push_back(boost::asio::make_strand(room_executors_[i % room_executors_.size()]));
 }
 
 Room::Strand RoomRegistry::StrandFor(const std::string& id) const {
-  return strands_[std::hash<std::string>{}(id) % strands_.size()];
+  // Strand i runs on executor i % n: ExecutorIndexFor depends on this.
+  return strands_[std::hash<std::string>{}(id) % kStrands];
 }
 
 std::shared_ptr<Room> RoomRegistry::GetOrCreateLocked(const std::string& id) {

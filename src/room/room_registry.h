@@ -33,6 +33,14 @@ class RoomRegistry {
   // The strand that runs room `id` (whether loaded or not): a fixed pool of strands spread over
   // the worker threads, picked by hash. A connection's socket runs on its room's strand.
   Room::Strand StrandFor(const std::string& id) const;
+  // The worker threads' executors, and which of them runs room `id` (cluster mode keeps a
+  // room's Redis traffic on its own thread).
+  const std::vector<boost::asio::any_io_executor>& room_executors() const {
+    return room_executors_;
+  }
+  size_t ExecutorIndexFor(const std::string& id) const {
+    return (std::hash<std::string>{}(id) % kStrands) % room_executors_.size();
+  }
   // Loads a room so it can save changes left unsaved by a previous run.
   void Resume(const std::string& id);
   // Runs `fn` on room `id`'s strand once it is loaded (loading it if needed, as a join would);
@@ -68,6 +76,7 @@ class RoomRegistry {
 
   static constexpr size_t kStrands = 256;
   boost::asio::any_io_executor executor_;
+  std::vector<boost::asio::any_io_executor> room_executors_;
   std::vector<Room::Strand> strands_;
   RoomOptions options_;
   PersistenceServices persistence_;
