@@ -405,6 +405,24 @@ if ((!only || only === 'cluster') && fs.existsSync(path.join(dir, 'cluster-load.
   } else if (t) {
     notes.push(`- Cross-node p99: Tandem ${fmt(t.delivery.cross_p99_ms)} ms (target under 20 ms).`)
   }
+  const kf = meta.kernel_floor
+  if (t && kf && kf.woken_recv_cpu_us > 0 && kf.durable_append_cpu_us > 0) {
+    // The least the kernel charges this design per update, at the batching measured: the
+    // writer's frame wakes its node; each append call costs the node's send to Redis and Redis's
+    // woken receive, Redis's AOF write + fsync, its reply and the node's woken receive, and its
+    // pushes to the two other nodes with their woken receives; five sends reach the readers.
+    const b = t.delivery.updates_per_append_call ?? 1
+    const S = kf.send_cpu_us
+    const W = kf.woken_recv_cpu_us
+    const D = kf.durable_append_cpu_us
+    const send = kf.io_uring_send_cpu_us > 0 ? Math.min(S, kf.io_uring_send_cpu_us) : S
+    const perCall = 4 * S + 4 * W + D
+    const floor = (W + perCall / b + 5 * send) / 5
+    const floorUnbatched = (W + perCall + 5 * send) / 5
+    notes.push(`- Kernel floor of this design (bench/loopback_floor.cc in this run: send ${fmt(S)} µs, woken receive ${fmt(W)} µs, pwrite + fdatasync ${fmt(D)} µs): per update, one woken receive of the writer's frame, ${fmt(perCall)} µs per append call (4 sends, 4 woken receives, 1 fsync) shared by the ${fmt(b)} updates a call carried, and 5 sends to readers = ${fmt(floor)} µs per delivery (${fmt(floorUnbatched)} µs with one update per call). Tandem is at ${fmt(t.delivery.cpu_us_per_delivery / floor)}× that floor.` +
+      (h ? ` The 5× target (${fmt(h.delivery.cpu_us_per_delivery / 5)} µs) is ${fmt(h.delivery.cpu_us_per_delivery / 5 / floor)}× the floor at this batching, ${fmt(h.delivery.cpu_us_per_delivery / 5 / floorUnbatched)}× with one update per call.` : ''))
+    if (t.delivery.node_context_switches_per_update != null) notes.push(`- Context switches per update: Tandem's three nodes ${fmt(t.delivery.node_context_switches_per_update)}, Redis ${fmt(t.delivery.redis_context_switches_per_update)}` + (h?.delivery?.node_context_switches_per_update != null ? `; Hocuspocus's nodes ${fmt(h.delivery.node_context_switches_per_update)}, Redis ${fmt(h.delivery.redis_context_switches_per_update)}` : '') + '.')
+  }
   if (notes.length) lines.push(...notes, '')
 }
 

@@ -56,6 +56,7 @@ const WARMUP_SECONDS = env('CLUSTER_WARMUP_SECONDS', 3)
 const APPENDFSYNC = process.env.CLUSTER_APPENDFSYNC ?? 'always'
 const STEPS = (process.env.CLUSTER_STEPS ?? '15,20,30,40,60,80,120,160,240,320').split(',').map(Number).filter(n => n > 0)
 const STEP_SECONDS = env('CLUSTER_STEP_SECONDS', 5)
+const THREADS = env('CLUSTER_THREADS', 1) // worker threads per Tandem node
 const SATURATION_P99_MS = 50
 
 let tandemBinary = 'build/release/src/cli/tandem'
@@ -78,6 +79,17 @@ const cpuSeconds = (pid) => {
 const cpuSplit = (pid) => {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
   return { user: Number(fields[11]) / clockTicks, sys: Number(fields[12]) / clockTicks }
+}
+// Context switches of a process, all threads (voluntary + involuntary).
+const contextSwitches = (pid) => {
+  let n = 0
+  try {
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const status = fs.readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8')
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1])
+    }
+  } catch {}
+  return n
 }
 const percentile = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN
 
@@ -197,6 +209,9 @@ const systems = {
       const proc = track(spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
         '--data-dir', dataDir, '--auth', 'none', '--log-level', 'error',
         '--redis', `redis://127.0.0.1:${redis.port}`, '--node-id', `n${i}`,
+        // One worker thread per node, as each Hocuspocus node is one (Node.js) thread: three
+        // nodes share two cores here, and a node's appends batch on its one thread.
+        '--threads', String(THREADS),
         '--snapshot-url', `http://127.0.0.1:${storePort}`, '--snapshot-secret', secret,
         ...(process.env.TANDEM_ARGS ?? '').split(' ').filter(Boolean)],
       { stdio: ['ignore', 'ignore', 'inherit'] }))
@@ -433,6 +448,8 @@ async function runSystem (name) {
   win = newWindow()
   const calls0 = redis.commandCalls(); const bytes0 = redis.netBytes()
   const cpuBy0 = allPids().map(cpuSeconds)
+  const switches0 = allPids().map(contextSwitches)
+  const metrics0 = await sys.metrics()
   const client0 = process.cpuUsage()
   const storeCpu0 = sys.extra.store ? cpuSeconds(sys.extra.store.pid) : 0
   const redisSplit0 = cpuSplit(redis.proc.pid)
@@ -441,6 +458,8 @@ async function runSystem (name) {
   await drain(sent * readersPerRoom, 5000)
   const wall = (performance.now() - t0) / 1000
   const cpuBy1 = allPids().map(cpuSeconds)
+  const switches1 = allPids().map(contextSwitches)
+  const metrics1 = await sys.metrics()
   const client1 = process.cpuUsage(client0)
   const calls1 = redis.commandCalls(); const bytes1 = redis.netBytes()
   const cpuNodes = cpuBy1.slice(0, NODES).reduce((s, v, i) => s + v - cpuBy0[i], 0)
@@ -458,6 +477,15 @@ async function runSystem (name) {
   delivery.cpu_nodes_us_per_delivery = (cpuNodes * 1e6) / Math.max(1, win.delivered)
   delivery.cpu_redis_us_per_delivery = (cpuRedis * 1e6) / Math.max(1, win.delivered)
   delivery.load_generator_cpu_s = (client1.user + client1.system) / 1e6
+  delivery.node_context_switches_per_update = switches1.slice(0, NODES).reduce((s, v, i) => s + v - switches0[i], 0) / Math.max(1, sent)
+  delivery.redis_context_switches_per_update = (switches1[NODES] - switches0[NODES]) / Math.max(1, sent)
+  if (metrics0 && metrics1) {
+    // Updates per append script call (appends close in time share one: --append-delay).
+    const sum = (m, k) => Object.values(m).reduce((a, n) => a + (n[k] ?? 0), 0)
+    const appends = sum(metrics1, 'tandem_cluster_appends_total') - sum(metrics0, 'tandem_cluster_appends_total')
+    const calls = sum(metrics1, 'tandem_cluster_append_calls_total') - sum(metrics0, 'tandem_cluster_append_calls_total')
+    if (calls > 0) delivery.updates_per_append_call = appends / calls
+  }
   if (sys.extra.store) {
     // Not in the figure above (the issue's sum is nodes + Redis); the saves it took.
     delivery.cpu_store_s = cpuSeconds(sys.extra.store.pid) - storeCpu0
@@ -551,6 +579,14 @@ const results = {
     node: process.version,
     cores: os.cpus().length
   }
+}
+// The kernel's costs on this machine (bench/loopback_floor.cc, when built): bench/report.mjs
+// builds the cluster's floor from them.
+const floorBinary = path.resolve(path.dirname(tandemBinary), '../../bench/loopback_floor')
+if (fs.existsSync(floorBinary)) {
+  try {
+    results.meta.kernel_floor = JSON.parse(execFileSync(floorBinary, { encoding: 'utf8', cwd: os.tmpdir() }))
+  } catch (err) { log('loopback_floor failed:', String(err?.message ?? err)) }
 }
 const t00 = performance.now()
 try {

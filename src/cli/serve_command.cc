@@ -359,7 +359,7 @@ int ServeCommand::Run() {
   // the log (whose last callbacks run on the node's thread), and both outlive the server.
   std::unique_ptr<cluster::ClusterNode> cluster_node;
   std::unique_ptr<roomlog::RoomLog> log;
-  const cluster::RedisRoomLog* redis_log = nullptr;
+  cluster::RedisRoomLog* redis_log = nullptr;
   if (!c.cluster.redis_url.empty()) {
     const auto& cc = c.cluster;
     const auto& save = c.server.persistence.save_policy;
@@ -386,6 +386,11 @@ int ServeCommand::Run() {
             .save_debounce = save.debounce,
             .min_age = cc.trim_min_age,
             .append_delay = cc.append_delay,
+            .lane_client =
+                [redis = redis::RedisOptions{.url = *redis::ParseRedisUrl(cc.redis_url)}](
+                    const boost::asio::any_io_executor& executor) {
+                  return redis::RedisClient::Create(executor, redis);
+                },
             .epoch_for = [node](const std::string& room) { return node->EpochFor(room); }});
     redis_log = redis_room_log.get();
     node->set_log(redis_log);
@@ -468,12 +473,15 @@ int ServeCommand::Run() {
     }
     Status s = server.Start();
     if (!s.ok()) {
-      if (cluster_node) cluster_node->ForgetServer();  // its relay runs on the server's workers
+      // The relay and the appends' lanes run on the server's workers.
+      if (cluster_node) cluster_node->ForgetServer();
+      if (redis_log != nullptr) redis_log->ForgetWorkers();
       return fail(s);
     }
     server.Wait();
     // Other nodes' entries keep arriving until the node stops: none may reach a room now.
     if (cluster_node) cluster_node->ForgetServer();
+    if (redis_log != nullptr) redis_log->ForgetWorkers();
   }
   log.reset();  // its last Redis callbacks run on the cluster node's thread
   if (cluster_node) cluster_node->Stop();

@@ -715,6 +715,11 @@ std::string ClusterNode::RenderMetrics() const {
     replies += c->replies();
     micros += c->roundtrip_micros();
   }
+  if (log_ != nullptr) {
+    const auto [lane_replies, lane_micros] = log_->lane_roundtrips();
+    replies += lane_replies;
+    micros += lane_micros;
+  }
   size_t owned = 0;
   {
     std::lock_guard lock(lease_mu_);

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <future>
+#include <thread>
 
 namespace tandem::cluster {
 
@@ -154,6 +155,13 @@ void RedisRoomLog::Flush() {
 
 void RedisRoomLog::Script(const char* body, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args, redis::RedisClient::Callback done) {
+  ScriptOn(*client_, body, keys, args, std::move(done));
+}
+
+void RedisRoomLog::ScriptOn(redis::RedisClient& client, const char* body,
+                            const std::vector<std::string>& keys,
+                            const std::vector<std::string>& args,
+                            redis::RedisClient::Callback done) {
   static const std::string kAppendSha = Sha1Hex(kAppendScript);
   static const std::string kCommitSha = Sha1Hex(kCommitScript);
   static const std::string kEraseSha = Sha1Hex(kEraseScript);
@@ -165,17 +173,17 @@ void RedisRoomLog::Script(const char* body, const std::vector<std::string>& keys
   *command = {"EVALSHA", sha, std::to_string(keys.size())};
   command->insert(command->end(), keys.begin(), keys.end());
   command->insert(command->end(), args.begin(), args.end());
-  client_->Command(
-      *command, [client = client_, command, body, done = std::move(done)](Result<Reply> r) mutable {
-        // A Redis that restarted (or never saw the script) loads it with EVAL.
-        if (!r.ok() && r.status().message().rfind("NOSCRIPT", 0) == 0) {
-          (*command)[0] = "EVAL";
-          (*command)[1] = body;
-          client->Command(*command, std::move(done));
-          return;
-        }
-        done(std::move(r));
-      });
+  client.Command(*command, [client = client.shared_from_this(), command, body,
+                            done = std::move(done)](Result<Reply> r) mutable {
+    // A Redis that restarted (or never saw the script) loads it with EVAL.
+    if (!r.ok() && r.status().message().rfind("NOSCRIPT", 0) == 0) {
+      (*command)[0] = "EVAL";
+      (*command)[1] = body;
+      client->Command(*command, std::move(done));
+      return;
+    }
+    done(std::move(r));
+  });
 }
 
 void RedisRoomLog::Append(const std::string& room, Bytes update, AppendCallback done) {
@@ -217,6 +225,10 @@ void RedisRoomLog::SendBatch() {
     send_scheduled_ = false;
     early_send_posted_ = false;
   }
+  SendEntries(*client_, std::move(taken));
+}
+
+void RedisRoomLog::SendEntries(redis::RedisClient& client, std::vector<QueuedAppend> taken) {
   if (taken.empty()) return;
   appends_.fetch_add(taken.size(), std::memory_order_relaxed);
   auto entries = std::make_shared<std::vector<QueuedAppend>>(std::move(taken));
@@ -246,7 +258,7 @@ void RedisRoomLog::SendBatch() {
       args.push_back(RelayChannel(a.room));
     }
     append_calls_.fetch_add(1, std::memory_order_relaxed);
-    Script(kAppendScript, keys, args, [this, entries, first, end](Result<Reply> r) {
+    ScriptOn(client, kAppendScript, keys, args, [this, entries, first, end](Result<Reply> r) {
       for (size_t i = first; i < end; ++i) {
         AppendCallback& done = (*entries)[i].done;
         const size_t at = i - first;
@@ -263,6 +275,90 @@ void RedisRoomLog::SendBatch() {
       }
     });
     first = end;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lanes: appends made on a worker thread go out on that thread's own connection, so that the
+// room's thread is not woken by a hop to the node's thread and back.
+
+RedisRoomLog::Lane* RedisRoomLog::LaneForThisThread(const boost::asio::any_io_executor& executor) {
+  if (!options_.lane_client) return nullptr;
+  std::lock_guard lock(lanes_mu_);
+  if (lanes_forgotten_) return nullptr;
+  const auto self = std::this_thread::get_id();
+  for (auto& lane : lanes_) {
+    if (lane->thread == self) return lane->executor == executor ? lane.get() : nullptr;
+  }
+  auto lane = std::make_unique<Lane>(executor);
+  lane->thread = self;
+  lane->client = options_.lane_client(executor);
+  lanes_.push_back(std::move(lane));
+  return lanes_.back().get();
+}
+
+bool RedisRoomLog::TryAppendOnThisThread(const std::string& room, std::span<const uint8_t> update,
+                                         const boost::asio::any_io_executor& executor,
+                                         AppendCallback&& done) {
+  Lane* lane = LaneForThisThread(executor);
+  if (lane == nullptr) return false;
+  Started();
+  lane->bytes += update.size() + room.size();
+  lane->batch.push_back({room, Bytes(update.begin(), update.end()), std::move(done)});
+  if (lane->batch.size() >= kMaxBatch || lane->bytes >= kMaxBatchBytes) {
+    SendLane(*lane);  // a full batch does not wait for the rest of the delay
+    return true;
+  }
+  if (lane->scheduled) return true;
+  lane->scheduled = true;
+  if (options_.append_delay.count() == 0) {
+    // Still after this turn's other appends: they ride along.
+    boost::asio::post(lane->executor, [this, lane] { SendLane(*lane); });
+    return true;
+  }
+  lane->timer.expires_after(options_.append_delay);
+  lane->timer.async_wait([this, lane](const boost::system::error_code& ec) {
+    if (!ec) SendLane(*lane);
+  });
+  return true;
+}
+
+void RedisRoomLog::SendLane(Lane& lane) {
+  lane.scheduled = false;
+  lane.bytes = 0;
+  std::vector<QueuedAppend> taken;
+  taken.swap(lane.batch);
+  if (!taken.empty()) SendEntries(*lane.client, std::move(taken));
+}
+
+std::pair<uint64_t, uint64_t> RedisRoomLog::lane_roundtrips() const {
+  std::lock_guard lock(lanes_mu_);
+  std::pair<uint64_t, uint64_t> out{0, 0};
+  for (const auto& lane : lanes_) {
+    out.first += lane->client->replies();
+    out.second += lane->client->roundtrip_micros();
+  }
+  return out;
+}
+
+void RedisRoomLog::ForgetWorkers() {
+  std::vector<std::unique_ptr<Lane>> lanes;
+  {
+    std::lock_guard lock(lanes_mu_);
+    lanes_forgotten_ = true;
+    lanes.swap(lanes_);
+  }
+  for (auto& lane : lanes) {
+    // Nobody runs the workers' loops any more: what waits or is in flight is answered here
+    // (the answers go to rooms that are going too), so Flush() does not wait for it.
+    std::vector<QueuedAppend> waiting;
+    waiting.swap(lane->batch);
+    for (auto& a : waiting) {
+      a.done(UnavailableError("redis append: the server is stopping"), 0);
+      Finished();
+    }
+    lane->timer.cancel();
+    lane->client->Abandon();
   }
 }
 
@@ -361,6 +457,23 @@ void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Done
 
 void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
   Started();
+  Lane* lane = nullptr;
+  {
+    std::lock_guard lock(lanes_mu_);
+    for (auto& l : lanes_) {
+      if (l->thread == std::this_thread::get_id()) lane = l.get();
+    }
+  }
+  if (lane != nullptr) {
+    // The room's appends went out on this thread's connection: the erase follows them there.
+    SendLane(*lane);
+    ScriptOn(*lane->client, kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
+             {room}, [this, done = std::move(done)](const Result<Reply>& r) {
+               if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
+               Finished();
+             });
+    return;
+  }
   // Appends still waiting for their batch go first: none may recreate the log after this.
   boost::asio::post(client_->executor(), [this, room, done = std::move(done)]() mutable {
     SendBatch();

@@ -20,7 +20,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "redis/redis_client.h"
@@ -40,6 +42,10 @@ struct RedisRoomLogOptions {
   // How long an append waits for others to share its script call (0: only those that arrive
   // before the call is sent).
   std::chrono::microseconds append_delay{0};
+  // A connection for the appends made on a worker thread (TryAppendOnThisThread), on that
+  // thread's executor. Unset: every append goes through the log's own client.
+  std::function<std::shared_ptr<redis::RedisClient>(const boost::asio::any_io_executor&)>
+      lane_client;
   // The lease epoch under which this node saves a room (0: none); a save's record is refused
   // when Redis knows a newer one. Unset: saves are not fenced.
   std::function<uint64_t(const std::string& room)> epoch_for;
@@ -52,6 +58,16 @@ class RedisRoomLog : public roomlog::RoomLog {
 
   void Read(const std::string& room, ReadCallback done) override;
   void Append(const std::string& room, Bytes update, AppendCallback done) override;
+  // On a worker thread: the append goes out on that thread's own connection (a lane), batched
+  // with the thread's other appends within `append_delay`, and its answer comes back there.
+  bool TryAppendOnThisThread(const std::string& room, std::span<const uint8_t> update,
+                             const boost::asio::any_io_executor& executor,
+                             AppendCallback&& done) override;
+  // The worker threads stopped and their io_contexts are about to go: the lanes' connections
+  // are closed and what they had waiting or in flight is answered with kUnavailable.
+  void ForgetWorkers();
+  // Replies to the lanes' commands and their total round-trip time in microseconds.
+  std::pair<uint64_t, uint64_t> lane_roundtrips() const;
   // The snapshot lives in the snapshot store: nothing to fold here.
   void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
                DoneCallback done) override;
@@ -84,8 +100,23 @@ class RedisRoomLog : public roomlog::RoomLog {
     Bytes update;
     AppendCallback done;
   };
+  // The appends of one worker thread; touched only on that thread (the list under lanes_mu_).
+  struct Lane {
+    explicit Lane(const boost::asio::any_io_executor& ex) : executor(ex), timer(ex) {}
+    boost::asio::any_io_executor executor;
+    std::thread::id thread;
+    std::shared_ptr<redis::RedisClient> client;
+    std::vector<QueuedAppend> batch;
+    size_t bytes = 0;
+    bool scheduled = false;
+    boost::asio::steady_timer timer;
+  };
   // On the client's strand: sends every queued append, in order.
   void SendBatch();
+  // Sends `taken` on `client` (script calls of up to kMaxBatch entries), in order.
+  void SendEntries(redis::RedisClient& client, std::vector<QueuedAppend> taken);
+  Lane* LaneForThisThread(const boost::asio::any_io_executor& executor);
+  void SendLane(Lane& lane);
   void EraseNow(const std::string& room, DoneCallback done);
   void ReadPage(const std::string& room, const std::shared_ptr<roomlog::LogContents>& out,
                 const std::string& after, uint64_t snap, ReadCallback done);
@@ -94,6 +125,8 @@ class RedisRoomLog : public roomlog::RoomLog {
   // Runs a script by its SHA, loading it on NOSCRIPT.
   void Script(const char* body, const std::vector<std::string>& keys,
               const std::vector<std::string>& args, redis::RedisClient::Callback done);
+  void ScriptOn(redis::RedisClient& client, const char* body, const std::vector<std::string>& keys,
+                const std::vector<std::string>& args, redis::RedisClient::Callback done);
 
   std::shared_ptr<redis::RedisClient> client_;
   const RedisRoomLogOptions options_;
@@ -106,6 +139,9 @@ class RedisRoomLog : public roomlog::RoomLog {
   bool send_scheduled_ = false;            // GUARDED_BY(batch_mu_)
   bool early_send_posted_ = false;         // GUARDED_BY(batch_mu_)
   boost::asio::steady_timer batch_timer_;  // on the client's strand
+  mutable std::mutex lanes_mu_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // GUARDED_BY(lanes_mu_)
+  bool lanes_forgotten_ = false;              // GUARDED_BY(lanes_mu_)
   std::atomic<uint64_t> trimmed_{0};
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> append_calls_{0};

@@ -275,5 +275,83 @@ TEST_F(RedisRoomLogTest, EraseSendsTheRoomsWaitingAppendsFirst) {
   EXPECT_EQ(Xlen("r"), 0);
 }
 
+TEST_F(RedisRoomLogTest, AWorkersAppendsGoOutOnItsOwnConnectionAndAreAnsweredThere) {
+  boost::asio::io_context worker;
+  auto worker_work = boost::asio::make_work_guard(worker);
+  std::thread worker_thread([&] { worker.run(); });
+  const auto options = redis::RedisOptions{.url = *redis::ParseRedisUrl(server_.url())};
+  std::atomic<int> lanes_made{0};
+  a_ = std::make_unique<RedisRoomLog>(
+      redis::RedisClient::Create(ioc_.get_executor(), options),
+      RedisRoomLogOptions{.node_id = "a",
+                          .min_age = 0ms,
+                          .append_delay = 100ms,
+                          .lane_client = [&](const boost::asio::any_io_executor& executor) {
+                            ++lanes_made;
+                            return redis::RedisClient::Create(executor, options);
+                          }});
+  // Appends made in one handler on the worker: one lane, one script call, answered on the worker.
+  std::mutex mu;
+  std::vector<uint64_t> seqs;
+  std::vector<std::thread::id> answered_on;
+  std::promise<void> all_answered;
+  auto append_on_worker = [&](uint8_t value) {
+    return a_->TryAppendOnThisThread("r", Bytes{value}, worker.get_executor(),
+                                     [&](const Status& s, uint64_t seq) {
+                                       EXPECT_TRUE(s.ok()) << s.ToString();
+                                       std::lock_guard lock(mu);
+                                       seqs.push_back(seq);
+                                       answered_on.push_back(std::this_thread::get_id());
+                                       if (seqs.size() == 5) all_answered.set_value();
+                                     });
+  };
+  boost::asio::post(worker, [&] {
+    for (uint8_t i = 1; i <= 5; ++i) EXPECT_TRUE(append_on_worker(i));
+  });
+  ASSERT_EQ(all_answered.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  for (const auto& id : answered_on) EXPECT_EQ(id, worker_thread.get_id());
+  EXPECT_EQ(lanes_made.load(), 1);
+  EXPECT_EQ(a_->append_calls(), 1u);
+  EXPECT_EQ(Xlen("r"), 5);
+  // An erase made on the worker follows the appends still waiting in its lane.
+  std::promise<Result<uint64_t>> last;
+  std::promise<Status> erased;
+  boost::asio::post(worker, [&] {
+    a_->TryAppendOnThisThread(
+        "r", Bytes{6}, worker.get_executor(), [&](const Status& s, uint64_t seq) {
+          last.set_value(s.ok() ? Result<uint64_t>(seq) : Result<uint64_t>(s));
+        });
+    a_->Erase("r", [&](const Status& s) { erased.set_value(s); });
+  });
+  EXPECT_EQ(*last.get_future().get(), 6u);
+  EXPECT_TRUE(erased.get_future().get().ok());
+  EXPECT_EQ(Xlen("r"), 0) << "an append waiting in the lane landed after the erase";
+  // The worker stops with an append waiting: forgetting the workers answers it.
+  std::promise<Status> abandoned;
+  a_ = std::make_unique<RedisRoomLog>(
+      redis::RedisClient::Create(ioc_.get_executor(), options),
+      RedisRoomLogOptions{.node_id = "a",
+                          .append_delay = 60s,
+                          .lane_client = [&](const boost::asio::any_io_executor& executor) {
+                            return redis::RedisClient::Create(executor, options);
+                          }});
+  std::promise<void> queued;
+  boost::asio::post(worker, [&] {
+    EXPECT_TRUE(
+        a_->TryAppendOnThisThread("q", Bytes{1}, worker.get_executor(),
+                                  [&](const Status& s, uint64_t) { abandoned.set_value(s); }));
+    queued.set_value();
+  });
+  queued.get_future().wait();
+  worker_work.reset();
+  worker.stop();
+  worker_thread.join();
+  a_->ForgetWorkers();
+  EXPECT_EQ(abandoned.get_future().get().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Xlen("q"), 0);
+  a_.reset();  // Flush() does not wait for the abandoned append
+}
+
 }  // namespace
 }  // namespace tandem::cluster
