@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import {
   assert, withCluster, spread, Client, syncAll, byRoom, editFor, checkRooms, makeRng, seed, figure,
-  roomName, leaveAll, totalSent, waitFor, keys, metricSum, clusterMetricNames, probeOnce
+  roomName, leaveAll, totalSent, waitFor, keys, metricSum, clusterMetricNames, probeOnce, liveMetricTotals
 } from './lib.mjs'
 
 test('c01: one room over three nodes plus one-client rooms converge, one script call per update', { timeout: 150000 }, async () => {
@@ -83,13 +83,9 @@ test('c01: one room over three nodes plus one-client rooms converge, one script 
         const lc = metricSum(text, 'tandem_cluster_stream_lag_seconds_count') || relayed
         if (lc) figure(`c01_${n.id.split('-')[0]}_stream_lag_ms_avg`, 1000 * metricSum(text, 'tandem_cluster_stream_lag_seconds_sum') / lc)
       }
-      let appends = 0
-      let appendCalls = 0
-      for (const n of cluster.live()) {
-        const text = await cluster.metrics(n.index)
-        appends += metricSum(text, 'tandem_cluster_appends_total')
-        appendCalls += metricSum(text, 'tandem_cluster_append_calls_total')
-      }
+      const totals = await liveMetricTotals(cluster, 'tandem_cluster_appends_total', 'tandem_cluster_append_calls_total')
+      const appends = totals.tandem_cluster_appends_total
+      const appendCalls = totals.tandem_cluster_append_calls_total
       figure('c01_appends_per_script_call', appends / Math.max(1, appendCalls))
       const leases = []
       for (const room of rooms.keys()) leases.push(await cluster.lease(room))

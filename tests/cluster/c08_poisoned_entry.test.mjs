@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import {
   assert, withCluster, Client, syncAll, byRoom, editFor, checkRooms, makeRng, seed, figure,
-  roomName, leaveAll, keys, probeOnce, metricSum
+  roomName, leaveAll, keys, probeOnce, liveMetricTotals
 } from './lib.mjs'
 
 const POISON = `local s = redis.call('HINCRBY', KEYS[2], 'seq', 1)
@@ -53,13 +53,9 @@ test('c08: a poisoned entry in one room\'s stream: other rooms keep flowing, tha
       const result = await checkRooms(cluster, byRoom(all), { allowUndecodable: true })
       figure('c08_converge_ms', result.convergeMs)
       figure('c08_undecodable_left_in_stream', result.undecodable)
-      let poisoned = 0
-      let resyncs = 0
-      for (const n of cluster.live()) {
-        const text = await cluster.metrics(n.index)
-        poisoned += metricSum(text, 'tandem_cluster_poisoned_entries_total')
-        resyncs += metricSum(text, 'tandem_cluster_resyncs_total')
-      }
+      const totals = await liveMetricTotals(cluster, 'tandem_cluster_poisoned_entries_total', 'tandem_cluster_resyncs_total')
+      const poisoned = totals.tandem_cluster_poisoned_entries_total
+      const resyncs = totals.tandem_cluster_resyncs_total
       figure('c08_poisoned_entries_metric', poisoned)
       figure('c08_resyncs_metric', resyncs)
       assert.ok(Math.max(...probes) < 5000, `an edit in an unpoisoned room took ${Math.max(...probes).toFixed(0)} ms`)

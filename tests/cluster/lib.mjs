@@ -427,6 +427,16 @@ export const metricSum = (text, name, labels = {}, { strict = false } = {}) => {
   return Number.isNaN(sum) && !strict ? 0 : sum
 }
 
+// The sums of some metrics over the live nodes: {name: total}.
+export const liveMetricTotals = async (cluster, ...names) => {
+  const totals = Object.fromEntries(names.map(n => [n, 0]))
+  for (const n of cluster.live()) {
+    const text = await cluster.metrics(n.index)
+    for (const name of names) totals[name] += metricSum(text, name)
+  }
+  return totals
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cluster: Redis, PostgreSQL, a store, N nodes (and optionally HAProxy in front).
 
