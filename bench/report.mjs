@@ -365,6 +365,8 @@ if ((!only || only === 'cluster') && fs.existsSync(path.join(dir, 'cluster-load.
     lines.push(`rate per room steps up every ${stepSeconds} s until p99 > 50 ms or deliveries fall behind; the highest rate held, in`)
     lines.push(`updates/s sent (each delivered 5 times). The load generator (one Node process, ${fmt(d0.load_generator_cpu_s / seconds)} cores at the`)
     lines.push('delivery load) shares the machine\'s cores with the nodes and Redis: saturation is the machine\'s, not a node\'s.')
+    lines.push(`Each Tandem node runs one worker thread (\`--threads ${meta.tandem_threads ?? 1}\`; a Hocuspocus node is one Node.js thread) with the default`)
+    lines.push('`--append-delay` (5 ms: appends close in time share one script call, one AOF fsync and one push per node).')
     lines.push('Tandem\'s appends are in the AOF and fsynced before Redis answers; Hocuspocus\'s PUBLISHes are not logged')
     lines.push('(pub/sub), so `appendfsync always` costs it nothing: the two do not buy the same durability.', '')
   }

@@ -577,7 +577,8 @@ const results = {
     hocuspocus: hocuspocusVersion,
     extension_redis: redisExtensionVersion,
     node: process.version,
-    cores: os.cpus().length
+    cores: os.cpus().length,
+    tandem_threads: THREADS
   }
 }
 // The kernel's costs on this machine (bench/loopback_floor.cc, when built): bench/report.mjs
