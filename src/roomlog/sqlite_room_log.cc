@@ -146,46 +146,43 @@ void SqliteRoomLog::Append(const std::string& room, Bytes update, AppendCallback
   if (wake) queue_cv_.notify_one();
 }
 
-std::optional<uint64_t> SqliteRoomLog::TryAppendNow(const std::string& room,
-                                                    std::span<const uint8_t> update) {
-  if (options_.durability != Durability::kNormal) return std::nullopt;
-  std::unique_lock db_lock(db_mu_, std::try_to_lock);
-  if (!db_lock.owns_lock()) return std::nullopt;
+std::optional<uint64_t> SqliteRoomLog::CommitNowIfIdle(const std::string& room,
+                                                       std::span<const uint8_t> update) {
+  uint64_t seq;
   {
-    // The writer takes db_mu_ after marking itself busy: while we hold it, a queue that is empty
-    // and a writer that is idle stay so until we are done (Flush and Erase wait for us).
-    std::lock_guard lock(queue_mu_);
-    if (!queue_.empty() || writing_ || stopping_) return std::nullopt;
+    std::unique_lock db_lock(db_mu_, std::try_to_lock);
+    if (!db_lock.owns_lock()) return std::nullopt;
+    {
+      // The writer takes db_mu_ after marking itself busy: while we hold it, a queue that is
+      // empty and a writer that is idle stay so until we are done (Flush and Erase wait for us).
+      std::lock_guard lock(queue_mu_);
+      if (!queue_.empty() || writing_ || stopping_) return std::nullopt;
+    }
+    auto seqs = AppendBatchNowLocked({PendingAppend{room, Bytes(update.begin(), update.end())}});
+    if (!seqs.ok()) return std::nullopt;  // Append retries it and reports what fails
+    seq = seqs->front();
   }
-  auto seqs = AppendBatchNowLocked({PendingAppend{room, Bytes(update.begin(), update.end())}});
-  if (!seqs.ok()) return std::nullopt;  // Append retries it and reports what fails
-  db_lock.unlock();
   ++commits_;
   ++appends_;
   ++inline_appends_;
-  NoteCommitWithoutSync();
-  return seqs->front();
+  return seq;
+}
+
+std::optional<uint64_t> SqliteRoomLog::TryAppendNow(const std::string& room,
+                                                    std::span<const uint8_t> update) {
+  if (options_.durability != Durability::kNormal) return std::nullopt;
+  const std::optional<uint64_t> seq = CommitNowIfIdle(room, update);
+  if (seq) NoteCommitWithoutSync();
+  return seq;
 }
 
 bool SqliteRoomLog::TryAppendOnThisThread(const std::string& room, std::span<const uint8_t> update,
                                           const boost::asio::any_io_executor& executor,
                                           AppendCallback&& done) {
   if (options_.durability != Durability::kFull) return false;
-  uint64_t seq;
-  {
-    std::unique_lock db_lock(db_mu_, std::try_to_lock);
-    if (!db_lock.owns_lock()) return false;
-    {
-      std::lock_guard lock(queue_mu_);
-      if (!queue_.empty() || writing_ || stopping_) return false;
-    }
-    auto seqs = AppendBatchNowLocked({PendingAppend{room, Bytes(update.begin(), update.end())}});
-    if (!seqs.ok()) return false;  // Append retries it and reports what fails
-    seq = seqs->front();
-  }
-  ++commits_;
-  ++appends_;
-  ++inline_appends_;
+  const std::optional<uint64_t> committed = CommitNowIfIdle(room, update);
+  if (!committed) return false;
+  const uint64_t seq = *committed;
   std::shared_ptr<ThreadSyncBatch> batch = SyncBatchForThisThread();
   bool post;
   {

@@ -107,6 +107,10 @@ class SqliteRoomLog : public RoomLog {
   std::shared_ptr<ThreadSyncBatch> SyncBatchForThisThread();
   void FlushSyncBatch(ThreadSyncBatch& batch);
   Result<std::vector<uint64_t>> AppendBatchNowLocked(const std::vector<PendingAppend>& appends);
+  // Commits one append on the caller's thread when the log is idle (nothing queued, the writer
+  // not busy, the database not locked); its sequence, or nullopt for Append to take it. The
+  // fast paths of TryAppendNow and TryAppendOnThisThread.
+  std::optional<uint64_t> CommitNowIfIdle(const std::string& room, std::span<const uint8_t> update);
 
   struct Queued {
     PendingAppend append;
