@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <future>
+#include <iterator>
 #include <thread>
 
 namespace tandem::cluster {
@@ -153,14 +154,13 @@ void RedisRoomLog::Flush() {
   idle_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
-void RedisRoomLog::Script(const char* body, const std::vector<std::string>& keys,
-                          const std::vector<std::string>& args, redis::RedisClient::Callback done) {
-  ScriptOn(*client_, body, keys, args, std::move(done));
+void RedisRoomLog::Script(const char* body, std::vector<std::string> keys,
+                          std::vector<std::string> args, redis::RedisClient::Callback done) {
+  ScriptOn(*client_, body, std::move(keys), std::move(args), std::move(done));
 }
 
 void RedisRoomLog::ScriptOn(redis::RedisClient& client, const char* body,
-                            const std::vector<std::string>& keys,
-                            const std::vector<std::string>& args,
+                            std::vector<std::string> keys, std::vector<std::string> args,
                             redis::RedisClient::Callback done) {
   static const std::string kAppendSha = Sha1Hex(kAppendScript);
   static const std::string kCommitSha = Sha1Hex(kCommitScript);
@@ -171,8 +171,10 @@ void RedisRoomLog::ScriptOn(redis::RedisClient& client, const char* body,
   auto command = std::make_shared<std::vector<std::string>>();
   command->reserve(3 + keys.size() + args.size());
   *command = {"EVALSHA", sha, std::to_string(keys.size())};
-  command->insert(command->end(), keys.begin(), keys.end());
-  command->insert(command->end(), args.begin(), args.end());
+  command->insert(command->end(), std::make_move_iterator(keys.begin()),
+                  std::make_move_iterator(keys.end()));
+  command->insert(command->end(), std::make_move_iterator(args.begin()),
+                  std::make_move_iterator(args.end()));
   client.Command(*command, [client = client.shared_from_this(), command, body,
                             done = std::move(done)](Result<Reply> r) mutable {
     // A Redis that restarted (or never saw the script) loads it with EVAL.
@@ -258,22 +260,25 @@ void RedisRoomLog::SendEntries(redis::RedisClient& client, std::vector<QueuedApp
       args.push_back(RelayChannel(a.room));
     }
     append_calls_.fetch_add(1, std::memory_order_relaxed);
-    ScriptOn(client, kAppendScript, keys, args, [this, entries, first, end](Result<Reply> r) {
-      for (size_t i = first; i < end; ++i) {
-        AppendCallback& done = (*entries)[i].done;
-        const size_t at = i - first;
-        if (!r.ok()) {
-          done(r.status().WithContext("redis append"), 0);
-        } else if (r->type != Reply::Type::kArray || r->elements.size() != end - first) {
-          done(MalformedError("redis append: unexpected reply"), 0);
-        } else if (r->elements[at].type == Reply::Type::kInteger) {
-          done(Status::Ok(), static_cast<uint64_t>(r->elements[at].integer));
-        } else {
-          done(Status(StatusCode::kFailedPrecondition, "redis append: " + r->elements[at].str), 0);
-        }
-        Finished();
-      }
-    });
+    ScriptOn(
+        client, kAppendScript, std::move(keys), std::move(args),
+        [this, entries, first, end](Result<Reply> r) {
+          for (size_t i = first; i < end; ++i) {
+            AppendCallback& done = (*entries)[i].done;
+            const size_t at = i - first;
+            if (!r.ok()) {
+              done(r.status().WithContext("redis append"), 0);
+            } else if (r->type != Reply::Type::kArray || r->elements.size() != end - first) {
+              done(MalformedError("redis append: unexpected reply"), 0);
+            } else if (r->elements[at].type == Reply::Type::kInteger) {
+              done(Status::Ok(), static_cast<uint64_t>(r->elements[at].integer));
+            } else {
+              done(Status(StatusCode::kFailedPrecondition, "redis append: " + r->elements[at].str),
+                   0);
+            }
+            Finished();
+          }
+        });
     first = end;
   }
 }
@@ -467,28 +472,24 @@ void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
   if (lane != nullptr) {
     // The room's appends went out on this thread's connection: the erase follows them there.
     SendLane(*lane);
-    ScriptOn(*lane->client, kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
-             {room}, [this, done = std::move(done)](const Result<Reply>& r) {
-               if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
-               Finished();
-             });
+    EraseOn(*lane->client, room, std::move(done));
     return;
   }
   // Appends still waiting for their batch go first: none may recreate the log after this.
   boost::asio::post(client_->executor(), [this, room, done = std::move(done)]() mutable {
     SendBatch();
-    EraseNow(room, std::move(done));
+    EraseOn(*client_, room, std::move(done));
   });
 }
 
-void RedisRoomLog::EraseNow(const std::string& room, DoneCallback done) {
+void RedisRoomLog::EraseOn(redis::RedisClient& client, const std::string& room, DoneCallback done) {
   // The lease epoch stays (HDEL, not DEL, of the meta hash): epochs only grow, so the snapshot
   // store's fence keeps working for the room's next life.
-  Script(kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)}, {room},
-         [this, done = std::move(done)](const Result<Reply>& r) {
-           if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
-           Finished();
-         });
+  ScriptOn(client, kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)}, {room},
+           [this, done = std::move(done)](const Result<Reply>& r) {
+             if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
+             Finished();
+           });
 }
 
 Result<std::vector<std::string>> RedisRoomLog::RoomsNeedingSave() {

@@ -117,16 +117,17 @@ class RedisRoomLog : public roomlog::RoomLog {
   void SendEntries(redis::RedisClient& client, std::vector<QueuedAppend> taken);
   Lane* LaneForThisThread(const boost::asio::any_io_executor& executor);
   void SendLane(Lane& lane);
-  void EraseNow(const std::string& room, DoneCallback done);
+  // Erases the room with a script call on `client` (after the appends sent on it before).
+  void EraseOn(redis::RedisClient& client, const std::string& room, DoneCallback done);
   void ReadPage(const std::string& room, const std::shared_ptr<roomlog::LogContents>& out,
                 const std::string& after, uint64_t snap, ReadCallback done);
   void Started();
   void Finished();
   // Runs a script by its SHA, loading it on NOSCRIPT.
-  void Script(const char* body, const std::vector<std::string>& keys,
-              const std::vector<std::string>& args, redis::RedisClient::Callback done);
-  void ScriptOn(redis::RedisClient& client, const char* body, const std::vector<std::string>& keys,
-                const std::vector<std::string>& args, redis::RedisClient::Callback done);
+  void Script(const char* body, std::vector<std::string> keys, std::vector<std::string> args,
+              redis::RedisClient::Callback done);
+  void ScriptOn(redis::RedisClient& client, const char* body, std::vector<std::string> keys,
+                std::vector<std::string> args, redis::RedisClient::Callback done);
 
   std::shared_ptr<redis::RedisClient> client_;
   const RedisRoomLogOptions options_;
