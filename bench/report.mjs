@@ -366,7 +366,8 @@ if ((!only || only === 'cluster') && fs.existsSync(path.join(dir, 'cluster-load.
     lines.push(`updates/s sent (each delivered 5 times). The load generator (one Node process, ${fmt(d0.load_generator_cpu_s / seconds)} cores at the`)
     lines.push('delivery load) shares the machine\'s cores with the nodes and Redis: saturation is the machine\'s, not a node\'s.')
     lines.push(`Each Tandem node runs one worker thread (\`--threads ${meta.tandem_threads ?? 1}\`; a Hocuspocus node is one Node.js thread) with the default`)
-    lines.push('`--append-delay` (5 ms: appends close in time share one script call, one AOF fsync and one push per node).')
+    lines.push('`--append-delay` (10 ms: appends leave for Redis on 10 ms ticks of the wall clock, the same on every node, so')
+    lines.push('the nodes\' calls of one tick share a turn of Redis\'s event loop: one AOF fsync, one push to each node).')
     lines.push('Tandem\'s appends are in the AOF and fsynced before Redis answers; Hocuspocus\'s PUBLISHes are not logged')
     lines.push('(pub/sub), so `appendfsync always` costs it nothing: the two do not buy the same durability.', '')
   }

@@ -71,7 +71,7 @@ struct ServeFlags {
   std::string node_ttl = "3s";
   std::string trim_min_age = "60s";
   std::string save_sweep_interval = "500ms";
-  std::string append_delay = "5ms";
+  std::string append_delay = "10ms";
   size_t max_clients_per_update = 10'000;
   size_t max_nesting_depth = 256;
   size_t compact_after = 2'000;
@@ -202,8 +202,8 @@ ServeCommand::ServeCommand(CLI::App& parent) : flags_(std::make_unique<ServeFlag
   opt("--save-sweep-interval", f.save_sweep_interval,
       "Cluster mode: how often a node looks for due saves", "TANDEM_SAVE_SWEEP_INTERVAL");
   opt("--append-delay", f.append_delay,
-      "Cluster mode: an append waits this long for others (any room's) to share its Redis "
-      "call and fsync; 0 sends at once",
+      "Cluster mode: appends (any room's) leave for Redis together on ticks this far apart, "
+      "aligned on the wall clock across nodes, sharing one call and one fsync; 0 sends at once",
       "TANDEM_APPEND_DELAY");
   opt("--log-level", c.log_level, "trace | debug | info | warn | error", "TANDEM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

@@ -28,7 +28,7 @@ struct ClusterConfig {
   std::chrono::milliseconds node_ttl{3'000};
   std::chrono::milliseconds trim_min_age{60'000};
   std::chrono::milliseconds sweep_interval{500};
-  std::chrono::milliseconds append_delay{5};  // appends sharing one Redis call (and fsync)
+  std::chrono::milliseconds append_delay{10};  // appends sharing one Redis call (and fsync)
 };
 
 struct ServeConfig {

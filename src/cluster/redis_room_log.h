@@ -2,9 +2,10 @@
 // The room log on Redis (cluster mode, docs/CLUSTER.md): one stream per room, shared by every
 // node, holding what follows the snapshot store's copy. An append is one script call (XADD plus
 // the room's sequence number and its due save), acknowledged once Redis has it (with
-// `appendfsync always`, once it is in the AOF on disk). Appends made within `append_delay` of
-// each other, from any rooms, share one script call: one request, one fsync of the AOF, and one
-// push of their relayed entries to each node. A save's acknowledgement trims the
+// `appendfsync always`, once it is in the AOF on disk). Appends, from any rooms, leave together
+// on ticks `append_delay` apart (aligned on the wall clock, so every node's calls of one tick
+// reach Redis together): one request, and one fsync of the AOF and one push of the relayed
+// entries to each node per turn of Redis's event loop. A save's acknowledgement trims the
 // stream up to what the snapshot covers, never entries younger than `min_age`.
 //
 //   tandem:{room}:log   STREAM  s=<sequence> u=<Yjs v1 update> n=<node>
@@ -39,8 +40,8 @@ struct RedisRoomLogOptions {
   std::chrono::milliseconds save_interval{30'000};
   std::chrono::milliseconds save_debounce{7'000};
   std::chrono::milliseconds min_age{60'000};  // entries younger than this are never trimmed
-  // How long an append waits for others to share its script call (0: only those that arrive
-  // before the call is sent).
+  // Appends leave on the next multiple of this on the wall clock (0: at once, with only those
+  // that arrive before the call is sent).
   std::chrono::microseconds append_delay{0};
   // A connection for the appends made on a worker thread (TryAppendOnThisThread), on that
   // thread's executor. Unset: every append goes through the log's own client.
@@ -59,7 +60,7 @@ class RedisRoomLog : public roomlog::RoomLog {
   void Read(const std::string& room, ReadCallback done) override;
   void Append(const std::string& room, Bytes update, AppendCallback done) override;
   // On a worker thread: the append goes out on that thread's own connection (a lane), batched
-  // with the thread's other appends within `append_delay`, and its answer comes back there.
+  // with the thread's other appends until the next tick, and its answer comes back there.
   bool TryAppendOnThisThread(const std::string& room, std::span<const uint8_t> update,
                              const boost::asio::any_io_executor& executor,
                              AppendCallback&& done) override;

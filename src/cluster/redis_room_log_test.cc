@@ -234,6 +234,36 @@ TEST_F(RedisRoomLogTest, AppendsWithinTheDelayShareOneScriptCallInTheirOrder) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 150ms);
 }
 
+TEST_F(RedisRoomLogTest, TwoNodesAppendsLeaveOnTheSameTickOfTheWallClock) {
+  constexpr auto kTick = 300ms;
+  a_ = Log("a", 0ms, kTick);
+  b_ = Log("b", 0ms, kTick);
+  const auto since_tick = [&] {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return now % kTick;
+  };
+  while (since_tick() < 40ms || since_tick() > 60ms) std::this_thread::sleep_for(2ms);
+  // Made 100 ms apart on two nodes, both leave on the next tick: Redis runs them together.
+  auto first = AppendAsync(*a_, "x", {1});
+  std::this_thread::sleep_for(100ms);
+  auto second = AppendAsync(*b_, "y", {2});
+  ASSERT_TRUE(first.get().ok());
+  ASSERT_TRUE(second.get().ok());
+  // The stream ids carry Redis's clock (same machine) in ms.
+  std::vector<uint64_t> appended_at;
+  for (const char* room : {"x", "y"}) {
+    auto entries = Call({"XRANGE", RedisRoomLog::LogKey(room), "-", "+"});
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->elements.size(), 1u);
+    appended_at.push_back(std::stoull(entries->elements[0].elements.at(0).str));
+  }
+  const uint64_t tick = kTick.count();
+  EXPECT_EQ(appended_at[0] / tick, appended_at[1] / tick) << "not the same tick";
+  EXPECT_LT(appended_at[0] % tick, 100u) << "left well after the tick";
+  EXPECT_LT(appended_at[1] % tick, 100u) << "left well after the tick";
+}
+
 TEST_F(RedisRoomLogTest, AFullBatchDoesNotWaitOutTheDelay) {
   a_ = Log("a", 0ms, 60s);
   std::vector<std::future<Result<uint64_t>>> appended;
