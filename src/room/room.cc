@@ -219,14 +219,25 @@ void Room::Leave(std::shared_ptr<Connection> conn) {
 }
 
 void Room::Receive(std::shared_ptr<Connection> conn, std::shared_ptr<std::vector<uint8_t>> frame) {
-  boost::asio::post(strand_,
-                    [self = shared_from_this(), conn = std::move(conn), frame = std::move(frame)] {
-                      if (self->state_ == State::kLoading || self->erasing_) {
-                        self->pending_.push_back({conn, frame, nullptr});
-                        return;
-                      }
-                      self->DoReceive(conn, *frame);
-                    });
+  // A joined connection's read runs on this strand already: handled at once, the turn of the
+  // thread's loop needs no second pass (a post costs one more epoll_wait per message). A
+  // connection whose join is still queued goes behind it.
+  if (strand_.running_in_this_thread() && conns_.contains(conn.get())) {
+    ReceiveOnStrand(conn, std::move(frame));
+    return;
+  }
+  boost::asio::post(strand_, [self = shared_from_this(), conn = std::move(conn),
+                              frame = std::move(frame)] { self->ReceiveOnStrand(conn, frame); });
+}
+
+void Room::ReceiveOnStrand(const std::shared_ptr<Connection>& conn,
+                           std::shared_ptr<std::vector<uint8_t>> frame) {
+  TANDEM_DCHECK_ON_STRAND(strand_);
+  if (state_ == State::kLoading || erasing_) {
+    pending_.push_back({conn, std::move(frame), nullptr});
+    return;
+  }
+  DoReceive(conn, *frame);
 }
 
 void Room::CloseAll(uint16_t code, std::string reason) {

@@ -181,6 +181,8 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   void FinishErase(Status s, const std::function<void(Status, size_t)>& done);
   void DoJoin(std::shared_ptr<Connection> conn);
   void DoLeave(const std::shared_ptr<Connection>& conn);
+  void ReceiveOnStrand(const std::shared_ptr<Connection>& conn,
+                       std::shared_ptr<std::vector<uint8_t>> frame);
   void DoReceive(const std::shared_ptr<Connection>& conn, const std::vector<uint8_t>& frame);
   void HandleSyncStep1(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> sv);
   void HandleUpdate(const std::shared_ptr<Connection>& conn, std::span<const uint8_t> update);
