@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
@@ -124,9 +125,16 @@ RedisClient::~RedisClient() {
 void RedisClient::Command(const std::vector<std::string>& args, Callback done,
                           std::chrono::milliseconds extra_wait) {
   std::string encoded = EncodeCommand(args);
-  boost::asio::post(
-      strand_, [self = shared_from_this(), encoded = std::move(encoded), done = std::move(done),
-                extra_wait]() mutable { self->DoCommand(encoded, std::move(done), extra_wait); });
+  auto send = [self = shared_from_this(), encoded = std::move(encoded), done = std::move(done),
+               extra_wait]() mutable { self->DoCommand(encoded, std::move(done), extra_wait); };
+  // From the thread that runs the client (a worker's lane, say), the command is written now:
+  // a post would cost that thread one more turn of its loop. Inside the client's own handlers
+  // (a reply's callback) it waits for them to finish. No callback runs before Command returns.
+  if (strand_.running_in_this_thread()) {
+    boost::asio::post(strand_, std::move(send));
+  } else {
+    boost::asio::dispatch(strand_, std::move(send));
+  }
 }
 
 void RedisClient::SetPushHandler(PushHandler handler, std::function<void()> on_lost) {
@@ -152,7 +160,9 @@ void RedisClient::Abandon() {
 void RedisClient::DoCommand(const std::string& encoded, Callback done,
                             std::chrono::milliseconds extra_wait) {
   if (encoded.empty()) {
-    done(Status(StatusCode::kInvalidArgument, "redis: empty command"));
+    boost::asio::post(strand_, [done = std::move(done)] {
+      done(Status(StatusCode::kInvalidArgument, "redis: empty command"));
+    });
     return;
   }
   const auto now = std::chrono::steady_clock::now();
@@ -223,6 +233,22 @@ void RedisClient::OnConnected(const boost::system::error_code& ec) {
 
 void RedisClient::Write() {
   if (write_in_progress_ || out_.empty() || state_ != State::kOpen) return;
+  // Most commands fit in the socket's buffer: written at once, without an asynchronous write
+  // whose completion costs the thread one more turn of its loop. What the kernel does not take
+  // goes the asynchronous way.
+  boost::system::error_code now_ec;
+  const size_t n = socket_.write_some(boost::asio::buffer(out_), now_ec);
+  if (now_ec && now_ec != boost::asio::error::would_block &&
+      now_ec != boost::asio::error::try_again) {
+    // Failed from the caller's stack (Command, say): its callbacks run after it returns.
+    boost::asio::post(strand_, [self = shared_from_this(), gen = generation_, now_ec] {
+      if (gen == self->generation_)
+        self->Fail(UnavailableError("redis: write failed: " + now_ec.message()));
+    });
+    return;
+  }
+  out_.erase(0, now_ec ? 0 : n);
+  if (out_.empty()) return;
   write_in_progress_ = true;
   writing_.clear();
   writing_.swap(out_);
