@@ -531,7 +531,7 @@ void ClusterNode::ConnectionsChanged(const std::string& id, size_t connections) 
     if (stopped_) return;
     Script(kConnectionsScript, {RedisRoomLog::ConnsKey(id), RedisRoomLog::kDueKey},
            {options_.node_id, std::to_string(connections), id,
-            std::to_string(options_.save_interval.count()),
+            std::to_string(RedisRoomLog::SpreadSaveInterval(id, options_.save_interval).count()),
             std::to_string(options_.save_debounce.count())},
            [id](const Result<Reply>& r) {
              if (!r.ok()) {

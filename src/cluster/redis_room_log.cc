@@ -14,19 +14,19 @@ namespace {
 
 using redis::Reply;
 
-// KEYS: due, then log, meta and conns of each entry. ARGV: node, save interval ms, save
-// debounce ms, then room, update and relay channel of each entry. Appends the entries in their
-// order and returns each one's sequence in the room, or an error string for an entry that
-// failed (a key of the wrong type, say: the other rooms' entries still go in). Each entry is
-// published to its room's relay channel (stream id, sequence, node, update; ClusterNode reads
-// it). A room's first unsaved change makes its save due: an interval later while anyone is
+// KEYS: due, then log, meta and conns of each entry. ARGV: node, save debounce ms, then room,
+// update, relay channel and save interval ms (SpreadSaveInterval) of each entry. Appends the
+// entries in their order and returns each one's sequence in the room, or an error string for an
+// entry that failed (a key of the wrong type, say: the other rooms' entries still go in). Each
+// entry is published to its room's relay channel (stream id, sequence, node, update; ClusterNode
+// reads it). A room's first unsaved change makes its save due: an interval later while anyone is
 // connected on any node, a debounce later when nobody is.
 constexpr const char* kAppendScript = R"lua(
 local node = ARGV[1]
 local out = {}
 for i = 0, (#KEYS - 1) / 3 - 1 do
   local log, meta, conns = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
-  local room, update, channel = ARGV[4 + 3 * i], ARGV[5 + 3 * i], ARGV[6 + 3 * i]
+  local room, update, channel = ARGV[3 + 4 * i], ARGV[4 + 4 * i], ARGV[5 + 4 * i]
   local seq = redis.pcall('HINCRBY', meta, 'seq', 1)
   local id = type(seq) == 'number' and redis.pcall('XADD', log, '*', 's', seq, 'u', update, 'n', node)
   if type(id) ~= 'string' then
@@ -36,9 +36,9 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
     if not redis.call('ZSCORE', KEYS[1], room) then
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-      local delay = tonumber(ARGV[3])
+      local delay = tonumber(ARGV[2])
       for _, v in ipairs(redis.call('HVALS', conns)) do
-        if tonumber(v) > 0 then delay = tonumber(ARGV[2]) break end
+        if tonumber(v) > 0 then delay = tonumber(ARGV[6 + 4 * i]) break end
       end
       redis.call('ZADD', KEYS[1], now + delay, room)
     end
@@ -49,9 +49,10 @@ return out
 )lua";
 
 // KEYS: log, meta, due, conns. ARGV: through (the sequence the store's copy covers), min age
-// in ms, room, epoch (0: not fenced), save interval ms, save debounce ms. Records the save and
-// trims what it covers, keeping entries younger than the min age; changes after `through` make
-// the next save due. A save made under an older lease epoch records nothing and returns -1.
+// in ms, room, epoch (0: not fenced), save interval ms (SpreadSaveInterval), save debounce ms.
+// Records the save and trims what it covers, keeping entries younger than the min age; changes
+// after `through` make the next save due. A save made under an older lease epoch records nothing
+// and returns -1.
 constexpr const char* kCommitScript = R"lua(
 local epoch = tonumber(ARGV[4])
 if epoch > 0 and tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0') ~= epoch then
@@ -144,6 +145,14 @@ RedisRoomLog::RedisRoomLog(std::shared_ptr<redis::RedisClient> client, RedisRoom
 
 RedisRoomLog::~RedisRoomLog() {
   Flush();
+}
+
+std::chrono::milliseconds RedisRoomLog::SpreadSaveInterval(const std::string& room,
+                                                           std::chrono::milliseconds interval) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a: the same on every node
+  for (const char c : room) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  const auto quarter = static_cast<uint64_t>(interval.count() / 4);
+  return interval - std::chrono::milliseconds(hash % (quarter + 1));
 }
 
 std::string RedisRoomLog::describe() const {
@@ -257,10 +266,9 @@ void RedisRoomLog::SendEntries(redis::RedisClient& client, std::vector<QueuedApp
     }
     std::vector<std::string> keys = {kDueKey};
     std::vector<std::string> args = {options_.node_id,
-                                     std::to_string(options_.save_interval.count()),
                                      std::to_string(options_.save_debounce.count())};
     keys.reserve(1 + 3 * (end - first));
-    args.reserve(3 + 3 * (end - first));
+    args.reserve(2 + 4 * (end - first));
     for (size_t i = first; i < end; ++i) {
       const QueuedAppend& a = (*entries)[i];
       keys.push_back(LogKey(a.room));
@@ -269,6 +277,7 @@ void RedisRoomLog::SendEntries(redis::RedisClient& client, std::vector<QueuedApp
       args.push_back(a.room);
       args.emplace_back(a.update.begin(), a.update.end());
       args.push_back(RelayChannel(a.room));
+      args.push_back(std::to_string(SpreadSaveInterval(a.room, options_.save_interval).count()));
     }
     append_calls_.fetch_add(1, std::memory_order_relaxed);
     ScriptOn(
@@ -456,7 +465,8 @@ void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Done
   const uint64_t epoch = options_.epoch_for ? options_.epoch_for(room) : 0;
   Script(kCommitScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
          {std::to_string(through_seq), std::to_string(options_.min_age.count()), room,
-          std::to_string(epoch), std::to_string(options_.save_interval.count()),
+          std::to_string(epoch),
+          std::to_string(SpreadSaveInterval(room, options_.save_interval).count()),
           std::to_string(options_.save_debounce.count())},
          [this, done = std::move(done)](const Result<Reply>& r) {
            Status status = r.ok() ? Status::Ok() : r.status().WithContext("redis commit");

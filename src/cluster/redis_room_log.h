@@ -85,6 +85,11 @@ class RedisRoomLog : public roomlog::RoomLog {
   uint64_t append_calls() const { return append_calls_.load(std::memory_order_relaxed); }
 
   // Redis keys of a room (the room id between braces: one hash slot per room).
+  // A room's save interval while anyone is connected: up to a quarter shorter, by an amount
+  // fixed by its name, so rooms that started together (a restart, a class opening its documents
+  // at once) do not all save in the same moment.
+  static std::chrono::milliseconds SpreadSaveInterval(const std::string& room,
+                                                      std::chrono::milliseconds interval);
   static std::string LogKey(const std::string& room) { return "tandem:{" + room + "}:log"; }
   static std::string MetaKey(const std::string& room) { return "tandem:{" + room + "}:meta"; }
   static std::string ConnsKey(const std::string& room) { return "tandem:{" + room + "}:conns"; }

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <future>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "redis/test_redis_server.h"
@@ -262,6 +263,35 @@ TEST_F(RedisRoomLogTest, TwoNodesAppendsLeaveOnTheSameTickOfTheWallClock) {
   EXPECT_EQ(appended_at[0] / tick, appended_at[1] / tick) << "not the same tick";
   EXPECT_LT(appended_at[0] % tick, 100u) << "left well after the tick";
   EXPECT_LT(appended_at[1] % tick, 100u) << "left well after the tick";
+}
+
+TEST_F(RedisRoomLogTest, RoomsChangedTogetherAreDueForSavesSpreadOverAQuarterOfTheInterval) {
+  a_ = Log("a", 0ms, 50ms);  // Log() gives a 30 s save interval
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = now_ms();
+  std::vector<std::future<Result<uint64_t>>> appended;
+  for (int i = 0; i < 20; ++i) {
+    const std::string room = "class-" + std::to_string(i);
+    ASSERT_TRUE(Call({"HSET", RedisRoomLog::ConnsKey(room), "a", "1"}).ok());  // connected
+    appended.push_back(AppendAsync(*a_, room, {1}));
+  }
+  for (auto& f : appended) ASSERT_TRUE(f.get().ok());
+  const int64_t after = now_ms();
+  std::set<int64_t> due_at;
+  for (int i = 0; i < 20; ++i) {
+    const std::string room = "class-" + std::to_string(i);
+    auto score = Call({"ZSCORE", RedisRoomLog::kDueKey, room});
+    ASSERT_TRUE(score.ok());
+    const int64_t at = std::stoll(score->str);
+    EXPECT_GE(at, before + 22'500) << room << ": more than a quarter sooner";
+    EXPECT_LE(at, after + 30'000) << room << ": later than the interval";
+    due_at.insert(at / 100);
+  }
+  EXPECT_GE(due_at.size(), 10u) << "the saves of rooms changed together are not spread";
 }
 
 TEST_F(RedisRoomLogTest, AFullBatchDoesNotWaitOutTheDelay) {
