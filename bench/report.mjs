@@ -369,7 +369,12 @@ if ((!only || only === 'cluster') && fs.existsSync(path.join(dir, 'cluster-load.
     lines.push('`--append-delay` (10 ms: appends leave for Redis on 10 ms ticks of the wall clock, the same on every node, so')
     lines.push('the nodes\' calls of one tick share a turn of Redis\'s event loop: one AOF fsync, one push to each node).')
     lines.push('Tandem\'s appends are in the AOF and fsynced before Redis answers; Hocuspocus\'s PUBLISHes are not logged')
-    lines.push('(pub/sub), so `appendfsync always` costs it nothing: the two do not buy the same durability.', '')
+    lines.push('(pub/sub), so `appendfsync always` costs it nothing: the two do not buy the same durability.')
+    if ((t?.repeats ?? []).length > 0) {
+      lines.push('After both, the delivery phase runs again for each on a fresh cluster, the systems taking turns')
+      lines.push('(`CLUSTER_REPEATS`): the table shows the first phase; the CPU verdict pools every phase.')
+    }
+    lines.push('')
   }
   lines.push('| system | CPU µs / delivery (nodes + Redis) | nodes | Redis | cross-node p50 ms | cross-node p99 ms | same-node p99 ms | Redis commands / update | requests / update | saturation updates/s | delivered |')
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
@@ -400,9 +405,20 @@ if ((!only || only === 'cluster') && fs.existsSync(path.join(dir, 'cluster-load.
   }
   if (t && h) {
     const ratio = h.delivery.cpu_us_per_delivery / t.delivery.cpu_us_per_delivery
-    notes.push(`- CPU per delivery: Hocuspocus + Redis spends ${fmt(ratio)}× Tandem's (nodes alone ${fmt(h.delivery.cpu_nodes_us_per_delivery / t.delivery.cpu_nodes_us_per_delivery)}×, Redis alone ${fmt(h.delivery.cpu_redis_us_per_delivery / t.delivery.cpu_redis_us_per_delivery)}×); target: Tandem at most 1/5 (≥ 5×): ${ratio >= 5 ? 'met' : 'not met'}.`)
-    const p99 = t.delivery.cross_p99_ms
-    notes.push(`- Cross-node p99: Tandem ${fmt(p99)} ms, Hocuspocus ${fmt(h.delivery.cross_p99_ms)} ms (Tandem / Hocuspocus ${fmt(p99 / h.delivery.cross_p99_ms)}); target: Tandem under 20 ms with appendfsync always: ${p99 < 20 ? 'met' : 'not met'}.`)
+    // Delivery phases run again with the systems taking turns (T, H, T, H): the verdict is on all
+    // of them pooled (CPU summed over deliveries summed), which the machine's drift sways less.
+    const phases = (r) => [r.delivery, ...(r.repeats ?? [])]
+    const pooled = (r, key) => 1e6 * phases(r).reduce((a, d) => a + d[key], 0) / phases(r).reduce((a, d) => a + d.delivered, 0)
+    const pairs = Math.min(phases(t).length, phases(h).length)
+    const pooledRatio = (pooled(h, 'cpu_nodes_s') + pooled(h, 'cpu_redis_s')) / (pooled(t, 'cpu_nodes_s') + pooled(t, 'cpu_redis_s'))
+    const verdict = pairs > 1 ? pooledRatio : ratio
+    notes.push(`- CPU per delivery: Hocuspocus + Redis spends ${fmt(ratio)}× Tandem's (nodes alone ${fmt(h.delivery.cpu_nodes_us_per_delivery / t.delivery.cpu_nodes_us_per_delivery)}×, Redis alone ${fmt(h.delivery.cpu_redis_us_per_delivery / t.delivery.cpu_redis_us_per_delivery)}×)` +
+      (pairs > 1
+        ? `. The delivery phase ran ${pairs} times for each, in turns (Tandem, Hocuspocus, Tandem, …): Tandem ${phases(t).map(d => fmt(d.cpu_us_per_delivery)).join(', ')} µs, Hocuspocus ${phases(h).map(d => fmt(d.cpu_us_per_delivery)).join(', ')} µs per delivery; pair by pair ${phases(t).slice(0, pairs).map((d, i) => fmt(phases(h)[i].cpu_us_per_delivery / d.cpu_us_per_delivery) + '×').join(', ')}; all phases pooled ${fmt(pooledRatio)}× (Tandem ${fmt(pooled(t, 'cpu_nodes_s') + pooled(t, 'cpu_redis_s'))} µs, Hocuspocus ${fmt(pooled(h, 'cpu_nodes_s') + pooled(h, 'cpu_redis_s'))} µs)`
+        : '') +
+      `; target: Tandem at most 1/5 (≥ 5×)${pairs > 1 ? ', on the pooled figure' : ''}: ${verdict >= 5 ? 'met' : 'not met'}.`)
+    const p99 = Math.max(...phases(t).map(d => d.cross_p99_ms))
+    notes.push(`- Cross-node p99: Tandem ${phases(t).map(d => fmt(d.cross_p99_ms)).join(', ')} ms, Hocuspocus ${phases(h).map(d => fmt(d.cross_p99_ms)).join(', ')} ms (Tandem / Hocuspocus ${fmt(t.delivery.cross_p99_ms / h.delivery.cross_p99_ms)} in the first phase); target: Tandem under 20 ms with appendfsync always${pairs > 1 ? ', in every phase' : ''}: ${p99 < 20 ? 'met' : 'not met'}.`)
     notes.push(`- Redis commands per update: Tandem / Hocuspocus ${fmt(t.delivery.redis_commands_per_update / h.delivery.redis_commands_per_update)} (requests ${fmt(t.delivery.redis_requests_per_update / h.delivery.redis_requests_per_update)}).`)
     if (h.saturation.held_updates_per_s > 0) notes.push(`- Saturation: Tandem holds ${fmt(t.saturation.held_updates_per_s / h.saturation.held_updates_per_s)}× Hocuspocus's update rate on this machine.`)
   } else if (t) {

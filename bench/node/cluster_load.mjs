@@ -22,7 +22,8 @@
 //   node bench/node/cluster_load.mjs [TANDEM_BINARY | OUT_DIR]
 // (default binary build/release/src/cli/tandem; an OUT_DIR also gets cluster-load.json).
 // Env: CLUSTER_ONLY=tandem|hocuspocus, CLUSTER_ROOMS, CLUSTER_RATE, CLUSTER_SECONDS,
-// CLUSTER_STEPS (rates per room for saturation, e.g. "20,40,80"), CLUSTER_STEP_SECONDS, TANDEM_ARGS.
+// CLUSTER_STEPS (rates per room for saturation, e.g. "20,40,80"), CLUSTER_STEP_SECONDS, TANDEM_ARGS,
+// CLUSTER_REPEATS (delivery phases run again after both systems, in turns; default 1).
 import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -57,6 +58,7 @@ const APPENDFSYNC = process.env.CLUSTER_APPENDFSYNC ?? 'always'
 const STEPS = (process.env.CLUSTER_STEPS ?? '15,20,30,40,60,80,120,160,240,320').split(',').map(Number).filter(n => n > 0)
 const STEP_SECONDS = env('CLUSTER_STEP_SECONDS', 5)
 const THREADS = env('CLUSTER_THREADS', 1) // worker threads per Tandem node
+const REPEATS = env('CLUSTER_REPEATS', 1) // further delivery phases, the systems taking turns
 const SATURATION_P99_MS = 50
 
 let tandemBinary = 'build/release/src/cli/tandem'
@@ -174,6 +176,7 @@ const postgres = {
     if (!versions.length) throw new Error('PostgreSQL is not installed (/usr/lib/postgresql/*/bin)')
     this.bin = `/usr/lib/postgresql/${versions.at(-1)}/bin`
     this.dir = path.join(tmp, 'pg')
+    fs.rmSync(this.dir, { recursive: true, force: true }) // a fresh database for each system's turn
     fs.mkdirSync(this.dir)
     if (process.getuid() === 0) { execFileSync('chown', ['postgres', this.dir]); this.runAs = ['runuser', '-u', 'postgres', '--'] }
     const port = await freePort()
@@ -205,6 +208,7 @@ const systems = {
     for (let i = 1; i <= NODES; i++) {
       const port = await freePort()
       const dataDir = path.join(tmp, `tandem-n${i}`)
+      fs.rmSync(dataDir, { recursive: true, force: true }) // a node starts empty on each turn
       fs.mkdirSync(dataDir)
       const proc = track(spawn(tandemBinary, ['serve', '--host', '127.0.0.1', '--port', String(port),
         '--data-dir', dataDir, '--auth', 'none', '--log-level', 'error',
@@ -338,7 +342,7 @@ const connect = (frame, url, room, onClocks) => new Promise((resolve, reject) =>
 
 const sumCpu = (pids) => pids.reduce((s, pid) => s + cpuSeconds(pid), 0)
 
-async function runSystem (name) {
+async function runSystem (name, { deliveryOnly = false } = {}) {
   redis.cli('FLUSHALL')
   const sys = await systems[name]()
   const nodePids = sys.nodes.map(n => n.proc.pid)
@@ -503,6 +507,12 @@ async function runSystem (name) {
   delivery.redis_bytes_per_update = (bytes1 - bytes0) / Math.max(1, sent)
   delivery.redis_commands_counted_from = 'INFO commandstats (commands run by scripts included)'
 
+  if (deliveryOnly) {
+    for (const r of rooms) { r.writer.terminate(); r.readers.forEach(w => w.terminate()) }
+    await sys.stop()
+    return { delivery }
+  }
+
   // The same load for a moment more, under MONITOR: requests from clients vs commands in scripts.
   {
     const mon = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), 'MONITOR'], { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -592,7 +602,8 @@ if (fs.existsSync(floorBinary)) {
 const t00 = performance.now()
 try {
   await redis.start()
-  for (const name of ['tandem', 'hocuspocus'].filter(n => !process.env.CLUSTER_ONLY || process.env.CLUSTER_ONLY.split(',').includes(n))) {
+  const names = ['tandem', 'hocuspocus'].filter(n => !process.env.CLUSTER_ONLY || process.env.CLUSTER_ONLY.split(',').includes(n))
+  for (const name of names) {
     try {
       results[name] = await runSystem(name)
     } catch (err) {
@@ -600,6 +611,22 @@ try {
       results[name] = { error: String(err?.stack ?? err) }
       for (const p of [...children]) if (p !== redis.proc) await stop(p)
       postgres.stop()
+    }
+  }
+  // The delivery phase again, the systems taking turns (T, H, T, H): the machine's load drifts
+  // over minutes, and one pair alone can land on either side of a ratio.
+  for (let round = 0; round < REPEATS; round++) {
+    for (const name of names) {
+      if (results[name].error) continue
+      try {
+        log(name, `delivery again (${round + 2} of ${REPEATS + 1})`)
+        const { delivery } = await runSystem(name, { deliveryOnly: true })
+        ;(results[name].repeats ??= []).push(delivery)
+      } catch (err) {
+        log(name, 'repeat failed:', String(err?.message ?? err))
+        for (const p of [...children]) if (p !== redis.proc) await stop(p)
+        postgres.stop()
+      }
     }
   }
 } finally {
