@@ -162,8 +162,9 @@ void ClusterNode::Start(room::RoomRegistry* registry) {
     shard->reader = redis::RedisClient::Create(executor, options_.redis);
     shard->retry = std::make_unique<boost::asio::steady_timer>(executor);
     Shard* raw = shard.get();
-    shard->subscriber->SetPushHandler([this, raw](const Reply& m) { OnRelayed(*raw, m); },
-                                      [this, raw] { ResubscribeRelay(*raw); });
+    shard->subscriber->SetPushHandler(
+        [this, raw](const redis::RedisClient::PushMessage& m) { OnRelayed(*raw, m); },
+        [this, raw] { ResubscribeRelay(*raw); });
     std::lock_guard lock(shards_mu_);
     shards_.push_back(std::move(shard));
   }
@@ -271,12 +272,10 @@ void ClusterNode::ResubscribeRelay(Shard& shard) {
   });
 }
 
-void ClusterNode::OnRelayed(Shard& shard, const Reply& message) {
-  // ["message", channel, "<stream id> <seq> <node length> <node><update>"]
-  if (message.elements.size() != 3 || message.elements[0].str != "message") return;
-  const std::string& channel = message.elements[1].str;
-  const std::string& payload = message.elements[2].str;
-  // tandem:{room}:relay
+void ClusterNode::OnRelayed(Shard& shard, const redis::RedisClient::PushMessage& message) {
+  // channel tandem:{room}:relay, payload "<stream id> <seq> <node length> <node><update>"
+  const std::string_view channel = message.channel;
+  const std::string_view payload = message.payload;
   const size_t open = channel.find('{');
   const size_t close = channel.rfind('}');
   if (open == std::string::npos || close == std::string::npos || close < open) return;
@@ -287,8 +286,8 @@ void ClusterNode::OnRelayed(Shard& shard, const Reply& message) {
   const size_t b = a == std::string::npos ? a : payload.find(' ', a + 1);
   const size_t c = b == std::string::npos ? b : payload.find(' ', b + 1);
   if (c == std::string::npos) return;
-  const uint64_t seq = ToU64(std::string_view(payload).substr(a + 1, b - a - 1));
-  const size_t node_len = ToU64(std::string_view(payload).substr(b + 1, c - b - 1));
+  const uint64_t seq = ToU64(payload.substr(a + 1, b - a - 1));
+  const size_t node_len = ToU64(payload.substr(b + 1, c - b - 1));
   if (seq == 0 || c + 1 + node_len > payload.size()) return;
   sub.heard = std::max(sub.heard, seq);
   if (seq <= sub.seq) return;  // read already
@@ -302,7 +301,7 @@ void ClusterNode::OnRelayed(Shard& shard, const Reply& message) {
     Detach(it->first, sub.ptr);
     return;
   }
-  const bool own = std::string_view(payload).substr(c + 1, node_len) == options_.node_id;
+  const bool own = payload.substr(c + 1, node_len) == options_.node_id;
   const auto* update = payload.data() + c + 1 + node_len;
   Deliver(sub, room, payload.substr(0, a), seq,
           std::make_shared<std::vector<uint8_t>>(update, payload.data() + payload.size()), own);
@@ -322,7 +321,7 @@ bool StreamIdLess(std::string_view a, std::string_view b) {
 }  // namespace
 
 void ClusterNode::Deliver(Subscription& sub, const std::shared_ptr<room::Room>& room,
-                          const std::string& id, uint64_t seq,
+                          std::string_view id, uint64_t seq,
                           std::shared_ptr<std::vector<uint8_t>> update, bool own) {
   if (StreamIdLess(sub.cursor, id)) sub.cursor = id;
   sub.seq = std::max(sub.seq, seq);
@@ -419,7 +418,7 @@ void ClusterNode::OnCaughtUp(Shard& shard, const std::string& room, Result<Reply
 void ClusterNode::Subscribe() {
   if (stopped_) return;
   subscriber_->SetPushHandler(
-      [this](const Reply& message) { OnMessage(message); },
+      [this](const redis::RedisClient::PushMessage& message) { OnMessage(message); },
       [this] {
         if (stopped_) return;
         resubscribe_backoff_ =
@@ -451,9 +450,9 @@ void ClusterNode::Publish(MessageKind kind, const std::string& room,
                     [](const Result<Reply>&) {});
 }
 
-void ClusterNode::OnMessage(const Reply& message) {
-  if (message.elements.size() < 3 || registry_ == nullptr) return;
-  const std::string& data = message.elements.back().str;
+void ClusterNode::OnMessage(const redis::RedisClient::PushMessage& message) {
+  if (registry_ == nullptr) return;
+  const std::string_view data = message.payload;
   lib0::Decoder d(std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
   std::string node(d.ReadVarString());
   const uint64_t kind = d.ReadVarUint();

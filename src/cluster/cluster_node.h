@@ -29,6 +29,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -117,7 +118,12 @@ class ClusterNode : public room::RoomCluster {
     boost::asio::any_io_executor executor;           // the worker thread's
     std::shared_ptr<redis::RedisClient> subscriber;  // SUBSCRIBE mode
     std::shared_ptr<redis::RedisClient> reader;      // catch-up reads (XRANGE)
-    std::unordered_map<std::string, Subscription> rooms;
+    // Found by the room's name as a view into a relayed message, without a copy of it.
+    struct NameHash {
+      using is_transparent = void;
+      size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+    };
+    std::unordered_map<std::string, Subscription, NameHash, std::equal_to<>> rooms;
     std::chrono::milliseconds backoff{0};
     std::unique_ptr<boost::asio::steady_timer> retry;
   };
@@ -131,16 +137,16 @@ class ClusterNode : public room::RoomCluster {
   Shard& ShardFor(const std::string& room);
   void SubscribeRelay(Shard& shard, const std::string& room);
   void ResubscribeRelay(Shard& shard);
-  void OnRelayed(Shard& shard, const redis::Reply& message);
+  void OnRelayed(Shard& shard, const redis::RedisClient::PushMessage& message);
   // Reads the room's stream after its cursor (XRANGE) up to its end.
   void CatchUp(Shard& shard, const std::string& room);
   void OnCaughtUp(Shard& shard, const std::string& room, Result<redis::Reply> reply);
   // Hands one entry to the room and moves the cursor past it.
-  void Deliver(Subscription& sub, const std::shared_ptr<room::Room>& room, const std::string& id,
+  void Deliver(Subscription& sub, const std::shared_ptr<room::Room>& room, std::string_view id,
                uint64_t seq, std::shared_ptr<std::vector<uint8_t>> update, bool own);
   // Pub/sub
   void Subscribe();
-  void OnMessage(const redis::Reply& message);
+  void OnMessage(const redis::RedisClient::PushMessage& message);
   void Publish(MessageKind kind, const std::string& room, const std::vector<uint8_t>& payload);
   // Liveness and leases
   void Heartbeat();

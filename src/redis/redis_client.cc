@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <optional>
 
 namespace tandem::redis {
 
@@ -40,6 +41,31 @@ Reply Convert(const redisReply* r) {
     default: out.type = Reply::Type::kNil; break;
   }
   return out;
+}
+
+std::string_view View(const redisReply* r) {
+  return {r->str, r->len};
+}
+
+bool IsBulk(const redisReply* r) {
+  return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
+}
+
+// ["message", channel, payload] or ["pmessage", pattern, channel, payload]; anything else is a
+// reply to a command.
+std::optional<RedisClient::PushMessage> AsPushMessage(const redisReply* r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return std::nullopt;
+  for (size_t i = 0; i < r->elements; ++i) {
+    if (!IsBulk(r->element[i])) return std::nullopt;
+  }
+  const std::string_view kind = View(r->element[0]);
+  if (kind == "message" && r->elements == 3) {
+    return RedisClient::PushMessage{View(r->element[1]), View(r->element[2])};
+  }
+  if (kind == "pmessage" && r->elements == 4) {
+    return RedisClient::PushMessage{View(r->element[2]), View(r->element[3])};
+  }
+  return std::nullopt;
 }
 
 // An error reply: a passing state of the server (loading its AOF, out of memory under
@@ -89,20 +115,30 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   return out;
 }
 
+namespace {
+void AppendLengthLine(std::string& out, char kind, size_t n) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+  out.push_back(kind);
+  out.append(digits, end);
+  out.append("\r\n");
+}
+}  // namespace
+
 std::string EncodeCommand(const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+  // RESP's request form, written straight into one string: hiredis's formatter prints each
+  // length with sprintf into a buffer of its own, which a copy would follow (an append script
+  // call has some 30 arguments, on every tick of a busy node).
+  size_t size = 16;
+  for (const std::string& a : args) size += a.size() + 24;
+  std::string out;
+  out.reserve(size);
+  AppendLengthLine(out, '*', args.size());
   for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    AppendLengthLine(out, '$', a.size());
+    out.append(a);
+    out.append("\r\n");
   }
-  char* cmd = nullptr;
-  const int n =
-      redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
-  std::string out = n > 0 ? std::string(cmd, static_cast<size_t>(n)) : std::string();
-  redisFreeCommand(cmd);
   return out;
 }
 
@@ -223,7 +259,7 @@ void RedisClient::OnConnected(const boost::system::error_code& ec) {
   }
   boost::system::error_code ignored;
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-  // Reads after a readiness wait must never block the thread (Read()).
+  // The first try of a write (Write()) must never block the thread.
   socket_.non_blocking(true, ignored);
   state_ = State::kOpen;
   ++connects_;
@@ -266,32 +302,19 @@ void RedisClient::Write() {
 }
 
 void RedisClient::Read() {
-  // Wait for the socket to be readable, then read what is there: a read attempted before the
-  // reply arrived would cost a system call that finds nothing (Asio tries one at once).
-  socket_.async_wait(
-      boost::asio::ip::tcp::socket::wait_read,
-      [self = shared_from_this(), gen = generation_](const boost::system::error_code& ec) {
+  // A read handed to Asio with its buffer: when Asio's own read empties the socket, the next one
+  // waits for the next readiness event without a system call. A readiness wait (async_wait) would
+  // re-arm the descriptor with one epoll_ctl per read.
+  socket_.async_read_some(
+      boost::asio::buffer(read_buf_), [self = shared_from_this(), gen = generation_](
+                                          const boost::system::error_code& ec, size_t n) {
         if (gen != self->generation_) return;
         if (ec) {
           self->Fail(UnavailableError("redis: connection lost: " + ec.message()));
           return;
         }
-        // Read until the socket is empty: a wait started while bytes remain would not end
-        // before more arrive.
-        while (true) {
-          boost::system::error_code read_ec;
-          const size_t n = self->socket_.read_some(boost::asio::buffer(self->read_buf_), read_ec);
-          if (read_ec == boost::asio::error::would_block ||
-              read_ec == boost::asio::error::try_again)
-            break;
-          if (read_ec) {
-            self->Fail(UnavailableError("redis: connection lost: " + read_ec.message()));
-            return;
-          }
-          if (!self->OnBytes(n, gen)) return;
-          if (n < self->read_buf_.size()) break;
-        }
-        self->Read();
+        if (!self->OnBytes(n, gen)) return;
+        self->Read();  // a full buffer may have left more: Asio reads again at once then
       });
 }
 
@@ -308,17 +331,18 @@ bool RedisClient::OnBytes(size_t n, uint64_t gen) {
     }
     if (raw == nullptr) break;
     auto* reply = static_cast<redisReply*>(raw);
+    if (push_handler_) {
+      if (const auto message = AsPushMessage(reply)) {
+        push_handler_(*message);
+        freeReplyObject(reply);
+        if (gen != generation_) return false;  // the handler closed the connection
+        continue;
+      }
+    }
     Result<Reply> result = reply->type == REDIS_REPLY_ERROR
                                ? Result<Reply>(ErrorStatus(std::string(reply->str, reply->len)))
                                : Result<Reply>(Convert(reply));
     freeReplyObject(reply);
-    if (push_handler_ && result.ok() && result->type == Reply::Type::kArray &&
-        !result->elements.empty() &&
-        (result->elements[0].str == "message" || result->elements[0].str == "pmessage")) {
-      push_handler_(*result);
-      if (gen != generation_) return false;  // the handler closed the connection
-      continue;
-    }
     if (pending_.empty()) {
       Fail(MalformedError("redis: a reply nobody asked for"));
       return false;

@@ -1,6 +1,7 @@
 #pragma once
-// A Redis client on Asio for cluster mode (docs/CLUSTER.md): commands are encoded and replies
-// parsed by hiredis (RESP2; Debian's libhiredis), the socket is Asio's. One connection, commands
+// A Redis client on Asio for cluster mode (docs/CLUSTER.md): replies are parsed by hiredis (RESP2;
+// Debian's libhiredis), commands written in RESP's request form (EncodeCommand, checked against
+// hiredis's formatter), the socket is Asio's. One connection, commands
 // pipelined in order; every callback runs on the client's strand. A lost connection fails the
 // commands in flight with kUnavailable and the next command reconnects. Blocking commands
 // (XREAD BLOCK) hold the connection: give them a client of their own.
@@ -56,8 +57,14 @@ struct RedisOptions {
 class RedisClient : public std::enable_shared_from_this<RedisClient> {
  public:
   using Callback = std::function<void(Result<Reply>)>;
-  // A message pushed by Redis (pub/sub: ["message", channel, payload]).
-  using PushHandler = std::function<void(const Reply&)>;
+  // A message pushed by Redis (pub/sub: ["message", channel, payload], or a pattern's
+  // "pmessage"). The views point into the parsed reply and last while the handler runs: a
+  // relayed entry goes from the socket's bytes to its room without a copy of every field.
+  struct PushMessage {
+    std::string_view channel;
+    std::string_view payload;
+  };
+  using PushHandler = std::function<void(const PushMessage&)>;
 
   static std::shared_ptr<RedisClient> Create(const boost::asio::any_io_executor& executor,
                                              RedisOptions options);
@@ -123,7 +130,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   std::atomic<uint64_t> roundtrip_micros_{0};
 };
 
-// Encodes one command in RESP (hiredis's formatter).
+// Encodes one command in RESP's request form (an array of bulk strings).
 std::string EncodeCommand(const std::vector<std::string>& args);
 
 }  // namespace tandem::redis

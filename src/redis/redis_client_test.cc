@@ -3,9 +3,11 @@
 #include "redis/redis_client.h"
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <boost/asio/io_context.hpp>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "redis/test_redis_server.h"
@@ -56,6 +58,28 @@ TEST(RedisUrlTest, ParsesHostPortAndDatabase) {
   }
 }
 
+TEST(EncodeCommandTest, WritesWhatHiredisFormatterWrites) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"PING"},
+      {"SET", "k", ""},
+      {"EVALSHA", std::string(40, 'a'), "2", "tandem:{r}:log", "tandem:{r}:meta",
+       std::string("\0\r\n\xff", 4), std::string(1000, 'x')}};
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    char* formatted = nullptr;
+    const int n =
+        redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), argv.data(), lens.data());
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(EncodeCommand(args), std::string(formatted, static_cast<size_t>(n)));
+    redisFreeCommand(formatted);
+  }
+}
+
 TEST_F(RedisClientTest, RepliesOfEveryKindInOrderAndBinarySafe) {
   const std::string binary("a\0b\r\n\xff", 6);
   EXPECT_EQ(Run({"SET", "k", binary})->str, "OK");
@@ -72,6 +96,38 @@ TEST_F(RedisClientTest, RepliesOfEveryKindInOrderAndBinarySafe) {
   // The URL's database was selected.
   auto db = Run({"CLIENT", "INFO"});
   EXPECT_NE(db->str.find("db=2"), std::string::npos) << db->str;
+}
+
+TEST_F(RedisClientTest, PublishedMessagesReachThePushHandlerWhole) {
+  auto subscriber =
+      RedisClient::Create(ioc_.get_executor(), RedisOptions{.url = *ParseRedisUrl(server_.url())});
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> heard;
+  std::promise<void> both;
+  subscriber->SetPushHandler(
+      [&](const RedisClient::PushMessage& m) {
+        std::lock_guard lock(mu);
+        heard.emplace_back(m.channel, m.payload);
+        if (heard.size() == 2) both.set_value();
+      },
+      [] {});
+  std::promise<void> subscribed;
+  subscriber->Command({"SUBSCRIBE", "tandem:{a}:relay"}, [&](const Result<Reply>& r) {
+    EXPECT_TRUE(r.ok());
+    subscriber->Command({"PSUBSCRIBE", "other:*"}, [&](const Result<Reply>& r2) {
+      EXPECT_TRUE(r2.ok());
+      subscribed.set_value();
+    });
+  });
+  subscribed.get_future().wait();
+  const std::string binary("1-0 1 2 n1\0\r\n\xff", 14);
+  EXPECT_EQ(Run({"PUBLISH", "tandem:{a}:relay", binary})->integer, 1);
+  EXPECT_EQ(Run({"PUBLISH", "other:x", "by pattern"})->integer, 1);
+  ASSERT_EQ(both.get_future().wait_for(5s), std::future_status::ready);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heard[0], std::make_pair(std::string("tandem:{a}:relay"), binary));
+  EXPECT_EQ(heard[1], std::make_pair(std::string("other:x"), std::string("by pattern")));
+  subscriber->Close();
 }
 
 TEST_F(RedisClientTest, PipelinedCommandsAnswerInOrder) {

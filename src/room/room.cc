@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <optional>
 
@@ -796,7 +797,9 @@ void Room::OnAwarenessCheck() {
 // Cluster mode
 
 void Room::ApplyLogEntry(uint64_t seq, std::shared_ptr<const Bytes> update, bool own) {
-  boost::asio::post(strand_, [self = shared_from_this(), seq, update = std::move(update), own] {
+  // The relay reads on the room's own thread as a rule: the entry is applied at once there (a
+  // post would cost the thread one more turn of its loop), behind what the strand has queued.
+  boost::asio::dispatch(strand_, [self = shared_from_this(), seq, update = std::move(update), own] {
     if (self->state_ != State::kReady || self->resyncing_ || self->erasing_) return;
     if (seq <= self->covered_log_seq_) return;  // in the document since the load
     if (seq > self->covered_log_seq_ + 1) {
