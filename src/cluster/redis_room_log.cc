@@ -101,12 +101,18 @@ if seen > 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
 return 0
 )lua";
 
-// KEYS: log, meta, due, conns. ARGV: room.
+// KEYS: log, meta, due, conns. ARGV: room, node. Returns the connections other nodes recorded
+// in the room (ClusterNode keeps each node's count in the conns hash), which the erase closes.
 constexpr const char* kEraseScript = R"lua(
+local elsewhere = 0
+local all = redis.call('HGETALL', KEYS[4])
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[2] then elsewhere = elsewhere + (tonumber(all[i + 1]) or 0) end
+end
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('HDEL', KEYS[2], 'seq', 'snap')
 redis.call('ZREM', KEYS[3], ARGV[1])
-return 1
+return elsewhere
 )lua";
 
 std::string Sha1Hex(const std::string& text) {
@@ -481,7 +487,7 @@ void RedisRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Done
          });
 }
 
-void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
+void RedisRoomLog::Erase(const std::string& room, EraseCallback done) {
   Started();
   Lane* lane = nullptr;
   {
@@ -503,12 +509,20 @@ void RedisRoomLog::Erase(const std::string& room, DoneCallback done) {
   });
 }
 
-void RedisRoomLog::EraseOn(redis::RedisClient& client, const std::string& room, DoneCallback done) {
+void RedisRoomLog::EraseOn(redis::RedisClient& client, const std::string& room,
+                           EraseCallback done) {
   // The lease epoch stays (HDEL, not DEL, of the meta hash): epochs only grow, so the snapshot
   // store's fence keeps working for the room's next life.
-  ScriptOn(client, kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)}, {room},
-           [this, done = std::move(done)](const Result<Reply>& r) {
-             if (done) done(r.ok() ? Status::Ok() : r.status().WithContext("redis erase"));
+  ScriptOn(client, kEraseScript, {LogKey(room), MetaKey(room), kDueKey, ConnsKey(room)},
+           {room, options_.node_id}, [this, done = std::move(done)](const Result<Reply>& r) {
+             if (done) {
+               if (!r.ok()) {
+                 done(r.status().WithContext("redis erase"), 0);
+               } else {
+                 const bool counted = r->type == Reply::Type::kInteger && r->integer > 0;
+                 done(Status::Ok(), counted ? static_cast<size_t>(r->integer) : 0);
+               }
+             }
              Finished();
            });
 }

@@ -73,7 +73,7 @@ class RedisRoomLog : public roomlog::RoomLog {
   void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
                DoneCallback done) override;
   void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) override;
-  void Erase(const std::string& room, DoneCallback done) override;
+  void Erase(const std::string& room, EraseCallback done) override;
   Result<std::vector<std::string>> RoomsNeedingSave() override;
   Result<uint64_t> LogBytes() override;
   void Flush() override;
@@ -124,7 +124,7 @@ class RedisRoomLog : public roomlog::RoomLog {
   Lane* LaneForThisThread(const boost::asio::any_io_executor& executor);
   void SendLane(Lane& lane);
   // Erases the room with a script call on `client` (after the appends sent on it before).
-  void EraseOn(redis::RedisClient& client, const std::string& room, DoneCallback done);
+  void EraseOn(redis::RedisClient& client, const std::string& room, EraseCallback done);
   void ReadPage(const std::string& room, const std::shared_ptr<roomlog::LogContents>& out,
                 const std::string& after, uint64_t snap, ReadCallback done);
   void Started();

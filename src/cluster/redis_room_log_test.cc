@@ -74,6 +74,14 @@ class RedisRoomLogTest : public ::testing::Test {
     call([&](const Status& s) { p.set_value(s); });
     return p.get_future().get();
   }
+  // Erases `room`: the connections other nodes had in it, or the error.
+  static Result<size_t> Erase(RedisRoomLog& log, const std::string& room) {
+    std::promise<Result<size_t>> p;
+    log.Erase(room, [&](const Status& s, size_t elsewhere) {
+      p.set_value(s.ok() ? Result<size_t>(elsewhere) : Result<size_t>(s));
+    });
+    return p.get_future().get();
+  }
   // The rooms whose save is due (the cluster's persisted alarms).
   std::vector<std::string> Due() {
     std::promise<Result<redis::Reply>> p;
@@ -162,10 +170,21 @@ TEST_F(RedisRoomLogTest, ASaveTrimsWhatItCoversAndNothingYoungerThanTheMinimumAg
 TEST_F(RedisRoomLogTest, EraseForgetsTheRoom) {
   a_ = Log("a", 0ms);
   ASSERT_TRUE(Append(*a_, "r", {1}).ok());
-  ASSERT_TRUE(Done([&](auto cb) { a_->Erase("r", cb); }).ok());
+  EXPECT_EQ(*Erase(*a_, "r"), 0u);
   EXPECT_FALSE(Read(*a_, "r").has_value());
   EXPECT_TRUE(Due().empty());
   EXPECT_EQ(*Append(*a_, "r", {2}), 1u);
+}
+
+TEST_F(RedisRoomLogTest, EraseCountsTheConnectionsOfTheOtherNodes) {
+  a_ = Log("a", 0ms);
+  ASSERT_TRUE(Append(*a_, "r", {1}).ok());
+  // Each node records its count of the room's connections in the conns hash (ClusterNode).
+  ASSERT_TRUE(Call({"HSET", RedisRoomLog::ConnsKey("r"), "a", "2", "b", "3", "c", "1"}).ok());
+  ASSERT_TRUE(Call({"HSET", RedisRoomLog::ConnsKey("other"), "b", "7"}).ok());
+  EXPECT_EQ(*Erase(*a_, "r"), 4u) << "b's 3 and c's 1; a counts its own";
+  EXPECT_EQ(Call({"EXISTS", RedisRoomLog::ConnsKey("r")})->integer, 0);
+  EXPECT_EQ(Call({"HGET", RedisRoomLog::ConnsKey("other"), "b"})->str, "7");
 }
 
 TEST_F(RedisRoomLogTest, ASaveUnderAStaleLeaseEpochRecordsAndTrimsNothing) {
@@ -328,7 +347,7 @@ TEST_F(RedisRoomLogTest, EraseSendsTheRoomsWaitingAppendsFirst) {
   a_ = Log("a", 0ms, 60s);
   auto appended = AppendAsync(*a_, "r", {1});
   // The append waits for its batch; the erase must not be overtaken by it.
-  ASSERT_TRUE(Done([&](auto cb) { a_->Erase("r", cb); }).ok());
+  ASSERT_TRUE(Erase(*a_, "r").ok());
   ASSERT_EQ(appended.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(*appended.get(), 1u);
   EXPECT_FALSE(Read(*a_, "r").has_value()) << "the append came back after the erase";
@@ -382,7 +401,7 @@ TEST_F(RedisRoomLogTest, AWorkersAppendsGoOutOnItsOwnConnectionAndAreAnsweredThe
         "r", Bytes{6}, worker.get_executor(), [&](const Status& s, uint64_t seq) {
           last.set_value(s.ok() ? Result<uint64_t>(seq) : Result<uint64_t>(s));
         });
-    a_->Erase("r", [&](const Status& s) { erased.set_value(s); });
+    a_->Erase("r", [&](const Status& s, size_t) { erased.set_value(s); });
   });
   EXPECT_EQ(*last.get_future().get(), 6u);
   EXPECT_TRUE(erased.get_future().get().ok());

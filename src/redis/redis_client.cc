@@ -302,9 +302,9 @@ void RedisClient::Write() {
 }
 
 void RedisClient::Read() {
-  // A read handed to Asio with its buffer: when Asio's own read empties the socket, the next one
-  // waits for the next readiness event without a system call. A readiness wait (async_wait) would
-  // re-arm the descriptor with one epoll_ctl per read.
+  // A read handed to Asio with its buffer. Asio (1.26) tries every such read at once, so after a
+  // reply it costs one recv that finds the socket empty; a readiness wait (async_wait) would cost
+  // one epoll_ctl re-arming the descriptor instead. Either way one system call per read.
   socket_.async_read_some(
       boost::asio::buffer(read_buf_), [self = shared_from_this(), gen = generation_](
                                           const boost::system::error_code& ec, size_t n) {
@@ -314,7 +314,7 @@ void RedisClient::Read() {
           return;
         }
         if (!self->OnBytes(n, gen)) return;
-        self->Read();  // a full buffer may have left more: Asio reads again at once then
+        self->Read();
       });
 }
 

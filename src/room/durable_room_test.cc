@@ -128,7 +128,7 @@ class FlakyLog : public roomlog::RoomLog {
   void MarkSaved(const std::string& room, uint64_t through, DoneCallback done) override {
     inner_.MarkSaved(room, through, std::move(done));
   }
-  void Erase(const std::string& room, DoneCallback done) override {
+  void Erase(const std::string& room, EraseCallback done) override {
     inner_.Erase(room, std::move(done));
   }
   Result<std::vector<std::string>> RoomsNeedingSave() override { return inner_.RoomsNeedingSave(); }

@@ -678,16 +678,18 @@ void Room::Erase(std::function<void(Status, size_t)> done) {
     return;
   }
   if (!persistence_) {
-    FinishErase(Status::Ok(), done);
+    FinishErase(Status::Ok(), 0, done);
     return;
   }
   erasing_ = true;
-  persistence_->Erase([self = shared_from_this(), done = std::move(done)](Status s) {
-    self->FinishErase(std::move(s), done);
-  });
+  persistence_->Erase(
+      [self = shared_from_this(), done = std::move(done)](Status s, size_t elsewhere) {
+        self->FinishErase(std::move(s), elsewhere, done);
+      });
 }
 
-void Room::FinishErase(Status s, const std::function<void(Status, size_t)>& done) {
+void Room::FinishErase(Status s, size_t connections_elsewhere,
+                       const std::function<void(Status, size_t)>& done) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   erasing_ = false;
   if (!s.ok()) {
@@ -695,7 +697,8 @@ void Room::FinishErase(Status s, const std::function<void(Status, size_t)>& done
     done(std::move(s), 0);
     return;
   }
-  const size_t closed = conns_.size();
+  // Other nodes close theirs when they hear of the erase (ClusterNode::Erased).
+  const size_t closed = conns_.size() + connections_elsewhere;
   CloseAsDeleted();
   if (cluster_ != nullptr) cluster_->Erased(id_);
   if (events_ != nullptr) events_->OnDeleted(id_);

@@ -110,7 +110,8 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   // joins wait meanwhile; the snapshot store's versions and the log are removed; then every
   // connection is closed with 4410 and the room is kDeleted (the registry drops it, and the
   // next join starts an empty room). On an error nothing is erased and the room goes on.
-  // `done` gets the number of connections closed.
+  // `done` gets the number of connections closed: this server's, plus those other nodes of a
+  // cluster recorded in the room (they close theirs when they hear of the erase).
   void Erase(std::function<void(Status, size_t closed)> done);
   // Unix ms of the oldest change not yet in the snapshot store, or 0 (any thread).
   int64_t unsaved_since_unix_ms() const {
@@ -178,7 +179,8 @@ class Room : public std::enable_shared_from_this<Room>, private RoomPersistence:
   // Webhooks: notes the roots a transaction changed and (re)arms the room.changed timer.
   void NoteChange(const crdt::Transaction& t);
   void OnChangeTimer();
-  void FinishErase(Status s, const std::function<void(Status, size_t)>& done);
+  void FinishErase(Status s, size_t connections_elsewhere,
+                   const std::function<void(Status, size_t)>& done);
   void DoJoin(std::shared_ptr<Connection> conn);
   void DoLeave(const std::shared_ptr<Connection>& conn);
   void ReceiveOnStrand(const std::shared_ptr<Connection>& conn,

@@ -531,10 +531,10 @@ void RoomPersistence::MaybeFinishShutdownSave() {
 // ---------------------------------------------------------------------------------------------
 // Erasing
 
-void RoomPersistence::Erase(std::function<void(Status)> done) {
+void RoomPersistence::Erase(EraseDone done) {
   TANDEM_DCHECK_ON_STRAND(strand_);
   if (erasing_ || erased_) {
-    done(Status(StatusCode::kFailedPrecondition, "the room is already being deleted"));
+    done(Status(StatusCode::kFailedPrecondition, "the room is already being deleted"), 0);
     return;
   }
   erasing_ = true;
@@ -548,37 +548,37 @@ void RoomPersistence::Erase(std::function<void(Status)> done) {
   DoErase(std::move(done));
 }
 
-void RoomPersistence::DoErase(std::function<void(Status)> done) {
+void RoomPersistence::DoErase(EraseDone done) {
   auto post = OnStrand();
-  auto fail = [this](std::function<void(Status)>& answer, Status s) {
+  auto fail = [this](EraseDone& answer, Status s) {
     erasing_ = false;
     spdlog::error("room={} cannot be deleted: {}", Quoted(room_), Quoted(s.message(), 256));
     ScheduleSaveCheck();
-    answer(std::move(s));
+    answer(std::move(s), 0);
   };
-  auto erase_log = [this, post, fail](std::function<void(Status)> answer) {
+  auto erase_log = [this, post, fail](EraseDone answer) {
     if (services_.log == nullptr) {
       erased_ = true;
-      answer(Status::Ok());
+      answer(Status::Ok(), 0);
       return;
     }
-    services_.log->Erase(
-        room_, [this, post, fail, done = std::move(answer)](const Status& s) mutable {
-          post([this, s, fail, done = std::move(done)]() mutable {
-            if (!s.ok()) {
-              // The store's copy is gone already: say so, and keep the document (it is saved
-              // again).
-              fail(done, s.WithContext("the snapshot store's versions are deleted, the local log "
-                                       "could not be"));
-              policy_.MarkUnsaved(clock_.Now());
-              ScheduleSaveCheck();
-              return;
-            }
-            erased_ = true;
-            erasing_ = false;
-            done(Status::Ok());
-          });
-        });
+    services_.log->Erase(room_, [this, post, fail, done = std::move(answer)](
+                                    const Status& s, size_t elsewhere) mutable {
+      post([this, s, elsewhere, fail, done = std::move(done)]() mutable {
+        if (!s.ok()) {
+          // The store's copy is gone already: say so, and keep the document (it is saved
+          // again).
+          fail(done, s.WithContext("the snapshot store's versions are deleted, the local log "
+                                   "could not be"));
+          policy_.MarkUnsaved(clock_.Now());
+          ScheduleSaveCheck();
+          return;
+        }
+        erased_ = true;
+        erasing_ = false;
+        done(Status::Ok(), elsewhere);
+      });
+    });
   };
   if (services_.snapshots == nullptr) {
     erase_log(std::move(done));

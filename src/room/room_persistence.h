@@ -107,8 +107,10 @@ class RoomPersistence {
   // Erases the room (the document API's DELETE): no save starts any more; once a save in
   // flight has answered, the snapshot store's versions are deleted, then the log. `done` runs on
   // the strand; on an error saves resume and nothing else is erased. After success this object
-  // never writes again.
-  void Erase(std::function<void(Status)> done);
+  // never writes again. `done` also gets the connections other servers sharing the log had in
+  // the room (cluster mode; roomlog::RoomLog::EraseCallback).
+  using EraseDone = std::function<void(Status, size_t connections_elsewhere)>;
+  void Erase(EraseDone done);
 
   uint64_t appended() const { return appended_; }
   uint64_t durable() const { return durable_; }
@@ -142,7 +144,7 @@ class RoomPersistence {
   // The bookkeeping of a save's outcome (policy, metrics, events, log lines).
   void RecordSave(const Status& status, size_t bytes, Clock::TimePoint started);
   void MaybeFinishShutdownSave();
-  void DoErase(std::function<void(Status)> done);
+  void DoErase(EraseDone done);
   void UpdateUnsavedGauge();
   // What the log calls once an append is durable (or failed): OnAppended on the strand. `queued`:
   // the append went through the log's queue (counted in queued_appends_).
@@ -188,7 +190,7 @@ class RoomPersistence {
   std::string log_position_;
   uint64_t log_seq_ = 0;
   bool cluster_save_in_flight_ = false;
-  std::function<void(Status)> erase_after_save_;
+  EraseDone erase_after_save_;
 };
 
 }  // namespace tandem::room

@@ -43,6 +43,9 @@ class RoomLog {
   using ReadCallback = std::function<void(Result<std::optional<LogContents>>)>;
   using AppendCallback = std::function<void(Status status, uint64_t seq)>;
   using DoneCallback = std::function<void(Status)>;
+  // `connections_elsewhere`: the clients that other servers sharing the log (cluster mode) had in
+  // the room when it was erased, as they last recorded them; 0 for a log of one server.
+  using EraseCallback = std::function<void(Status, size_t connections_elsewhere)>;
 
   virtual ~RoomLog() = default;
 
@@ -84,7 +87,7 @@ class RoomLog {
   virtual void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) = 0;
   // Removes everything the log holds of a room (the document API's DELETE), after the appends
   // made so far; a later append starts a new log at sequence 1.
-  virtual void Erase(const std::string& room, DoneCallback done) = 0;
+  virtual void Erase(const std::string& room, EraseCallback done) = 0;
   // Rooms holding unsaved changes (blocking; a server calls it once at start).
   virtual Result<std::vector<std::string>> RoomsNeedingSave() = 0;
   // Bytes of updates not yet compacted (blocking; metrics).

@@ -347,11 +347,11 @@ void SqliteRoomLog::MarkSaved(const std::string& room, uint64_t through_seq, Don
   });
 }
 
-void SqliteRoomLog::Erase(const std::string& room, DoneCallback done) {
+void SqliteRoomLog::Erase(const std::string& room, EraseCallback done) {
   boost::asio::post(pool_, [this, room, done = std::move(done)] {
     Flush();  // appends queued before the erase must not land after it
     Status s = EraseNow(room);
-    if (done) done(s);
+    if (done) done(s, 0);
   });
 }
 

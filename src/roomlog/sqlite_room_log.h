@@ -60,7 +60,7 @@ class SqliteRoomLog : public RoomLog {
   void Compact(const std::string& room, Bytes snapshot, uint64_t through_seq,
                DoneCallback done) override;
   void MarkSaved(const std::string& room, uint64_t through_seq, DoneCallback done) override;
-  void Erase(const std::string& room, DoneCallback done) override;
+  void Erase(const std::string& room, EraseCallback done) override;
   Result<std::vector<std::string>> RoomsNeedingSave() override;
   Result<uint64_t> LogBytes() override;
   void Flush() override;

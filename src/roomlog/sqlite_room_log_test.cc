@@ -99,7 +99,10 @@ TEST_F(SqliteRoomLogTest, EraseForgetsARoomAfterItsQueuedAppendsAndLeavesOthers)
   std::promise<void> appended;
   log->Append("a", {3}, [&](const Status&, uint64_t) { appended.set_value(); });
   std::promise<Status> erased;
-  log->Erase("a", [&](const Status& s) { erased.set_value(s); });
+  log->Erase("a", [&](const Status& s, size_t elsewhere) {
+    EXPECT_EQ(elsewhere, 0u);
+    erased.set_value(s);
+  });
   ASSERT_TRUE(erased.get_future().get().ok());
   appended.get_future().get();
   EXPECT_FALSE(Read(*log, "a").has_value());
