@@ -101,13 +101,16 @@ if seen > 0 then return redis.call('XTRIM', KEYS[1], 'MAXLEN', 0) end
 return 0
 )lua";
 
-// KEYS: log, meta, due, conns. ARGV: room, node. Returns the connections other nodes recorded
-// in the room (ClusterNode keeps each node's count in the conns hash), which the erase closes.
+// KEYS: log, meta, due, conns. ARGV: room, node. Returns the connections live other nodes
+// recorded in the room (ClusterNode keeps each node's count in the conns hash, and a liveness
+// key while it runs), which the erase closes.
 constexpr const char* kEraseScript = R"lua(
 local elsewhere = 0
 local all = redis.call('HGETALL', KEYS[4])
 for i = 1, #all, 2 do
-  if all[i] ~= ARGV[2] then elsewhere = elsewhere + (tonumber(all[i + 1]) or 0) end
+  if all[i] ~= ARGV[2] and redis.call('EXISTS', 'tandem:node:' .. all[i]) == 1 then
+    elsewhere = elsewhere + (tonumber(all[i + 1]) or 0)
+  end
 end
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('HDEL', KEYS[2], 'seq', 'snap')

@@ -179,10 +179,15 @@ TEST_F(RedisRoomLogTest, EraseForgetsTheRoom) {
 TEST_F(RedisRoomLogTest, EraseCountsTheConnectionsOfTheOtherNodes) {
   a_ = Log("a", 0ms);
   ASSERT_TRUE(Append(*a_, "r", {1}).ok());
-  // Each node records its count of the room's connections in the conns hash (ClusterNode).
-  ASSERT_TRUE(Call({"HSET", RedisRoomLog::ConnsKey("r"), "a", "2", "b", "3", "c", "1"}).ok());
+  // Each node records its count of the room's connections in the conns hash, and keeps a
+  // liveness key while it runs (ClusterNode); d is dead, its count not yet dropped.
+  ASSERT_TRUE(
+      Call({"HSET", RedisRoomLog::ConnsKey("r"), "a", "2", "b", "3", "c", "1", "d", "5"}).ok());
+  for (const char* node : {"a", "b", "c"}) {
+    ASSERT_TRUE(Call({"SET", std::string("tandem:node:") + node, "1"}).ok());
+  }
   ASSERT_TRUE(Call({"HSET", RedisRoomLog::ConnsKey("other"), "b", "7"}).ok());
-  EXPECT_EQ(*Erase(*a_, "r"), 4u) << "b's 3 and c's 1; a counts its own";
+  EXPECT_EQ(*Erase(*a_, "r"), 4u) << "b's 3 and c's 1; a counts its own, d is gone";
   EXPECT_EQ(Call({"EXISTS", RedisRoomLog::ConnsKey("r")})->integer, 0);
   EXPECT_EQ(Call({"HGET", RedisRoomLog::ConnsKey("other"), "b"})->str, "7");
 }
