@@ -108,8 +108,8 @@ class RoomPersistence {
   // flight has answered, the snapshot store's versions are deleted, then the log. `done` runs on
   // the strand; on an error saves resume and nothing else is erased. After success this object
   // never writes again. `done` also gets the connections other servers sharing the log had in
-  // the room (cluster mode; roomlog::RoomLog::EraseCallback).
-  using EraseDone = std::function<void(Status, size_t connections_elsewhere)>;
+  // the room (cluster mode), as the log reports them.
+  using EraseDone = roomlog::RoomLog::EraseCallback;
   void Erase(EraseDone done);
 
   uint64_t appended() const { return appended_; }
