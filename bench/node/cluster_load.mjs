@@ -23,7 +23,7 @@
 // (default binary build/release/src/cli/tandem; an OUT_DIR also gets cluster-load.json).
 // Env: CLUSTER_ONLY=tandem|hocuspocus, CLUSTER_ROOMS, CLUSTER_RATE, CLUSTER_SECONDS,
 // CLUSTER_STEPS (rates per room for saturation, e.g. "20,40,80"), CLUSTER_STEP_SECONDS, TANDEM_ARGS,
-// CLUSTER_REPEATS (delivery phases run again after both systems, in turns; default 2: three phases each).
+// CLUSTER_REPEATS (delivery phases run again after both systems, in turns; default 4: five phases each).
 import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -58,7 +58,7 @@ const APPENDFSYNC = process.env.CLUSTER_APPENDFSYNC ?? 'always'
 const STEPS = (process.env.CLUSTER_STEPS ?? '15,20,30,40,60,80,120,160,240,320').split(',').map(Number).filter(n => n > 0)
 const STEP_SECONDS = env('CLUSTER_STEP_SECONDS', 5)
 const THREADS = env('CLUSTER_THREADS', 1) // worker threads per Tandem node
-const REPEATS = env('CLUSTER_REPEATS', 2) // further delivery phases, the systems taking turns
+const REPEATS = env('CLUSTER_REPEATS', 4) // further delivery phases, the systems taking turns
 const SATURATION_P99_MS = 50
 
 let tandemBinary = 'build/release/src/cli/tandem'
