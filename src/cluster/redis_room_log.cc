@@ -16,11 +16,11 @@ using redis::Reply;
 
 // KEYS: due, then log, meta and conns of each entry. ARGV: node, save debounce ms, then room,
 // update, relay channel and save interval ms (SpreadSaveInterval) of each entry. Appends the
-// entries in their order and returns each one's sequence in the room, or an error string for an
-// entry that failed (a key of the wrong type, say: the other rooms' entries still go in). Each
-// entry is published to its room's relay channel (stream id, sequence, node, update; ClusterNode
-// reads it). A room's first unsaved change makes its save due: an interval later while anyone is
-// connected on any node, a debounce later when nobody is.
+// entries in their order and returns each one's sequence in the room, or the error reply (a
+// string) of an entry that failed (a key of the wrong type, or a full Redis: the other rooms'
+// entries still go in if they can). Each entry is published to its room's relay channel (stream
+// id, sequence, node, update; ClusterNode reads it). A room's first unsaved change makes its save
+// due: an interval later while anyone is connected on any node, a debounce later when nobody is.
 constexpr const char* kAppendScript = R"lua(
 local node = ARGV[1]
 local out = {}
@@ -30,7 +30,7 @@ for i = 0, (#KEYS - 1) / 3 - 1 do
   local seq = redis.pcall('HINCRBY', meta, 'seq', 1)
   local id = type(seq) == 'number' and redis.pcall('XADD', log, '*', 's', seq, 'u', update, 'n', node)
   if type(id) ~= 'string' then
-    out[#out + 1] = 'ERR ' .. tostring(type(id) == 'table' and id.err or seq.err)
+    out[#out + 1] = tostring(type(id) == 'table' and id.err or seq.err)
   else
     redis.call('PUBLISH', channel, id .. ' ' .. seq .. ' ' .. #node .. ' ' .. node .. update)
     if not redis.call('ZSCORE', KEYS[1], room) then
@@ -289,25 +289,29 @@ void RedisRoomLog::SendEntries(redis::RedisClient& client, std::vector<QueuedApp
       args.push_back(std::to_string(SpreadSaveInterval(a.room, options_.save_interval).count()));
     }
     append_calls_.fetch_add(1, std::memory_order_relaxed);
-    ScriptOn(
-        client, kAppendScript, std::move(keys), std::move(args),
-        [this, entries, first, end](Result<Reply> r) {
-          for (size_t i = first; i < end; ++i) {
-            AppendCallback& done = (*entries)[i].done;
-            const size_t at = i - first;
-            if (!r.ok()) {
-              done(r.status().WithContext("redis append"), 0);
-            } else if (r->type != Reply::Type::kArray || r->elements.size() != end - first) {
-              done(MalformedError("redis append: unexpected reply"), 0);
-            } else if (r->elements[at].type == Reply::Type::kInteger) {
-              done(Status::Ok(), static_cast<uint64_t>(r->elements[at].integer));
-            } else {
-              done(Status(StatusCode::kFailedPrecondition, "redis append: " + r->elements[at].str),
-                   0);
-            }
-            Finished();
-          }
-        });
+    ScriptOn(client, kAppendScript, std::move(keys), std::move(args),
+             [this, entries, first, end](Result<Reply> r) {
+               for (size_t i = first; i < end; ++i) {
+                 AppendCallback& done = (*entries)[i].done;
+                 const size_t at = i - first;
+                 if (!r.ok()) {
+                   done(r.status().WithContext("redis append"), 0);
+                 } else if (r->type != Reply::Type::kArray || r->elements.size() != end - first) {
+                   done(MalformedError("redis append: unexpected reply"), 0);
+                 } else if (r->elements[at].type == Reply::Type::kInteger) {
+                   done(Status::Ok(), static_cast<uint64_t>(r->elements[at].integer));
+                 } else {
+                   // The entry's own error reply, as Redis gave it: out of memory (a full Redis
+                   // under noeviction) passes, a key of the wrong type does not.
+                   const std::string& error = r->elements[at].str;
+                   done(Status(redis::IsTransientError(error) ? StatusCode::kUnavailable
+                                                              : StatusCode::kFailedPrecondition,
+                               "redis append: " + error),
+                        0);
+                 }
+                 Finished();
+               }
+             });
     first = end;
   }
 }

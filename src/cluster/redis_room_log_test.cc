@@ -348,6 +348,25 @@ TEST_F(RedisRoomLogTest, ABrokenRoomFailsOnlyItsOwnAppendsInASharedCall) {
   EXPECT_EQ(Xlen("broken"), 0);
 }
 
+TEST_F(RedisRoomLogTest, AFullRedisRefusesAppendsAsUnavailableAndTakesThemOnceItHasRoom) {
+  a_ = Log("a", 0ms);
+  ASSERT_EQ(*Append(*a_, "r", {1}), 1u);
+  // Under noeviction, a Redis at its memory limit refuses every write.
+  ASSERT_TRUE(Call({"CONFIG", "SET", "maxmemory", "1"}).ok());
+  auto refused = Append(*a_, "r", {2});
+  ASSERT_FALSE(refused.ok());
+  // Unavailable, as when Redis is down: the room closes its clients with 1013 and they send the
+  // change again on reconnect. (Not the failure of one room's data, which resyncs the room.)
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("OOM"), std::string::npos)
+      << refused.status().ToString();
+  ASSERT_TRUE(Call({"CONFIG", "SET", "maxmemory", "0"}).ok());
+  EXPECT_EQ(*Append(*a_, "r", {3}), 2u);
+  auto read = Read(*a_, "r");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->updates, (std::vector<Bytes>{{1}, {3}}));
+}
+
 TEST_F(RedisRoomLogTest, EraseSendsTheRoomsWaitingAppendsFirst) {
   a_ = Log("a", 0ms, 60s);
   auto appended = AppendAsync(*a_, "r", {1});

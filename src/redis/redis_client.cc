@@ -68,16 +68,23 @@ std::optional<RedisClient::PushMessage> AsPushMessage(const redisReply* r) {
   return std::nullopt;
 }
 
-// An error reply: a passing state of the server (loading its AOF, out of memory under
-// noeviction, a busy script) is kUnavailable, to try again; anything else is the command's fault.
+// An error reply: a passing state of the server is kUnavailable, to try again; anything else is
+// the command's fault.
 Status ErrorStatus(std::string message) {
-  for (std::string_view transient : {"LOADING", "BUSY", "TRYAGAIN", "OOM", "MASTERDOWN"}) {
-    if (message.rfind(transient, 0) == 0) return UnavailableError("redis: " + message);
-  }
+  if (IsTransientError(message)) return UnavailableError("redis: " + message);
   return Status(StatusCode::kFailedPrecondition, std::move(message));
 }
 
 }  // namespace
+
+bool IsTransientError(std::string_view message) {
+  // The error's code is its first word (BUSYGROUP, say, is not BUSY).
+  const std::string_view code = message.substr(0, message.find(' '));
+  for (std::string_view transient : {"LOADING", "BUSY", "TRYAGAIN", "OOM", "MASTERDOWN"}) {
+    if (code == transient) return true;
+  }
+  return false;
+}
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   constexpr std::string_view kScheme = "redis://";

@@ -47,6 +47,11 @@ struct RedisUrl {
 // redis://host[:port][/db]; kInvalidArgument with a message otherwise.
 Result<RedisUrl> ParseRedisUrl(std::string_view url);
 
+// Whether an error reply of Redis says something that passes (loading its AOF, out of memory
+// under noeviction, a busy script, a replica without its primary), so the command can be tried
+// again, as opposed to a fault of the command or its data.
+bool IsTransientError(std::string_view message);
+
 struct RedisOptions {
   RedisUrl url;
   std::chrono::milliseconds connect_timeout{2'000};

@@ -58,6 +58,18 @@ TEST(RedisUrlTest, ParsesHostPortAndDatabase) {
   }
 }
 
+TEST(RedisErrorTest, PassingStatesAreTransientByTheirCodeAlone) {
+  EXPECT_TRUE(IsTransientError("OOM command not allowed when used memory > 'maxmemory'."));
+  EXPECT_TRUE(IsTransientError("LOADING Redis is loading the dataset in memory"));
+  EXPECT_TRUE(IsTransientError("BUSY Redis is busy running a script."));
+  EXPECT_TRUE(IsTransientError("MASTERDOWN Link with MASTER is down"));
+  EXPECT_FALSE(
+      IsTransientError("WRONGTYPE Operation against a key holding the wrong kind of value"));
+  EXPECT_FALSE(IsTransientError("BUSYGROUP Consumer Group name already exists"));
+  EXPECT_FALSE(IsTransientError("ERR OOM in the text is not the code"));
+  EXPECT_FALSE(IsTransientError(""));
+}
+
 TEST(EncodeCommandTest, WritesWhatHiredisFormatterWrites) {
   const std::vector<std::vector<std::string>> commands = {
       {"PING"},

@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import {
   assert, withCluster, spread, Client, syncAll, byRoom, editFor, checkRooms, makeRng, seed, figure,
-  roomName, leaveAll, waitFor, sleep, closeCodes, timeUntil, Y
+  roomName, leaveAll, waitFor, sleep, closeCodes, timeUntil, ownClocks, editsSeenSince
 } from './lib.mjs'
 
 test('c05: kill -9 Redis and restart it from the AOF: 1013, nothing relayed unlogged, nothing acknowledged lost', { timeout: 150000 }, async () => {
@@ -22,7 +22,7 @@ test('c05: kill -9 Redis and restart it from the AOF: 1013, nothing relayed unlo
       const seqBefore = new Map()
       for (const r of rooms.keys()) seqBefore.set(r, (await cluster.meta(r)).seq ?? 0)
       // each client's own clock at the kill: nothing it makes later can be in Redis
-      const ownClock = new Map(all.map(c => [c, Y.getState(c.doc.store, c.doc.clientID)]))
+      const ownClock = ownClocks(all)
       const killAt = Date.now()
       await cluster.redis.kill9()
       figure('c05_redis_kill_ms', Date.now() - killAt)
@@ -39,16 +39,7 @@ test('c05: kill -9 Redis and restart it from the AOF: 1013, nothing relayed unlo
       figure('c05_readyz_503_after_ms', Number.isNaN(notReadyMs) ? 'never' : notReadyMs)
       await editing
       // nothing relayed unlogged: no client holds another's edits made after the kill
-      const leaks = []
-      for (const [r, cs] of rooms) {
-        for (const x of cs) {
-          for (const y of cs) {
-            if (x === y) continue
-            const seen = Y.getState(y.doc.store, x.doc.clientID)
-            if (seen > ownClock.get(x)) leaks.push(`${r}: ${y.name} has ${x.name}'s clock ${seen} > ${ownClock.get(x)} at the kill`)
-          }
-        }
-      }
+      const leaks = editsSeenSince(rooms, ownClock)
       const codes = closeCodes(all)
       figure('c05_close_codes_during_outage', JSON.stringify(codes))
       const outageCloses = all.flatMap(c => c.closes.filter(x => x.t >= killAt))

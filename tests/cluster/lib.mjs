@@ -958,6 +958,25 @@ export const closeCodes = (clients) => {
   return out
 }
 
+// Each client's own clock now (the edits it made so far).
+export const ownClocks = (clients) => new Map(clients.map(c => [c, Y.getState(c.doc.store, c.doc.clientID)]))
+
+// Where a client holds another's edits made after `clocks` (ownClocks) were taken: for a time when
+// Redis could log nothing, each is an edit relayed unlogged.
+export const editsSeenSince = (rooms, clocks) => {
+  const out = []
+  for (const [r, cs] of rooms) {
+    for (const x of cs) {
+      for (const y of cs) {
+        if (x === y) continue
+        const seen = Y.getState(y.doc.store, x.doc.clientID)
+        if (seen > clocks.get(x)) out.push(`${r}: ${y.name} has ${x.name}'s clock ${seen} > ${clocks.get(x)}`)
+      }
+    }
+  }
+  return out
+}
+
 export const roomName = (prefix) => `${prefix}-${crypto.randomBytes(3).toString('hex')}`
 
 export const leaveAll = (clients) => { for (const c of clients) c.leave() }
