@@ -3,12 +3,15 @@
 // nothing here sleeps; the tests wait only for the log's own threads, by running the io_context.
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "protocol/close_codes.h"
 #include "protocol/message.h"
@@ -367,6 +370,55 @@ TEST_F(DurableRoomTest, AfterAFailedAppendLaterUpdatesWaitForIt) {
   ASSERT_TRUE(RunUntil([&] { return b->frames.size() == 3; }));
   EXPECT_EQ(b->frames[1], protocol::EncodeSyncUpdate(kUpdate));
   EXPECT_EQ(ReadLog("r")->updates.size(), 2u);
+}
+
+// How many lines of `text` contain `what`.
+size_t CountLines(const std::string& text, std::string_view what) {
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.find(what) != std::string::npos;
+  return n;
+}
+
+TEST_F(DurableRoomTest, ALogThatStaysDownIsLoggedOncePerIntervalNotOncePerRetry) {
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  capture->set_level(spdlog::level::info);
+  spdlog::set_default_logger(capture);
+  FlakyLog& flaky = UseFlakyLog();
+  auto room = MakeRoom("r");
+  auto a = std::make_shared<FakeConnection>(1);
+  room->Join(a);
+  ASSERT_TRUE(RunUntil([&] { return !a->frames.empty(); }));
+  flaky.fail_appends = 6;
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate));
+  // Retries after 0.1, 0.2, 0.4, 0.8 and 1.6 s fail too; the one after 3.2 s (at about 6.3 s)
+  // lands, well inside the 10 s between two log lines of a room.
+  for (int i = 0; i < 80 && !(ReadLog("r").has_value() && !ReadLog("r")->updates.empty()); ++i) {
+    Run();
+    Advance(100ms);
+  }
+  ASSERT_TRUE(RunUntil([&] { return ReadLog("r").has_value() && !ReadLog("r")->updates.empty(); }));
+  const std::string first = out.str();
+  EXPECT_EQ(metrics_.log_append_failures.load(), 6u);
+  EXPECT_EQ(CountLines(first, "cannot append to the room log"), 1u) << first;
+  EXPECT_EQ(CountLines(first, "appends to the room log work again (after 6 failed)"), 1u) << first;
+  // Down for 25 s: a line when it starts, then one per 10 s at most (retries back off to 10 s).
+  out.str("");
+  flaky.fail_appends = 1000;
+  Send(room, a, protocol::EncodeSyncUpdate(kUpdate2));
+  for (int i = 0; i < 250; ++i) {
+    Run();
+    Advance(100ms);
+  }
+  spdlog::set_default_logger(previous);
+  const std::string second = out.str();
+  const size_t lines = CountLines(second, "cannot append to the room log");
+  EXPECT_GE(lines, 2u) << second;
+  EXPECT_LE(lines, 3u) << second;
+  EXPECT_GT(metrics_.log_append_failures.load() - 6, lines);
 }
 
 TEST_F(DurableRoomTest, ALogHoldingOnlyATailIsLoadedAfterTheStoresCopy) {

@@ -12,6 +12,11 @@ namespace tandem::room {
 
 using namespace std::chrono_literals;
 
+namespace {
+// While a room's log stays down, its failed appends are logged this often.
+constexpr auto kAppendFailureLogInterval = 10s;
+}  // namespace
+
 RoomPersistence::RoomPersistence(std::string room, Strand strand, PersistenceServices services,
                                  Metrics& metrics, Listener& listener)
     : room_(std::move(room)),
@@ -186,6 +191,11 @@ uint64_t RoomPersistence::Append(std::span<const uint8_t> update) {
 
 void RoomPersistence::OnDurableAppend(uint64_t log_seq) {
   append_retry_ = 100ms;
+  if (append_failures_ > 0) {
+    spdlog::info("room={} appends to the room log work again (after {} failed)", Quoted(room_),
+                 append_failures_);
+    append_failures_ = 0;
+  }
   ++metrics_.log_appends;
   durable_log_seq_ = std::max(durable_log_seq_, log_seq);
   ++updates_since_compaction_;
@@ -217,8 +227,13 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
     // Disk full or failing: nothing that depends on this update is sent until it is durable.
     ++metrics_.log_append_failures;
     last_error_ = "log append: " + status.message();
-    spdlog::error("room={} cannot append to the room log ({}); retrying in {} ms", Quoted(room_),
-                  Quoted(status.message(), 256), append_retry_.count());
+    const Clock::TimePoint now = clock_.Now();
+    if (++append_failures_ == 1 || now - append_failure_logged_ >= kAppendFailureLogInterval) {
+      spdlog::error(
+          "room={} cannot append to the room log ({}); retrying in {} ms ({} failed so far)",
+          Quoted(room_), Quoted(status.message(), 256), append_retry_.count(), append_failures_);
+      append_failure_logged_ = now;
+    }
     auto timer = std::shared_ptr<Timer>(clock_.MakeTimer(strand_));
     // The retry holds the room weakly: a room that went meanwhile has nobody to send to.
     timer->ExpireAt(clock_.Now() + append_retry_,

@@ -174,6 +174,10 @@ class RoomPersistence {
   uint64_t updates_since_compaction_ = 0;
   size_t compact_after_ = 0;  // updates_since_compaction_ that starts the next compaction
   std::chrono::milliseconds append_retry_{100};
+  // Failed appends since the last durable one, and when the last of them was logged: a log that
+  // stays down is logged once per interval per room, not once per retry and re-sent change.
+  uint64_t append_failures_ = 0;
+  Clock::TimePoint append_failure_logged_{};
 
   snapshot::SavePolicy policy_;
   std::unique_ptr<Timer> save_timer_;
