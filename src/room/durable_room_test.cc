@@ -382,7 +382,11 @@ size_t CountLines(const std::string& text, std::string_view what) {
 
 TEST_F(DurableRoomTest, ALogThatStaysDownIsLoggedOncePerIntervalNotOncePerRetry) {
   std::ostringstream out;
-  auto previous = spdlog::default_logger();
+  // The default logger writes into `out` until the test ends, however it ends.
+  struct RestoreLogger {
+    std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+    ~RestoreLogger() { spdlog::set_default_logger(previous); }
+  } restore;
   auto capture = std::make_shared<spdlog::logger>(
       "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
   capture->set_level(spdlog::level::info);
@@ -413,7 +417,6 @@ TEST_F(DurableRoomTest, ALogThatStaysDownIsLoggedOncePerIntervalNotOncePerRetry)
     Run();
     Advance(100ms);
   }
-  spdlog::set_default_logger(previous);
   const std::string second = out.str();
   const size_t lines = CountLines(second, "cannot append to the room log");
   EXPECT_GE(lines, 2u) << second;

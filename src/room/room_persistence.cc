@@ -236,7 +236,7 @@ void RoomPersistence::OnAppended(const Status& status, uint64_t local_seq, uint6
     }
     auto timer = std::shared_ptr<Timer>(clock_.MakeTimer(strand_));
     // The retry holds the room weakly: a room that went meanwhile has nobody to send to.
-    timer->ExpireAt(clock_.Now() + append_retry_,
+    timer->ExpireAt(now + append_retry_,
                     [this, owner = owner_, timer, local_seq, update = std::move(update)]() mutable {
                       if (auto alive = owner.lock()) DoAppend(std::move(update), local_seq);
                     });
